@@ -1,0 +1,447 @@
+//! Checks across keys of one agent's effective config (spec sections 5 and 6).
+//!
+//! Each error carries the spans of both sides: the setting and the policy it breaks. The
+//! warnings `dead-rule` and `unused-connection` are about definitions that may be inherited by
+//! many agents, so they are returned as [`Usage`] and reported only when no agent uses them.
+
+use crate::diagnostic::{Finding, did_you_mean};
+use crate::glob;
+use crate::merge::{ENode, Effective, Leaf};
+use crate::render::action_nodes;
+use crate::source::{Span, safe};
+use crate::value::Node;
+
+/// A definition that is a warning unless some agent uses it.
+#[derive(Clone, Debug)]
+pub struct Usage {
+    pub span: Span,
+    pub used: bool,
+    pub unused: Finding,
+}
+
+fn strings(l: Option<&Leaf>) -> Vec<(&str, &Node)> {
+    l.and_then(|l| l.node.value.as_array())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.value.as_str().map(|s| (s, e)))
+        .collect()
+}
+
+/// Runs every check across keys; `anchor` is where findings about absent values point.
+pub fn check_agent(eff: &Effective, anchor: Span, findings: &mut Vec<Finding>) -> Vec<Usage> {
+    let mut usage = Vec::new();
+    check_missing(eff, anchor, findings);
+    check_model(eff, findings);
+    check_tools(eff, findings, &mut usage);
+    check_memory(eff, findings);
+    check_escalation(eff, findings);
+    usage
+}
+
+fn missing(anchor: Span, what: &str, help: &str) -> Finding {
+    Finding::new(
+        "missing",
+        anchor,
+        format!("the effective config has no `{what}`"),
+    )
+    .label("required")
+    .help(help.to_string())
+}
+
+fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
+    for (keys, help) in [
+        (
+            &["agent", "purpose"][..],
+            "say what the agent is for: [agent] purpose = \"...\"",
+        ),
+        (
+            &["agent", "owner"][..],
+            "name the accountable human: [agent] owner = \"user:...\"",
+        ),
+        (
+            &["model", "provider"][..],
+            "set [model] provider in this agent or a layer it inherits",
+        ),
+        (
+            &["model", "name"][..],
+            "set [model] name in this agent or a layer it inherits",
+        ),
+        (
+            &["escalation", "default_target"][..],
+            "set [escalation] default_target to a contact",
+        ),
+    ] {
+        if eff.leaf(keys).is_none() {
+            f.push(missing(anchor, &keys.join("."), help));
+        }
+    }
+    if eff.list(&["instructions", "fragments"]).is_empty() {
+        f.push(missing(
+            anchor,
+            "instructions.fragments",
+            "give at least one fragment: fragments = [{ id = \"...\", text = \"...\" }]",
+        ));
+    }
+    if let Some(conns) = eff.table(&["connections"]) {
+        for (name, n) in &conns.entries {
+            if let ENode::Table(t) = n
+                && !t.entries.contains_key("system")
+            {
+                f.push(
+                    Finding::new(
+                        "missing",
+                        t.span.unwrap_or(anchor),
+                        format!("connection `{}` has no `system`", safe(name)),
+                    )
+                    .label("connection")
+                    .help("name the connected system for the inventory: system = \"...\""),
+                );
+            }
+        }
+    }
+}
+
+fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
+    let provider = eff.leaf(&["model", "provider"]);
+    if let (Some(p), Some(allow)) = (provider, eff.leaf(&["policy", "model", "allow_providers"])) {
+        let name = p.node.value.as_str().unwrap_or_default();
+        let allowed = strings(Some(allow));
+        if !allowed.iter().any(|(a, _)| glob::matches(a, name)) {
+            f.push(
+                Finding::new(
+                    "policy-violation",
+                    p.node.span,
+                    format!(
+                        "model provider `{}` is not in policy.model.allow_providers",
+                        safe(name)
+                    ),
+                )
+                .label("provider")
+                .related(allow.node.span, "allowed providers"),
+            );
+        }
+    }
+    let deny = strings(eff.leaf(&["policy", "model", "deny_models"]));
+    let mut names: Vec<&Node> = eff
+        .leaf(&["model", "name"])
+        .map(|l| &l.node)
+        .into_iter()
+        .collect();
+    if let Some(fb) = eff.leaf(&["model", "fallbacks"]) {
+        for e in fb.node.value.as_array().unwrap_or_default() {
+            if let Some(n) = e.value.as_table().and_then(|t| t.get("name")) {
+                names.push(n);
+            }
+        }
+    }
+    for n in names {
+        let name = n.value.as_str().unwrap_or_default();
+        if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, name)) {
+            f.push(
+                Finding::new(
+                    "policy-violation",
+                    n.span,
+                    format!(
+                        "model `{}` matches denied pattern `{}`",
+                        safe(name),
+                        safe(pat)
+                    ),
+                )
+                .label("denied model")
+                .related(pn.span, "denied here"),
+            );
+        }
+    }
+    for (param, ceiling) in [
+        ("temperature", "max_temperature"),
+        ("max_output_tokens", "max_output_tokens"),
+    ] {
+        if let (Some(v), Some(c)) = (
+            eff.leaf(&["model", "parameters", param]),
+            eff.leaf(&["policy", "model", ceiling]),
+        ) {
+            let (a, b) = (
+                v.node.value.as_f64().unwrap_or(0.0),
+                c.node.value.as_f64().unwrap_or(0.0),
+            );
+            if a > b {
+                f.push(
+                    Finding::new(
+                        "policy-violation",
+                        v.node.span,
+                        format!(
+                            "model.parameters.{param} = {} is above the ceiling {}",
+                            v.node.value.short(),
+                            c.node.value.short()
+                        ),
+                    )
+                    .label("above the ceiling")
+                    .related(c.node.span, format!("policy.model.{ceiling}")),
+                );
+            }
+        }
+    }
+    if let Some(req) = eff.leaf(&["policy", "model", "require_fallback"])
+        && matches!(req.node.value, crate::value::Value::Boolean(true))
+    {
+        let has = eff
+            .leaf(&["model", "fallbacks"])
+            .and_then(|l| l.node.value.as_array())
+            .is_some_and(|a| !a.is_empty());
+        if !has {
+            let at = eff
+                .leaf(&["model", "name"])
+                .map(|l| l.node.span)
+                .unwrap_or(req.node.span);
+            f.push(
+                Finding::new(
+                    "policy-violation",
+                    at,
+                    "the policy requires a fallback model and this agent has none",
+                )
+                .label("no model.fallbacks")
+                .related(req.node.span, "required here")
+                .help("add fallbacks = [{ provider = \"...\", name = \"...\" }] under [model]"),
+            );
+        }
+    }
+}
+
+fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
+    let conns = eff.table(&["connections"]);
+    let conn_names: Vec<&str> = conns
+        .map(|c| c.entries.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let actions = action_nodes(eff);
+    if let Some(tools) = eff.table(&["tools"]) {
+        for (name, n) in &tools.entries {
+            if !conn_names.contains(&name.as_str()) {
+                let ENode::Table(t) = n else { continue };
+                let mut fi = Finding::new(
+                    "unknown-connection",
+                    t.span.expect("tables have spans"),
+                    format!("`tools.{}` names no connection", safe(name)),
+                )
+                .label("unknown connection");
+                if let Some(m) = did_you_mean(name, conn_names.iter().copied()) {
+                    fi = fi.help(format!("did you mean `{m}`?"));
+                } else {
+                    fi = fi.help(
+                        "define it under [connections.<name>] in this agent or a layer it inherits",
+                    );
+                }
+                f.push(fi);
+            }
+        }
+    }
+    let deny = strings(eff.leaf(&["policy", "tools", "deny"]));
+    let allow_leaf = eff.leaf(&["policy", "tools", "allow"]);
+    let allow = strings(allow_leaf);
+    for (action, node) in &actions {
+        if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, action)) {
+            f.push(
+                Finding::new(
+                    "denied-action",
+                    node.span,
+                    format!(
+                        "action `{}` matches denied pattern `{}`",
+                        safe(action),
+                        safe(pat)
+                    ),
+                )
+                .label("denied action")
+                .related(pn.span, "denied here")
+                .help("deny beats allow at every layer: remove the tool from `use`"),
+            );
+        } else if let Some(al) = allow_leaf
+            && !allow.iter().any(|(p, _)| glob::matches(p, action))
+        {
+            f.push(
+                Finding::new(
+                    "not-allowed-action",
+                    node.span,
+                    format!(
+                        "action `{}` is not covered by policy.tools.allow",
+                        safe(action)
+                    ),
+                )
+                .label("not allowed")
+                .related(al.node.span, "allowed actions"),
+            );
+        }
+    }
+    // Warnings that depend on every agent: connections nobody uses, rules matching nothing.
+    if let Some(c) = conns {
+        for (name, n) in &c.entries {
+            let ENode::Table(t) = n else { continue };
+            let span = t.span.expect("tables have spans");
+            let used = actions.iter().any(|(a, _)| {
+                a.strip_prefix(name.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+            });
+            usage.push(Usage {
+                span,
+                used,
+                unused: Finding::new(
+                    "unused-connection",
+                    span,
+                    format!(
+                        "connection `{}` is used by no agent that inherits it",
+                        safe(name)
+                    ),
+                )
+                .label("unused")
+                .help("remove it, or add its tools under [tools.<name>] use = [...]"),
+            });
+        }
+    }
+    for (pat, pn) in strings(eff.leaf(&["policy", "tools", "require_approval"])) {
+        let used = actions.iter().any(|(a, _)| glob::matches(pat, a));
+        usage.push(Usage {
+            span: pn.span,
+            used,
+            unused: Finding::new(
+                "dead-rule",
+                pn.span,
+                format!(
+                    "require_approval pattern `{}` matches no action of any agent that inherits it",
+                    safe(pat)
+                ),
+            )
+            .label("matches nothing"),
+        });
+    }
+    for rule in eff.list(&["policy", "approvals", "rules"]) {
+        let Some(t) = rule.value.as_table() else {
+            continue;
+        };
+        let Some(an) = t.get("action") else { continue };
+        let pat = an.value.as_str().unwrap_or_default();
+        let used = actions.iter().any(|(a, _)| glob::matches(pat, a));
+        let id = crate::layer::elem_id(rule).unwrap_or_default();
+        usage.push(Usage {
+            span: an.span,
+            used,
+            unused: Finding::new("dead-rule", an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
+                .label("matches nothing"),
+        });
+    }
+}
+
+fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
+    let scopes = strings(eff.leaf(&["memory", "scopes"]));
+    if let Some(allow) = eff.leaf(&["policy", "memory", "allow_scopes"]) {
+        let allowed = strings(Some(allow));
+        for (s, n) in &scopes {
+            if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
+                f.push(
+                    Finding::new(
+                        "policy-violation",
+                        n.span,
+                        format!(
+                            "memory scope `{}` is not in policy.memory.allow_scopes",
+                            safe(s)
+                        ),
+                    )
+                    .label("scope not allowed")
+                    .related(allow.node.span, "allowed scopes"),
+                );
+            }
+        }
+    }
+    let retention = eff.table(&["memory", "retention_days"]);
+    for (s, n) in &scopes {
+        let r = retention.and_then(|t| t.entries.get(*s));
+        match r {
+            None => f.push(
+                Finding::new(
+                    "unbounded-memory",
+                    n.span,
+                    format!("memory scope `{}` has no retention", safe(s)),
+                )
+                .label("kept forever")
+                .help(format!("set [memory] retention_days.{} = <days>", safe(s))),
+            ),
+            Some(ENode::Leaf(l)) => {
+                if let Some(ENode::Leaf(c)) = eff
+                    .table(&["policy", "memory", "max_retention_days"])
+                    .and_then(|t| t.entries.get(*s))
+                    && l.node.value.as_f64() > c.node.value.as_f64()
+                {
+                    f.push(
+                        Finding::new(
+                            "policy-violation",
+                            l.node.span,
+                            format!(
+                                "retention of `{}` ({} days) is above the ceiling of {} days",
+                                safe(s),
+                                l.node.value.short(),
+                                c.node.value.short()
+                            ),
+                        )
+                        .label("above the ceiling")
+                        .related(c.node.span, "policy.memory.max_retention_days"),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(allow) = eff.leaf(&["policy", "memory", "inspectors_allow"]) {
+        let allowed = strings(Some(allow));
+        for (s, n) in strings(eff.leaf(&["memory", "inspectors"])) {
+            if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
+                f.push(
+                    Finding::new(
+                        "policy-violation",
+                        n.span,
+                        format!(
+                            "memory inspector `{}` is not in policy.memory.inspectors_allow",
+                            safe(s)
+                        ),
+                    )
+                    .label("inspector not allowed")
+                    .related(allow.node.span, "allowed inspectors"),
+                );
+            }
+        }
+    }
+}
+
+fn check_escalation(eff: &Effective, f: &mut Vec<Finding>) {
+    let contacts: Vec<&str> = eff
+        .table(&["escalation", "contacts"])
+        .map(|t| t.entries.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let contacts_span = eff.table(&["escalation", "contacts"]).and_then(|t| t.span);
+    let mut targets: Vec<&Node> = eff
+        .leaf(&["escalation", "default_target"])
+        .map(|l| &l.node)
+        .into_iter()
+        .collect();
+    for t in eff.list(&["escalation", "triggers"]) {
+        if let Some(h) = t.value.as_table().and_then(|t| t.get("handoff_to")) {
+            targets.push(h);
+        }
+    }
+    for n in targets {
+        let name = n.value.as_str().unwrap_or_default();
+        if !contacts.contains(&name) {
+            let mut fi = Finding::new(
+                "unknown-contact",
+                n.span,
+                format!("`{}` names no contact in escalation.contacts", safe(name)),
+            )
+            .label("unknown contact");
+            if let Some(s) = contacts_span {
+                fi = fi.related(s, "contacts defined here");
+            }
+            if let Some(m) = did_you_mean(name, contacts.iter().copied()) {
+                fi = fi.help(format!("did you mean `{m}`?"));
+            } else {
+                fi = fi.help("define it: [escalation.contacts.<name>] who = \"...\"");
+            }
+            f.push(fi);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Command-line arguments (clap derive types only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// opl: the operating layer for AI agents.
+///
+/// Validates, renders and explains a git repository of layered TOML files that configures AI
+/// agents: global/ (every agent), clients/<client>/ (one client or department) and
+/// agents/<agent>.toml (one agent).
+#[derive(Debug, Parser)]
+#[command(name = "opl", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The config repository root (the folder holding opl.toml). Default: the nearest
+    /// opl.toml at or above the current directory.
+    #[arg(short = 'C', long = "repo", global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    /// When to use colour: auto (a terminal without NO_COLOR), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every file, layer and agent; report every finding.
+    ///
+    /// Exit status: 0 clean (warnings allowed), 1 findings, 2 usage or I/O failure.
+    ///
+    /// Example: opl validate --format json
+    Validate(ValidateArgs),
+    /// Print the effective configuration of an agent, with its digest.
+    ///
+    /// Example: opl render support-bot --explain
+    ///          opl render --all --out rendered/
+    Render(RenderArgs),
+    /// Show where one key of an agent's effective config came from.
+    ///
+    /// Example: opl explain support-bot policy.tools.allow
+    Explain(ExplainArgs),
+    /// Create a small, valid config repository.
+    ///
+    /// Example: opl init my-agents
+    Init(InitArgs),
+    /// Print the JSON Schema of a layer file or of the rendered document.
+    ///
+    /// Example: opl schema layer > schemas/layer.schema.json
+    Schema(SchemaArgs),
+}
+
+/// Output formats for findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FindingsFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Validate only these agents (and the layers they inherit). Default: everything.
+    #[arg(value_name = "AGENT")]
+    pub agents: Vec<String>,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// Formats of the rendered document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DocFormat {
+    Toml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The agent to render.
+    #[arg(
+        value_name = "AGENT",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub agent: Option<String>,
+    /// Render every agent into --out DIR (one file per agent and index.json).
+    #[arg(long, requires = "out")]
+    pub all: bool,
+    /// Directory for --all. Created when absent.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace files that already exist in --out.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = DocFormat::Toml)]
+    pub format: DocFormat,
+    /// Show where every value came from (file, line, layer) and what it shadowed.
+    #[arg(long, conflicts_with = "all")]
+    pub explain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The agent.
+    pub agent: String,
+    /// A reference path, e.g. model.provider or instructions.fragments[id=org.safety].
+    pub key: String,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repository (default: the current directory).
+    pub dir: Option<PathBuf>,
+}
+
+/// Which JSON Schema to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Layer,
+    Effective,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[arg(value_enum, default_value_t = SchemaKind::Layer)]
+    pub kind: SchemaKind,
+}

@@ -1,0 +1,195 @@
+//! `opl explain AGENT KEY`: the winning value of a key, every definition it shadowed, its merge
+//! class, and the locks and policies that constrain it.
+
+use serde_json::json;
+
+use super::{Ctx, Failure, Outcome, emit, open, unknown_agent};
+use crate::cli::{ExplainArgs, FindingsFormat};
+use crate::key_path::{KeyPath, Segment};
+use crate::origin::{Origin, Provenance, provenance, short};
+use crate::schema::Class;
+use crate::source::safe;
+use crate::stack::{AgentResult, Stacks};
+
+/// The locks and the policies that apply to one leaf.
+type Applied = (
+    Vec<(KeyPath, Origin)>,
+    Vec<(String, serde_json::Value, Origin)>,
+);
+
+/// The policy keys that constrain a setting.
+fn constraints_of(path: &KeyPath) -> Vec<Vec<String>> {
+    let keys: Vec<&str> = path.keys().collect();
+    let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
+    match keys.as_slice() {
+        ["model", "provider"] => vec![p("policy.model.allow_providers")],
+        ["model", "name"] => vec![p("policy.model.deny_models")],
+        ["model", "fallbacks", ..] => vec![
+            p("policy.model.deny_models"),
+            p("policy.model.require_fallback"),
+        ],
+        ["model", "parameters", "temperature"] => vec![p("policy.model.max_temperature")],
+        ["model", "parameters", "max_output_tokens"] => vec![p("policy.model.max_output_tokens")],
+        ["tools", _, "use"] => vec![
+            p("policy.tools.allow"),
+            p("policy.tools.deny"),
+            p("policy.tools.require_approval"),
+        ],
+        ["memory", "scopes"] => vec![p("policy.memory.allow_scopes")],
+        ["memory", "retention_days", scope] => {
+            let mut v = p("policy.memory.max_retention_days");
+            v.push(scope.to_string());
+            vec![v]
+        }
+        ["memory", "inspectors"] => vec![p("policy.memory.inspectors_allow")],
+        _ => Vec::new(),
+    }
+}
+
+fn class_rule(class: &str) -> &'static str {
+    match class {
+        "min" => "a ceiling: later layers may only lower it",
+        "max" => "a floor: later layers may only raise it",
+        "subset" => "later layers may only narrow the list",
+        "or" => "once true, later layers cannot set it false",
+        "union" => "later layers add elements; inherited ones stay",
+        "append" => "later layers append elements with new ids",
+        "agent-only" => "only the agent's own layer may set it",
+        _ => "the last layer that sets it wins",
+    }
+}
+
+/// Runs `opl explain`.
+pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
+    let key = KeyPath::parse(&args.key)
+        .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(&args.key))))?;
+    if crate::schema::lookup(key.keys()).is_none() {
+        let first = key.keys().next().unwrap_or_default();
+        let hint =
+            crate::diagnostic::did_you_mean(first, crate::schema::top().iter().map(|f| f.name))
+                .filter(|m| *m != first)
+                .map(|m| format!(" (did you mean `{m}`?)"))
+                .unwrap_or_default();
+        return Err(Failure(format!("`{key}` is not a key of the schema{hint}")));
+    }
+    let (_, repo) = open(ctx)?;
+    let stacks = Stacks::new(&repo);
+    let Some(agent) = stacks.agent(&args.agent) else {
+        return Err(unknown_agent(&repo, &args.agent));
+    };
+    let list: Vec<Provenance> = provenance(&repo, &agent, None)
+        .into_iter()
+        .filter(|p| p.key_path.starts_with(&key))
+        .collect();
+    let extra: Vec<Applied> = list
+        .iter()
+        .map(|p| {
+            (
+                locks(&repo, &agent, &p.key_path),
+                constraints(&repo, &agent, &p.key_path),
+            )
+        })
+        .collect();
+    let class = crate::schema::lookup(key.keys())
+        .map(|f| {
+            if key.keys().next() == Some("agent") {
+                Class::AgentOnly
+            } else {
+                f.class
+            }
+        })
+        .unwrap_or(Class::Override);
+    match args.format {
+        FindingsFormat::Json => {
+            let leaves: Vec<_> = list
+                .iter()
+                .zip(&extra)
+                .map(|(p, (l, c))| {
+                    json!({
+                        "path": p.path, "value": p.value, "class": p.class, "origin": p.origin, "shadowed": p.shadowed,
+                        "locks": l.iter().map(|(k, o)| json!({"lock": k.to_string(), "origin": o})).collect::<Vec<_>>(),
+                        "constraints": c.iter().map(|(k, v, o)| json!({"path": k, "value": v, "origin": o})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let v = json!({"agent": args.agent, "key": key.to_string(), "class": class.name(), "set": !list.is_empty(), "leaves": leaves});
+            emit(
+                ctx.out,
+                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
+            )?;
+        }
+        FindingsFormat::Human => {
+            let mut out = String::new();
+            if list.is_empty() {
+                out.push_str(&format!(
+                    "`{key}` is not set for agent `{}` (merge class {}: {})\n",
+                    safe(&args.agent),
+                    class.name(),
+                    class_rule(class.name())
+                ));
+            }
+            for (p, (l, c)) in list.iter().zip(&extra) {
+                out.push_str(&format!("{} = {}\n", safe(&p.path), short(&p.value, 200)));
+                out.push_str(&format!(
+                    "  class    {} ({})\n",
+                    p.class,
+                    class_rule(p.class)
+                ));
+                if let Some(o) = &p.origin {
+                    out.push_str(&format!("  set at   {o}\n"));
+                }
+                for s in &p.shadowed {
+                    out.push_str(&format!(
+                        "  shadows  {}  at {}\n",
+                        short(&s.value, 60),
+                        s.origin
+                    ));
+                }
+                for (k, o) in l {
+                    out.push_str(&format!("  locked   by `{k}` at {o}\n"));
+                }
+                for (k, v, o) in c {
+                    out.push_str(&format!("  policy   {k} = {}  at {o}\n", short(v, 60)));
+                }
+            }
+            if agent.has_errors() {
+                out.push_str(&format!(
+                    "note: agent `{}` has errors; run `opl validate {0}`\n",
+                    safe(&args.agent)
+                ));
+            }
+            emit(ctx.out, &out)?;
+        }
+    }
+    Ok(crate::EXIT_CLEAN)
+}
+
+fn locks(repo: &crate::layer::Repo, agent: &AgentResult, path: &KeyPath) -> Vec<(KeyPath, Origin)> {
+    agent
+        .eff
+        .locks
+        .iter()
+        .filter(|(l, _)| path.starts_with(l) || l.starts_with(path))
+        .map(|(l, s)| (l.clone(), Origin::of(repo, *s)))
+        .collect()
+}
+
+fn constraints(
+    repo: &crate::layer::Repo,
+    agent: &AgentResult,
+    path: &KeyPath,
+) -> Vec<(String, serde_json::Value, Origin)> {
+    let mut out = Vec::new();
+    for keys in constraints_of(path) {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        if let Some(l) = agent.eff.leaf(&refs) {
+            let kp = KeyPath(keys.iter().map(|k| Segment::Key(k.clone())).collect());
+            out.push((
+                kp.to_string(),
+                crate::render::to_json(&l.node.value),
+                Origin::of(repo, l.node.key_span),
+            ));
+        }
+    }
+    out
+}

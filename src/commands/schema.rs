@@ -1,0 +1,17 @@
+//! `opl schema`: the JSON Schemas generated from the schema definition.
+
+use super::{Ctx, Outcome, emit};
+use crate::cli::{SchemaArgs, SchemaKind};
+
+/// Runs `opl schema`.
+pub fn run(ctx: &mut Ctx, args: &SchemaArgs) -> Outcome {
+    let s = match args.kind {
+        SchemaKind::Layer => crate::schema::layer_json_schema(),
+        SchemaKind::Effective => crate::schema::effective_json_schema(),
+    };
+    emit(
+        ctx.out,
+        &(serde_json::to_string_pretty(&s).expect("JSON of plain data") + "\n"),
+    )?;
+    Ok(crate::EXIT_CLEAN)
+}

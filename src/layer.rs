@@ -1,0 +1,712 @@
+//! Discovery and loading of the layers of a config repository (spec sections 1 and 2).
+//!
+//! The snapshot's entries are classified into `opl.toml`, the global layer, one layer per client
+//! and one per agent; every layer file is read (size-limited, UTF-8 only), parsed and checked
+//! against the schema in parallel; the files of one layer are combined into one table
+//! (`duplicate-key` across files); fragment files named by any layer are read once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+
+use crate::diagnostic::{Finding, did_you_mean};
+use crate::key_path::KeyPath;
+use crate::schema::{self, Shape};
+use crate::shape::{CheckedFile, check_file};
+use crate::snapshot::{Entry, EntryKind, Snapshot};
+use crate::source::{FileId, LayerKind, SourceFile, Sources, Span, safe};
+use crate::value::{Node, Table, Value, parse_file};
+
+/// Largest layer or fragment file opl reads, in bytes (4 MiB).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest number of files in one snapshot.
+pub const MAX_FILES: usize = 1_000_000;
+
+/// One layer: its files, combined.
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub kind: LayerKind,
+    pub files: Vec<CheckedFile>,
+    /// The files' tables combined (section 2).
+    pub table: Table,
+    /// Key paths locked by this layer's `meta.lock`.
+    pub locks: Vec<(KeyPath, Span)>,
+    /// Findings about this layer's own files (parse, schema, duplicate keys, fragment refs).
+    pub findings: Vec<Finding>,
+}
+
+impl Layer {
+    fn new(kind: LayerKind) -> Self {
+        Layer {
+            kind,
+            files: Vec::new(),
+            table: Table::new(),
+            locks: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+    /// True when any finding of this layer is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.is_error())
+    }
+    /// The first file of the layer, for findings about the layer as a whole.
+    pub fn anchor(&self) -> Option<FileId> {
+        self.files.first().map(|f| f.file)
+    }
+}
+
+/// A loaded config repository: sources, layers and the findings of loading.
+#[derive(Debug)]
+pub struct Repo {
+    pub sources: Sources,
+    /// The `name` of `opl.toml`.
+    pub name: Option<String>,
+    pub root_file: Option<FileId>,
+    pub global: Layer,
+    pub clients: BTreeMap<String, Layer>,
+    pub agents: BTreeMap<String, Layer>,
+    /// Fragment files by root-relative path.
+    pub fragments: HashMap<String, FileId>,
+    /// Findings that belong to no layer: `opl.toml`, stray files, bad ids.
+    pub findings: Vec<Finding>,
+    /// Lint codes allowed by `[lints]` in `opl.toml`.
+    pub allowed_lints: Vec<String>,
+}
+
+/// True for a valid client or agent id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
+pub fn valid_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+enum Role {
+    Root,
+    Layer(LayerKind),
+    Stray,
+}
+
+struct Pending {
+    path: String,
+    role: Role,
+    size: u64,
+}
+
+/// Loads every layer of the snapshot.
+pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
+    let entries = snap.entries()?;
+    if entries.len() > MAX_FILES {
+        return Err(std::io::Error::other(format!(
+            "{} holds {} paths, more than the limit of {MAX_FILES}",
+            snap.describe(),
+            entries.len()
+        )));
+    }
+    let kinds: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
+    let mut sources = Sources::default();
+    let mut findings = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut client_ids: Vec<(String, String)> = Vec::new(); // (id, path)
+    let mut agent_ids: BTreeMap<String, Vec<String>> = BTreeMap::new(); // id -> forms seen
+    let placeholder = |sources: &mut Sources, path: &str, layer: LayerKind| {
+        sources.add(SourceFile::new(path.to_string(), String::new(), layer))
+    };
+
+    for e in &entries {
+        let parts: Vec<&str> = e.path.split('/').collect();
+        let hidden = parts.iter().any(|p| p.starts_with('.'));
+        let is_toml = e.path.ends_with(".toml");
+        let in_layers = matches!(parts[0], "global" | "clients" | "agents");
+        if e.kind == EntryKind::Symlink && in_layers && !hidden {
+            let id = placeholder(&mut sources, &e.path, LayerKind::Stray);
+            findings.push(
+                Finding::new(
+                    "symlink",
+                    Span::file_start(id),
+                    format!(
+                        "`{}` is a symbolic link; opl never follows links in layer folders",
+                        safe(&e.path)
+                    ),
+                )
+                .label("symbolic link")
+                .help("replace the link with the file or folder itself"),
+            );
+            continue;
+        }
+        if e.kind == EntryKind::Dir {
+            match parts.as_slice() {
+                ["clients", c] if !hidden => client_ids.push((c.to_string(), e.path.clone())),
+                ["agents", a] if !hidden && kinds_has_toml_under(&entries, &e.path) => agent_ids
+                    .entry(a.to_string())
+                    .or_default()
+                    .push(e.path.clone()),
+                _ => {}
+            }
+            continue;
+        }
+        if !is_toml || hidden || e.kind != EntryKind::File {
+            continue;
+        }
+        let role = match parts.as_slice() {
+            ["opl.toml"] => Role::Root,
+            ["global", ..] => Role::Layer(LayerKind::Global),
+            ["clients", c, _, ..] => Role::Layer(LayerKind::Client(c.to_string())),
+            ["agents", file] => {
+                let id = file.trim_end_matches(".toml");
+                agent_ids
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(e.path.clone());
+                Role::Layer(LayerKind::Agent(id.to_string()))
+            }
+            ["agents", a, _, ..] => Role::Layer(LayerKind::Agent(a.to_string())),
+            _ => Role::Stray,
+        };
+        pending.push(Pending {
+            path: e.path.clone(),
+            role,
+            size: e.size,
+        });
+    }
+
+    // Ids: pattern and case collisions.
+    let mut bad_clients = std::collections::HashSet::new();
+    let mut bad_agents = std::collections::HashSet::new();
+    let client_list: Vec<(String, String)> = client_ids.clone();
+    let agent_list: Vec<(String, String)> = agent_ids
+        .iter()
+        .map(|(id, forms)| (id.clone(), forms[0].clone()))
+        .collect();
+    for (list, bad, what) in [
+        (&client_list, &mut bad_clients, "client"),
+        (&agent_list, &mut bad_agents, "agent"),
+    ] {
+        let mut by_lower: HashMap<String, (String, FileId)> = HashMap::new();
+        for (id, path) in list {
+            let fid = placeholder(&mut sources, path, LayerKind::Stray);
+            if !valid_id(id) {
+                bad.insert(id.clone());
+                findings.push(
+                    Finding::new("invalid-id", Span::file_start(fid), format!("`{}` is not a valid {what} id", safe(id)))
+                        .label("bad id")
+                        .help("ids are 1-63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit"),
+                );
+            }
+            if let Some((other, ofid)) = by_lower.get(&id.to_lowercase()) {
+                bad.insert(id.clone());
+                bad.insert(other.clone());
+                findings.push(
+                    Finding::new(
+                        "case-collision",
+                        Span::file_start(fid),
+                        format!(
+                            "{what} ids `{}` and `{}` differ only in case",
+                            safe(id),
+                            safe(other)
+                        ),
+                    )
+                    .label("this one")
+                    .related(Span::file_start(*ofid), "collides with this one")
+                    .help("they are one folder on case-insensitive file systems: rename one"),
+                );
+            } else {
+                by_lower.insert(id.to_lowercase(), (id.clone(), fid));
+            }
+        }
+    }
+    for (id, forms) in &agent_ids {
+        let file_form = forms
+            .iter()
+            .any(|f| f.ends_with(".toml") && f.matches('/').count() == 1);
+        let dir_form = forms
+            .iter()
+            .any(|f| !f.ends_with(".toml") || f.matches('/').count() > 1);
+        if file_form && dir_form {
+            bad_agents.insert(id.clone());
+            let a = placeholder(
+                &mut sources,
+                &format!("agents/{id}.toml"),
+                LayerKind::Agent(id.clone()),
+            );
+            let b = placeholder(
+                &mut sources,
+                &format!("agents/{id}"),
+                LayerKind::Agent(id.clone()),
+            );
+            findings.push(
+                Finding::new(
+                    "ambiguous-agent",
+                    Span::file_start(a),
+                    format!(
+                        "agent `{}` has both agents/{0}.toml and the folder agents/{0}/",
+                        safe(id)
+                    ),
+                )
+                .label("file form")
+                .related(Span::file_start(b), "folder form")
+                .help(
+                    "keep one: move the file into the folder, or the folder's files into one file",
+                ),
+            );
+        }
+    }
+
+    // Read and parse every file, in path order, in parallel.
+    pending.retain(|p| match &p.role {
+        Role::Layer(LayerKind::Client(c)) => !bad_clients.contains(c),
+        Role::Layer(LayerKind::Agent(a)) => !bad_agents.contains(a),
+        _ => true,
+    });
+    pending.sort_by(|a, b| a.path.cmp(&b.path));
+    let read: Vec<(SourceFile, Option<Table>, Vec<Finding>)> = {
+        let base = sources.iter().count() as u32;
+        pending
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let fid = FileId(base + i as u32);
+                let layer = match &p.role {
+                    Role::Root => LayerKind::Root,
+                    Role::Layer(k) => k.clone(),
+                    Role::Stray => LayerKind::Stray,
+                };
+                let mut f = Vec::new();
+                if matches!(p.role, Role::Stray) {
+                    f.push(
+                        Finding::new(
+                            "stray-file",
+                            Span::file_start(fid),
+                            format!("`{}` is outside every layer and is ignored", safe(&p.path)),
+                        )
+                        .label("stray file")
+                        .help("layer files live under global/, clients/<client>/ or agents/"),
+                    );
+                    return (
+                        SourceFile::new(p.path.clone(), String::new(), layer),
+                        None,
+                        f,
+                    );
+                }
+                let text = read_text(snap, &p.path, p.size, fid, &mut f);
+                let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
+                (
+                    SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer),
+                    table,
+                    f,
+                )
+            })
+            .collect()
+    };
+
+    let mut global = Layer::new(LayerKind::Global);
+    let mut clients: BTreeMap<String, Layer> = client_list
+        .iter()
+        .filter(|(c, _)| !bad_clients.contains(c))
+        .map(|(c, _)| (c.clone(), Layer::new(LayerKind::Client(c.clone()))))
+        .collect();
+    let mut agents: BTreeMap<String, Layer> = BTreeMap::new();
+    let mut root_table = None;
+    let mut root_file = None;
+    let mut parsed: Vec<(FileId, String, LayerKind, Table)> = Vec::new();
+    for (sf, table, f) in read {
+        let layer = sf.layer.clone();
+        let path = sf.path.clone();
+        let fid = sources.add(sf);
+        let target = match &layer {
+            LayerKind::Global => &mut global.findings,
+            LayerKind::Client(c) => {
+                &mut clients
+                    .entry(c.clone())
+                    .or_insert_with(|| Layer::new(layer.clone()))
+                    .findings
+            }
+            LayerKind::Agent(a) => {
+                &mut agents
+                    .entry(a.clone())
+                    .or_insert_with(|| Layer::new(layer.clone()))
+                    .findings
+            }
+            _ => &mut findings,
+        };
+        target.extend(f);
+        match (layer, table) {
+            (LayerKind::Root, t) => {
+                root_file = Some(fid);
+                root_table = t;
+            }
+            (LayerKind::Stray, _) | (_, None) => {}
+            (k, Some(t)) => parsed.push((fid, path, k, t)),
+        }
+    }
+
+    // Schema checks, per file, in parallel.
+    let checked: Vec<(CheckedFile, LayerKind, Vec<Finding>)> = parsed
+        .into_par_iter()
+        .map(|(fid, path, kind, table)| {
+            let mut f = Vec::new();
+            let c = check_file(fid, &path, &kind, table, &mut f);
+            (c, kind, f)
+        })
+        .collect();
+    for (c, kind, f) in checked {
+        let layer = match &kind {
+            LayerKind::Global => &mut global,
+            LayerKind::Client(c) => clients.get_mut(c).expect("client layer exists"),
+            LayerKind::Agent(a) => agents.get_mut(a).expect("agent layer exists"),
+            _ => unreachable!("only layer files are checked"),
+        };
+        layer.findings.extend(f);
+        layer.files.push(c);
+    }
+
+    // Fragment files: read each once.
+    let mut fragment_paths: Vec<String> = [&global]
+        .into_iter()
+        .chain(clients.values())
+        .chain(agents.values())
+        .flat_map(|l| {
+            l.files
+                .iter()
+                .flat_map(|f| f.fragments.iter().map(|r| r.path.clone()))
+        })
+        .collect();
+    fragment_paths.sort();
+    fragment_paths.dedup();
+    let base = sources.iter().count() as u32;
+    let frag_read: Vec<(SourceFile, Result<(), String>)> = fragment_paths
+        .par_iter()
+        .enumerate()
+        .map(|(i, path)| {
+            let fid = FileId(base + i as u32);
+            let res = match kinds.get(path.as_str()).map(|e| (e.kind, e.size)) {
+                None => Err("does not exist".to_string()),
+                Some((EntryKind::Symlink, _)) => {
+                    Err("is a symbolic link, which opl never follows".to_string())
+                }
+                Some((EntryKind::Dir, _)) => Err("is a directory".to_string()),
+                Some((EntryKind::Other, _)) => Err("is not a regular file".to_string()),
+                Some((EntryKind::File, size)) if size > MAX_FILE_BYTES => Err(format!(
+                    "is {size} bytes, more than the limit of {MAX_FILE_BYTES}"
+                )),
+                Some((EntryKind::File, _)) => match snap.read(path) {
+                    Err(e) => Err(format!("cannot be read: {e}")),
+                    Ok(bytes) => match String::from_utf8(bytes) {
+                        Ok(text) => {
+                            return (
+                                SourceFile::new(path.clone(), text, LayerKind::Fragment),
+                                Ok(()),
+                            );
+                        }
+                        Err(e) => Err(format!(
+                            "is not valid UTF-8 (byte {})",
+                            e.utf8_error().valid_up_to()
+                        )),
+                    },
+                },
+            };
+            let _ = fid;
+            (
+                SourceFile::new(path.clone(), String::new(), LayerKind::Fragment),
+                res,
+            )
+        })
+        .collect();
+    let mut fragments = HashMap::new();
+    let mut fragment_errors: HashMap<String, String> = HashMap::new();
+    for (sf, res) in frag_read {
+        let path = sf.path.clone();
+        let fid = sources.add(sf);
+        match res {
+            Ok(()) => {
+                fragments.insert(path, fid);
+            }
+            Err(why) => {
+                fragment_errors.insert(path, why);
+            }
+        }
+    }
+
+    // Combine each layer's files; attach fragment errors.
+    for layer in std::iter::once(&mut global)
+        .chain(clients.values_mut())
+        .chain(agents.values_mut())
+    {
+        let mut table = Table::new();
+        let mut f = Vec::new();
+        for file in &layer.files {
+            combine(&mut table, &file.table, &KeyPath::root(), &mut f);
+            layer.locks.extend(file.meta.locks.iter().cloned());
+            for r in &file.fragments {
+                if let Some(why) = fragment_errors.get(&r.path) {
+                    f.push(
+                        Finding::new(
+                            "file-ref",
+                            r.span,
+                            format!("fragment file `{}` {why}", safe(&r.path)),
+                        )
+                        .label("unusable fragment file"),
+                    );
+                }
+            }
+        }
+        layer.table = table;
+        layer.findings.extend(f);
+    }
+
+    // opl.toml
+    let mut name = None;
+    let mut allowed_lints = Vec::new();
+    if let (Some(fid), Some(t)) = (root_file, root_table) {
+        check_root(fid, &t, &mut name, &mut allowed_lints, &mut findings);
+    }
+
+    Ok(Repo {
+        sources,
+        name,
+        root_file,
+        global,
+        clients,
+        agents,
+        fragments,
+        findings,
+        allowed_lints,
+    })
+}
+
+fn kinds_has_toml_under(entries: &[Entry], dir: &str) -> bool {
+    let prefix = format!("{dir}/");
+    entries.iter().any(|e| {
+        e.kind == EntryKind::File && e.path.starts_with(&prefix) && e.path.ends_with(".toml")
+    })
+}
+
+/// Reads one layer file as UTF-8, enforcing the size limit.
+fn read_text(
+    snap: &dyn Snapshot,
+    path: &str,
+    size: u64,
+    fid: FileId,
+    f: &mut Vec<Finding>,
+) -> Option<String> {
+    if size > MAX_FILE_BYTES {
+        f.push(
+            Finding::new(
+                "file-too-large",
+                Span::file_start(fid),
+                format!(
+                    "`{}` is {size} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
+                    safe(path)
+                ),
+            )
+            .label("too large")
+            .help("split the layer into several files"),
+        );
+        return None;
+    }
+    let bytes = match snap.read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            f.push(
+                Finding::new(
+                    "parse",
+                    Span::file_start(fid),
+                    format!("`{}` cannot be read: {e}", safe(path)),
+                )
+                .label("unreadable"),
+            );
+            return None;
+        }
+    };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        f.push(
+            Finding::new(
+                "file-too-large",
+                Span::file_start(fid),
+                format!("`{}` is more than {MAX_FILE_BYTES} bytes", safe(path)),
+            )
+            .label("too large"),
+        );
+        return None;
+    }
+    match String::from_utf8(bytes) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let (line, _) =
+                SourceFile::new(String::new(), text, LayerKind::Stray).line_col(at as u32);
+            f.push(
+                Finding::new(
+                    "parse",
+                    Span::file_start(fid),
+                    format!(
+                        "`{}` is not valid UTF-8 (first bad byte at offset {at}, line {line})",
+                        safe(path)
+                    ),
+                )
+                .label("not UTF-8")
+                .help("save the file as UTF-8"),
+            );
+            None
+        }
+    }
+}
+
+/// Combines one file's table into the layer's table (spec section 2).
+fn combine(acc: &mut Table, new: &Table, path: &KeyPath, f: &mut Vec<Finding>) {
+    for (k, n) in new {
+        let here = path.key(k);
+        let Some(existing) = acc.get_mut(k) else {
+            acc.insert(k.clone(), n.clone());
+            continue;
+        };
+        match (&mut existing.value, &n.value) {
+            (Value::Table(a), Value::Table(b)) => combine(a, b, &here, f),
+            (Value::Array(a), Value::Array(b)) if is_id_array(&here) => {
+                for elem in b {
+                    let id = elem_id(elem).unwrap_or_default().to_string();
+                    if let Some(first) = a.iter().find(|e| elem_id(e) == Some(id.as_str())) {
+                        f.push(
+                            Finding::new(
+                                "duplicate-id",
+                                elem_id_span(elem),
+                                format!(
+                                    "id `{}` of `{here}` is defined by two files of one layer",
+                                    safe(&id)
+                                ),
+                            )
+                            .label("repeated id")
+                            .related(elem_id_span(first), "first defined here"),
+                        );
+                    } else {
+                        a.push(elem.clone());
+                    }
+                }
+            }
+            _ => f.push(
+                Finding::new(
+                    "duplicate-key",
+                    n.key_span,
+                    format!("`{here}` is defined by two files of the same layer"),
+                )
+                .label("second definition")
+                .related(existing.key_span, "first definition")
+                .help("a leaf may be set once per layer: remove one of them"),
+            ),
+        }
+    }
+}
+
+/// True when the path names an id-keyed array in the schema.
+pub fn is_id_array(path: &KeyPath) -> bool {
+    schema::lookup(path.keys()).is_some_and(|f| matches!(f.shape, Shape::IdArray(_)))
+}
+
+/// The `id` of an id-keyed array element.
+pub fn elem_id(n: &Node) -> Option<&str> {
+    n.value.as_table()?.get("id")?.value.as_str()
+}
+
+/// The span of an element's `id` value (the element itself when absent).
+pub fn elem_id_span(n: &Node) -> Span {
+    n.value
+        .as_table()
+        .and_then(|t| t.get("id"))
+        .map(|i| i.span)
+        .unwrap_or(n.span)
+}
+
+fn check_root(
+    fid: FileId,
+    t: &Table,
+    name: &mut Option<String>,
+    allowed: &mut Vec<String>,
+    f: &mut Vec<Finding>,
+) {
+    match t.get("version").map(|n| (&n.value, n.span)) {
+        Some((Value::Integer(1), _)) => {}
+        Some((_, span)) => f.push(
+            Finding::new("root-config", span, "this opl supports `version = 1` only")
+                .label("unsupported version"),
+        ),
+        None => f.push(
+            Finding::new(
+                "root-config",
+                Span::file_start(fid),
+                "opl.toml needs `version = 1`",
+            )
+            .label("no version")
+            .help("add `version = 1` at the top"),
+        ),
+    }
+    for (k, n) in t {
+        match (k.as_str(), &n.value) {
+            ("version", _) => {}
+            ("name", Value::String(s)) => *name = Some(s.clone()),
+            ("name", _) => f.push(Finding::new("type", n.span, "expected a string").label("name")),
+            ("lints", Value::Table(lt)) => {
+                for (code, v) in lt {
+                    let lintable = crate::diagnostic::CODES
+                        .iter()
+                        .any(|(c, s, _)| c == code && *s == crate::diagnostic::Severity::Warning);
+                    if !lintable {
+                        let known = crate::diagnostic::CODES
+                            .iter()
+                            .filter(|(_, s, _)| *s == crate::diagnostic::Severity::Warning)
+                            .map(|(c, _, _)| *c);
+                        let mut fi = Finding::new(
+                            "unknown-key",
+                            v.key_span,
+                            format!("`{}` is not a warning code that can be allowed", safe(code)),
+                        )
+                        .label("unknown lint");
+                        if let Some(m) = did_you_mean(code, known) {
+                            fi = fi.help(format!("did you mean `{m}`?"));
+                        }
+                        f.push(fi);
+                    } else if v.value.as_str() == Some("allow") {
+                        allowed.push(code.clone());
+                    } else if v.value.as_str() != Some("warn") {
+                        f.push(
+                            Finding::new("type", v.span, "expected \"allow\" or \"warn\"")
+                                .label("lint level"),
+                        );
+                    }
+                }
+            }
+            ("lints", _) => f.push(Finding::new("type", n.span, "expected a table").label("lints")),
+            _ => {
+                let mut fi = Finding::new(
+                    "unknown-key",
+                    n.key_span,
+                    format!("unknown key `{}` in opl.toml", safe(k)),
+                )
+                .label("unknown key");
+                if let Some(m) = did_you_mean(k, ["version", "name", "lints"]) {
+                    fi = fi.help(format!("did you mean `{m}`?"));
+                }
+                f.push(fi);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_pattern() {
+        assert!(valid_id("support-bot"));
+        assert!(valid_id("a"));
+        assert!(valid_id("0_x"));
+        assert!(!valid_id("Support"));
+        assert!(!valid_id("-x"));
+        assert!(!valid_id(""));
+        assert!(!valid_id(&"a".repeat(64)));
+        assert!(!valid_id("a.b"));
+    }
+}

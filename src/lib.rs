@@ -1,0 +1,74 @@
+//! opl: the operating layer for AI agents.
+//!
+//! A library over a repository of layered TOML files (global, client, agent) that configures AI
+//! agents: it loads the layers ([`layer`]), checks each file against the schema ([`shape`]),
+//! merges every agent's stack with provenance ([`merge`], [`stack`]), checks across keys
+//! ([`check`]), and renders the effective config with a digest ([`render`]). The library never
+//! prints; commands write to the streams they are given.
+
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod glob;
+pub mod key_path;
+pub mod layer;
+pub mod merge;
+pub mod origin;
+pub mod output;
+pub mod render;
+pub mod schema;
+pub mod secret;
+pub mod shape;
+pub mod snapshot;
+pub mod source;
+pub mod stack;
+pub mod value;
+pub mod write;
+
+use std::io::{IsTerminal, Write};
+
+/// Exit status: no findings.
+pub const EXIT_CLEAN: u8 = 0;
+/// Exit status: findings (or a refused render).
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: usage error or I/O failure.
+pub const EXIT_FAILURE: u8 = 2;
+
+/// Runs one command line, writing to `out` and `err`; returns the exit status.
+pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let color = match cli.color {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    let mut ctx = commands::Ctx {
+        out,
+        err,
+        style: output::Style { color, width },
+        repo: cli.repo,
+    };
+    let result = match &cli.command {
+        cli::Command::Validate(a) => commands::validate::run(&mut ctx, a),
+        cli::Command::Render(a) => commands::render::run(&mut ctx, a),
+        cli::Command::Explain(a) => commands::explain::run(&mut ctx, a),
+        cli::Command::Init(a) => commands::init::run(&mut ctx, a),
+        cli::Command::Schema(a) => commands::schema::run(&mut ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(commands::Failure(msg)) => {
+            let _ = writeln!(ctx.err, "error: {msg}");
+            EXIT_FAILURE
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! Layers -> effective config with provenance (spec section 3).
+//!
+//! [`Effective`] is the merged tree of one stack of layers. Every leaf keeps the node that won
+//! (its file, key and value spans) and the nodes it shadowed, in layer order; elements of
+//! id-keyed arrays and of `union` arrays keep their own spans. Merging a layer checks it against
+//! what it inherits: `type-conflict`, `widening`, `locked`, `duplicate-id`, `required-fragment`,
+//! `unknown-id` (errors) and `noop-override` (a warning). A rejected definition is not merged, so
+//! the effective value stays the inherited one.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Finding;
+use crate::glob;
+use crate::key_path::KeyPath;
+use crate::layer::{Layer, elem_id, elem_id_span};
+use crate::schema::{self, Class, Field, Shape};
+use crate::source::{Span, safe};
+use crate::value::{Node, Table, Value};
+
+/// One merged leaf.
+#[derive(Clone, Debug)]
+pub struct Leaf {
+    /// The winning definition.
+    pub node: Node,
+    pub class: Class,
+    /// Earlier definitions it replaced, in layer order.
+    pub shadowed: Vec<Node>,
+}
+
+/// An id-keyed array: each element is a table node with its own spans.
+#[derive(Clone, Debug)]
+pub struct List {
+    pub class: Class,
+    pub elems: Vec<Node>,
+}
+
+/// A node of the effective tree.
+#[derive(Clone, Debug)]
+pub enum ENode {
+    Table(ETable),
+    Leaf(Leaf),
+    List(List),
+}
+
+/// A merged table.
+#[derive(Clone, Debug, Default)]
+pub struct ETable {
+    /// Where the table was first defined.
+    pub span: Option<Span>,
+    pub entries: BTreeMap<String, ENode>,
+}
+
+/// The effective config of one stack of layers.
+#[derive(Clone, Debug, Default)]
+pub struct Effective {
+    pub root: ETable,
+    /// Locks set by the layers merged so far.
+    pub locks: Vec<(KeyPath, Span)>,
+}
+
+#[derive(Clone, Copy)]
+enum Ctx {
+    Fields(&'static [Field]),
+    MapOf(&'static Field),
+    Free,
+}
+
+impl Effective {
+    /// Merges one more layer on top, adding findings for what it may not do.
+    pub fn apply(&mut self, layer: &Layer, findings: &mut Vec<Finding>) {
+        let locks = std::mem::take(&mut self.locks);
+        merge_table(
+            &mut self.root,
+            &layer.table,
+            &KeyPath::root(),
+            Ctx::Fields(schema::top()),
+            &locks,
+            false,
+            findings,
+        );
+        self.locks = locks;
+        self.check_excludes(layer, findings);
+        self.locks.extend(layer.locks.iter().cloned());
+    }
+
+    /// Looks a path up.
+    pub fn get(&self, path: &KeyPath) -> Option<&ENode> {
+        let mut segs = path.0.iter();
+        let mut cur: Option<&ENode> = None;
+        let mut table = &self.root;
+        for s in segs.by_ref() {
+            let next = match (cur, s) {
+                (None, crate::key_path::Segment::Key(k)) => table.entries.get(k)?,
+                _ => return None,
+            };
+            match next {
+                ENode::Table(t) => {
+                    table = t;
+                    cur = None;
+                }
+                other => {
+                    cur = Some(other);
+                    break;
+                }
+            }
+        }
+        if segs.next().is_some() {
+            return None;
+        }
+        match cur {
+            Some(n) => Some(n),
+            None => None,
+        }
+    }
+
+    /// The table at a path of plain keys.
+    pub fn table(&self, keys: &[&str]) -> Option<&ETable> {
+        let mut t = &self.root;
+        for k in keys {
+            match t.entries.get(*k)? {
+                ENode::Table(n) => t = n,
+                _ => return None,
+            }
+        }
+        Some(t)
+    }
+
+    /// The leaf at a path of plain keys.
+    pub fn leaf(&self, keys: &[&str]) -> Option<&Leaf> {
+        let (last, parent) = keys.split_last()?;
+        match self.table(parent)?.entries.get(*last)? {
+            ENode::Leaf(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The elements of an id-keyed list at a path of plain keys.
+    pub fn list(&self, keys: &[&str]) -> &[Node] {
+        let Some((last, parent)) = keys.split_last() else {
+            return &[];
+        };
+        match self.table(parent).and_then(|t| t.entries.get(*last)) {
+            Some(ENode::List(l)) => &l.elems,
+            _ => &[],
+        }
+    }
+
+    fn check_excludes(&self, layer: &Layer, findings: &mut Vec<Finding>) {
+        let Some(excl) = layer
+            .table
+            .get("instructions")
+            .and_then(|n| n.value.as_table())
+            .and_then(|t| t.get("exclude"))
+        else {
+            return;
+        };
+        let frags = self.list(&["instructions", "fragments"]);
+        for e in excl.value.as_array().unwrap_or_default() {
+            let Some(id) = e.value.as_str() else { continue };
+            match frags.iter().find(|f| elem_id(f) == Some(id)) {
+                None => {
+                    let mut f = Finding::new(
+                        "unknown-id",
+                        e.span,
+                        format!("`{}` names no inherited fragment", safe(id)),
+                    )
+                    .label("no such fragment");
+                    let ids: Vec<&str> = frags.iter().filter_map(elem_id).collect();
+                    if let Some(m) = crate::diagnostic::did_you_mean(id, ids.iter().copied()) {
+                        f = f.help(format!("did you mean `{m}`?"));
+                    } else if !ids.is_empty() {
+                        f = f.help(format!("inherited fragments: {}", ids.join(", ")));
+                    }
+                    findings.push(f);
+                }
+                Some(frag) => {
+                    let req = frag.value.as_table().and_then(|t| t.get("required"));
+                    if let Some(r) = req.filter(|r| matches!(r.value, Value::Boolean(true))) {
+                        findings.push(
+                            Finding::new(
+                                "required-fragment",
+                                e.span,
+                                format!(
+                                    "fragment `{}` is required and cannot be excluded",
+                                    safe(id)
+                                ),
+                            )
+                            .label("excludes a required fragment")
+                            .related(r.span, "marked required here"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn locked_by<'a>(locks: &'a [(KeyPath, Span)], path: &KeyPath) -> Option<&'a (KeyPath, Span)> {
+    locks.iter().find(|(p, _)| path.starts_with(p))
+}
+
+fn merge_table(
+    et: &mut ETable,
+    t: &Table,
+    path: &KeyPath,
+    ctx: Ctx,
+    locks: &[(KeyPath, Span)],
+    agent_only: bool,
+    f: &mut Vec<Finding>,
+) {
+    for (k, n) in t {
+        let here = path.key(k);
+        if let Some((lp, lspan)) = locked_by(locks, &here) {
+            f.push(
+                Finding::new(
+                    "locked",
+                    n.key_span,
+                    format!("`{here}` is locked by an earlier layer (lock on `{lp}`)"),
+                )
+                .label("defined here")
+                .related(*lspan, "locked here"),
+            );
+            continue;
+        }
+        let field = match ctx {
+            Ctx::Fields(fs) => schema::find(fs, k),
+            Ctx::MapOf(fl) => Some(fl),
+            Ctx::Free => None,
+        };
+        let Some(field) = field else {
+            merge_free(et, k, n, &here, f);
+            continue;
+        };
+        let agent_only = agent_only || field.class == Class::AgentOnly;
+        let class = if agent_only {
+            Class::AgentOnly
+        } else {
+            field.class
+        };
+        match &field.shape {
+            Shape::Struct(fs) => {
+                if let Some(sub) = table_slot(et, k, n, &here, f) {
+                    merge_table(
+                        sub,
+                        n.value.as_table().expect("schema-checked"),
+                        &here,
+                        Ctx::Fields(fs),
+                        locks,
+                        agent_only,
+                        f,
+                    );
+                }
+            }
+            Shape::Map(fl) => {
+                if let Some(sub) = table_slot(et, k, n, &here, f) {
+                    merge_table(
+                        sub,
+                        n.value.as_table().expect("schema-checked"),
+                        &here,
+                        Ctx::MapOf(fl),
+                        locks,
+                        agent_only,
+                        f,
+                    );
+                }
+            }
+            Shape::Free => {
+                if n.value.as_table().is_some() {
+                    if let Some(sub) = table_slot(et, k, n, &here, f) {
+                        merge_table(
+                            sub,
+                            n.value.as_table().expect("checked"),
+                            &here,
+                            Ctx::Free,
+                            locks,
+                            agent_only,
+                            f,
+                        );
+                    }
+                } else {
+                    merge_leaf(et, k, n, &here, Class::Override, f);
+                }
+            }
+            Shape::Leaf(_) | Shape::TableArray(_) => merge_leaf(et, k, n, &here, class, f),
+            Shape::IdArray(_) => merge_list(et, k, n, &here, class, f),
+        }
+    }
+}
+
+/// The effective sub-table for key `k`, created when absent; `None` (with a finding) when a
+/// non-table is inherited there.
+fn table_slot<'a>(
+    et: &'a mut ETable,
+    k: &str,
+    n: &Node,
+    here: &KeyPath,
+    f: &mut Vec<Finding>,
+) -> Option<&'a mut ETable> {
+    let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
+        ENode::Table(ETable {
+            span: Some(n.key_span),
+            entries: BTreeMap::new(),
+        })
+    });
+    match slot {
+        ENode::Table(t) => Some(t),
+        ENode::Leaf(l) => {
+            f.push(type_conflict(
+                here,
+                n,
+                &l.node,
+                "a table",
+                l.node.value.kind().name(),
+            ));
+            None
+        }
+        ENode::List(l) => {
+            let span = l.elems.first().map(|e| e.span).unwrap_or(n.span);
+            f.push(
+                Finding::new(
+                    "type-conflict",
+                    n.key_span,
+                    format!("`{here}` is a table here but an array is inherited"),
+                )
+                .label("table")
+                .related(span, "array inherited"),
+            );
+            None
+        }
+    }
+}
+
+fn type_conflict(
+    here: &KeyPath,
+    n: &Node,
+    inherited: &Node,
+    new_kind: &str,
+    old_kind: &str,
+) -> Finding {
+    Finding::new(
+        "type-conflict",
+        n.span,
+        format!("`{here}` is {new_kind} here but {old_kind} is inherited"),
+    )
+    .label(new_kind.to_string())
+    .related(inherited.span, format!("inherited {old_kind}"))
+    .help("a later layer may change the value, not its type")
+}
+
+fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Finding>) {
+    match (&n.value, et.entries.get_mut(k)) {
+        (Value::Table(t), _) => {
+            if let Some(sub) = table_slot(et, k, n, here, f) {
+                for (ck, cn) in t {
+                    merge_free(sub, ck, cn, &here.key(ck), f);
+                }
+            }
+        }
+        (_, Some(ENode::Table(t))) => {
+            let span = t.span.unwrap_or(n.span);
+            f.push(
+                Finding::new(
+                    "type-conflict",
+                    n.span,
+                    format!(
+                        "`{here}` is {} here but a table is inherited",
+                        n.value.kind().name()
+                    ),
+                )
+                .label(n.value.kind().name())
+                .related(span, "table inherited"),
+            );
+        }
+        _ => merge_leaf(et, k, n, here, Class::Override, f),
+    }
+}
+
+fn merge_leaf(
+    et: &mut ETable,
+    k: &str,
+    n: &Node,
+    here: &KeyPath,
+    class: Class,
+    f: &mut Vec<Finding>,
+) {
+    let leaf = match et.entries.get_mut(k) {
+        None => {
+            et.entries.insert(
+                k.to_string(),
+                ENode::Leaf(Leaf {
+                    node: n.clone(),
+                    class,
+                    shadowed: Vec::new(),
+                }),
+            );
+            return;
+        }
+        Some(ENode::Leaf(l)) => l,
+        Some(_) => {
+            f.push(
+                Finding::new(
+                    "type-conflict",
+                    n.span,
+                    format!(
+                        "`{here}` is {} here but a table is inherited",
+                        n.value.kind().name()
+                    ),
+                )
+                .label("here"),
+            );
+            return;
+        }
+    };
+    let old = &leaf.node;
+    if old.value.kind() != n.value.kind() {
+        f.push(type_conflict(
+            here,
+            n,
+            old,
+            n.value.kind().name(),
+            old.value.kind().name(),
+        ));
+        return;
+    }
+    let noop = || {
+        Finding::new(
+            "noop-override",
+            n.span,
+            format!("`{here}` restates the inherited value {}", n.value.short()),
+        )
+        .label("same as inherited")
+        .related(old.span, "inherited from here")
+        .help("remove it: the value is inherited anyway")
+    };
+    let widening = |span: Span, msg: String, rel: &str| {
+        Finding::new("widening", span, msg)
+            .label("widens the inherited policy")
+            .related(old.span, rel.to_string())
+    };
+    let mut new_node = n.clone();
+    match class {
+        Class::Override | Class::AgentOnly | Class::Table => {
+            if n.value.same(&old.value) {
+                f.push(noop());
+            }
+        }
+        Class::Min | Class::Max => {
+            let (a, b) = (
+                n.value.as_f64().unwrap_or(0.0),
+                old.value.as_f64().unwrap_or(0.0),
+            );
+            let wider = if class == Class::Min { a > b } else { a < b };
+            if wider {
+                let (word, rel) = if class == Class::Min {
+                    ("raises the ceiling", "inherited ceiling")
+                } else {
+                    ("lowers the floor", "inherited floor")
+                };
+                f.push(widening(
+                    n.span,
+                    format!(
+                        "`{here}` = {} {word} {} set by an earlier layer",
+                        n.value.short(),
+                        old.value.short()
+                    ),
+                    rel,
+                ));
+                return;
+            }
+            if a == b {
+                f.push(noop());
+            }
+        }
+        Class::Or => {
+            let (a, b) = (
+                matches!(n.value, Value::Boolean(true)),
+                matches!(old.value, Value::Boolean(true)),
+            );
+            if b && !a {
+                f.push(widening(
+                    n.span,
+                    format!(
+                        "`{here}` = false turns off a requirement an earlier layer set to true"
+                    ),
+                    "set to true here",
+                ));
+                return;
+            }
+            if a == b {
+                f.push(noop());
+            }
+        }
+        Class::Subset => {
+            let inherited: Vec<&str> = old
+                .value
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.value.as_str())
+                .collect();
+            let mut ok = true;
+            for e in n.value.as_array().unwrap_or_default() {
+                let s = e.value.as_str().unwrap_or_default();
+                if !inherited.iter().any(|p| glob::covers(p, s)) {
+                    ok = false;
+                    f.push(widening(
+                        e.span,
+                        format!(
+                            "`{}` in `{here}` is not covered by the inherited list [{}]",
+                            safe(s),
+                            inherited
+                                .iter()
+                                .map(|s| safe(s))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        "inherited list",
+                    ));
+                }
+            }
+            if !ok {
+                return;
+            }
+            if n.value.same(&old.value) {
+                f.push(noop());
+            }
+        }
+        Class::Union => {
+            let mut elems: Vec<Node> = old.value.as_array().unwrap_or_default().to_vec();
+            for e in n.value.as_array().unwrap_or_default() {
+                if !elems.iter().any(|x| x.value.same(&e.value)) {
+                    elems.push(e.clone());
+                }
+            }
+            new_node.value = Value::Array(elems);
+        }
+        Class::Append => {}
+    }
+    let old = std::mem::replace(&mut leaf.node, new_node);
+    leaf.shadowed.push(old);
+    leaf.class = class;
+}
+
+fn merge_list(
+    et: &mut ETable,
+    k: &str,
+    n: &Node,
+    here: &KeyPath,
+    class: Class,
+    f: &mut Vec<Finding>,
+) {
+    let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
+        ENode::List(List {
+            class,
+            elems: Vec::new(),
+        })
+    });
+    let ENode::List(list) = slot else {
+        f.push(
+            Finding::new(
+                "type-conflict",
+                n.span,
+                format!("`{here}` is an array here but something else is inherited"),
+            )
+            .label("array"),
+        );
+        return;
+    };
+    for e in n.value.as_array().unwrap_or_default() {
+        let id = elem_id(e).unwrap_or_default();
+        if let Some(first) = list.elems.iter().find(|x| elem_id(x) == Some(id)) {
+            let what = if class == Class::Union && here.to_string() == "policy.approvals.rules" {
+                "a later layer adds rules, never redefines one"
+            } else {
+                "a later layer adds elements, never redefines one"
+            };
+            f.push(
+                Finding::new(
+                    "duplicate-id",
+                    elem_id_span(e),
+                    format!(
+                        "id `{}` of `{here}` is already defined by an earlier layer",
+                        safe(id)
+                    ),
+                )
+                .label("repeated id")
+                .related(elem_id_span(first), "first defined here")
+                .help(format!("{what}: choose a new id")),
+            );
+            continue;
+        }
+        list.elems.push(e.clone());
+    }
+}
+
+/// A leaf of the effective config, with its path and class.
+pub struct LeafRef<'a> {
+    pub path: KeyPath,
+    pub node: &'a Node,
+    pub class: Class,
+    pub shadowed: &'a [Node],
+}
+
+/// Every leaf of the effective config, in path order: scalars, arrays without ids (whole), and
+/// each field of an id-keyed element.
+pub fn leaves(eff: &Effective) -> Vec<LeafRef<'_>> {
+    let mut out = Vec::new();
+    walk(&eff.root, &KeyPath::root(), &mut out);
+    out
+}
+
+fn walk<'a>(t: &'a ETable, path: &KeyPath, out: &mut Vec<LeafRef<'a>>) {
+    for (k, n) in &t.entries {
+        let here = path.key(k);
+        match n {
+            ENode::Table(sub) => walk(sub, &here, out),
+            ENode::Leaf(l) => out.push(LeafRef {
+                path: here,
+                node: &l.node,
+                class: l.class,
+                shadowed: &l.shadowed,
+            }),
+            ENode::List(l) => {
+                for e in &l.elems {
+                    let ep = here.id(elem_id(e).unwrap_or_default());
+                    elem_leaves(e, &ep, l.class, out);
+                }
+            }
+        }
+    }
+}
+
+fn elem_leaves<'a>(n: &'a Node, path: &KeyPath, class: Class, out: &mut Vec<LeafRef<'a>>) {
+    match &n.value {
+        Value::Table(t) => {
+            for (k, c) in t {
+                elem_leaves(c, &path.key(k), class, out);
+            }
+        }
+        _ => out.push(LeafRef {
+            path: path.clone(),
+            node: n,
+            class,
+            shadowed: &[],
+        }),
+    }
+}

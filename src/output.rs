@@ -1,0 +1,317 @@
+//! Writers for findings: human (miette, with source excerpts and both spans) and JSON.
+//!
+//! Human output never shows text from the config raw: control characters in excerpts become
+//! `?` and plaintext secrets are masked in the excerpt as in the message.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan,
+};
+use serde::Serialize;
+
+use crate::diagnostic::{Finding, Severity};
+use crate::source::{FileId, Sources};
+
+/// Output options shared by every writer.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+    pub width: usize,
+}
+
+/// A finding as JSON.
+#[derive(Serialize)]
+pub struct JsonFinding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub related: Vec<JsonRelated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// A related place as JSON.
+#[derive(Serialize)]
+pub struct JsonRelated {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// Converts a finding to its JSON form.
+pub fn json_finding(f: &Finding, sources: &Sources) -> JsonFinding {
+    let start = sources.locate(f.span);
+    let file = sources.get(f.span.file);
+    let (end_line, end_column) = file.line_col(f.span.end);
+    JsonFinding {
+        code: f.code,
+        severity: f.severity,
+        message: f.message.clone(),
+        file: start.file,
+        line: start.line,
+        column: start.column,
+        end_line,
+        end_column,
+        label: f.label.clone(),
+        related: f
+            .related
+            .iter()
+            .map(|r| {
+                let l = sources.locate(r.span);
+                JsonRelated {
+                    file: l.file,
+                    line: l.line,
+                    column: l.column,
+                    message: r.message.clone(),
+                }
+            })
+            .collect(),
+        help: f.help.clone(),
+    }
+}
+
+/// Counts of errors and warnings.
+pub fn counts(findings: &[Finding]) -> (usize, usize) {
+    let e = findings.iter().filter(|f| f.is_error()).count();
+    (e, findings.len() - e)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `2 errors, 1 warning`.
+pub fn summary_line(findings: &[Finding]) -> String {
+    let (e, w) = counts(findings);
+    format!("{}, {}", plural(e, "error"), plural(w, "warning"))
+}
+
+/// Excerpt texts with control characters replaced and secrets masked, per file.
+pub struct Excerpts {
+    texts: HashMap<FileId, String>,
+}
+
+impl Excerpts {
+    /// Prepares the excerpts of every file the findings point at.
+    pub fn new(findings: &[Finding], sources: &Sources) -> Self {
+        let mut secrets: HashMap<FileId, Vec<(usize, usize)>> = HashMap::new();
+        for f in findings.iter().filter(|f| f.code == "plaintext-secret") {
+            secrets
+                .entry(f.span.file)
+                .or_default()
+                .push((f.span.start as usize, f.span.end as usize));
+        }
+        let mut texts = HashMap::new();
+        for f in findings {
+            for id in std::iter::once(f.span.file).chain(f.related.iter().map(|r| r.span.file)) {
+                texts.entry(id).or_insert_with(|| {
+                    let mut t = crate::source::display_text(&sources.get(id).text);
+                    for (s, e) in secrets.get(&id).into_iter().flatten() {
+                        t = mask(&t, *s, *e);
+                    }
+                    t
+                });
+            }
+        }
+        Excerpts { texts }
+    }
+}
+
+/// Replaces the characters of `text[start..end]` after the first five by `*`, byte for byte.
+fn mask(text: &str, start: usize, end: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    for (i, c) in text.char_indices() {
+        if i >= start && i < end && i + c.len_utf8() < end {
+            if kept < 5 {
+                kept += 1;
+                out.push(c);
+            } else {
+                out.push_str(&"*".repeat(c.len_utf8()));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[derive(Debug)]
+struct Report {
+    code: &'static str,
+    severity: miette::Severity,
+    message: String,
+    help: Option<String>,
+    source: Option<NamedSource<String>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Report>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Report {}
+impl Diagnostic for Report {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        (!self.labels.is_empty())
+            .then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        (!self.related.is_empty()).then(|| {
+            Box::new(self.related.iter().map(|r| r as &dyn Diagnostic))
+                as Box<dyn Iterator<Item = &dyn Diagnostic>>
+        })
+    }
+}
+
+fn source_span(start: u32, end: u32) -> SourceSpan {
+    SourceSpan::new((start as usize).into(), end.saturating_sub(start) as usize)
+}
+
+fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
+    let file = sources.get(f.span.file);
+    let has_text = !file.text.is_empty();
+    let src = |id: FileId| {
+        NamedSource::new(
+            sources.get(id).path.clone(),
+            ex.texts.get(&id).cloned().unwrap_or_default(),
+        )
+    };
+    let mut message = f.message.clone();
+    if !has_text {
+        message = format!("{}: {message}", crate::source::safe(&file.path));
+    }
+    let mut labels = Vec::new();
+    if has_text {
+        labels.push(LabeledSpan::new_primary_with_span(
+            f.label.clone(),
+            source_span(f.span.start, f.span.end),
+        ));
+    }
+    let mut related = Vec::new();
+    for r in &f.related {
+        let rf = sources.get(r.span.file);
+        if r.span.file == f.span.file && has_text {
+            labels.push(LabeledSpan::new_with_span(
+                Some(r.message.clone()),
+                source_span(r.span.start, r.span.end),
+            ));
+        } else if !rf.text.is_empty() {
+            related.push(Report {
+                code: "",
+                severity: miette::Severity::Advice,
+                message: format!("{} ({})", r.message, sources.locate(r.span)),
+                help: None,
+                source: Some(src(r.span.file)),
+                labels: vec![LabeledSpan::new_with_span(
+                    Some(r.message.clone()),
+                    source_span(r.span.start, r.span.end),
+                )],
+                related: Vec::new(),
+            });
+        } else {
+            related.push(Report {
+                code: "",
+                severity: miette::Severity::Advice,
+                message: format!("{}: {}", r.message, crate::source::safe(&rf.path)),
+                help: None,
+                source: None,
+                labels: Vec::new(),
+                related: Vec::new(),
+            });
+        }
+    }
+    Report {
+        code: f.code,
+        severity: if f.is_error() {
+            miette::Severity::Error
+        } else {
+            miette::Severity::Warning
+        },
+        message,
+        help: f.help.clone(),
+        source: has_text.then(|| src(f.span.file)),
+        labels,
+        related,
+    }
+}
+
+/// Renders findings for a person: one excerpt per finding, labels on both places.
+pub fn human(findings: &[Finding], sources: &Sources, style: Style) -> String {
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_context_lines(1);
+    let ex = Excerpts::new(findings, sources);
+    let mut out = String::new();
+    for f in findings {
+        let r = report(f, sources, &ex);
+        if handler.render_report(&mut out, &r).is_err() {
+            out.push_str(&format!(
+                "{}: {} ({})\n",
+                f.code,
+                f.message,
+                sources.locate(f.span)
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The JSON document of `opl validate --format json`.
+pub fn json_report(findings: &[Finding], sources: &Sources, agents: usize, files: usize) -> String {
+    let (errors, warnings) = counts(findings);
+    let v = serde_json::json!({
+        "findings": findings.iter().map(|f| json_finding(f, sources)).collect::<Vec<_>>(),
+        "summary": {"errors": errors, "warnings": warnings, "agents": agents, "files": files},
+    });
+    serde_json::to_string_pretty(&v).expect("JSON of plain data") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_keeps_a_prefix_and_byte_offsets() {
+        let t = "k = \"sk-abcdefgh\"\nx = 1";
+        let m = mask(t, 4, 17);
+        assert_eq!(m, "k = \"sk-a*******\"\nx = 1");
+        assert_eq!(m.len(), t.len());
+    }
+}

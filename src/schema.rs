@@ -1,0 +1,768 @@
+//! The v1 schema: every key a layer file may set, its type and its merge class.
+//!
+//! This definition is the single source of the key set. The JSON Schema files in `schemas/` are
+//! generated from it (`opl schema layer|effective`), and a test proves the committed files agree.
+
+use serde_json::{Map, Value as Json, json};
+
+/// How a later layer combines with what it inherits (spec section 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    Table,
+    Override,
+    Append,
+    Union,
+    Subset,
+    Min,
+    Max,
+    Or,
+    AgentOnly,
+}
+
+impl Class {
+    /// The spec's name of the class.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Table => "table",
+            Class::Override => "override",
+            Class::Append => "append",
+            Class::Union => "union",
+            Class::Subset => "subset",
+            Class::Min => "min",
+            Class::Max => "max",
+            Class::Or => "or",
+            Class::AgentOnly => "agent-only",
+        }
+    }
+    /// True for the classes that constrain (policy) rather than choose (settings).
+    pub fn is_policy(self) -> bool {
+        matches!(self, Class::Subset | Class::Min | Class::Max | Class::Or)
+    }
+}
+
+/// The type of a leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Str,
+    /// A non-negative integer.
+    Count,
+    /// A non-negative number.
+    Number,
+    Bool,
+    Enum(&'static [&'static str]),
+    /// An array of strings.
+    Strings,
+    /// A string, number or boolean.
+    Scalar,
+}
+
+/// The shape of a key's value.
+#[derive(Debug)]
+pub enum Shape {
+    /// A table with fixed keys.
+    Struct(&'static [Field]),
+    /// A table keyed by user-chosen names; each value as the field describes.
+    Map(&'static Field),
+    Leaf(Ty),
+    /// An array of tables keyed by their `id` field.
+    IdArray(&'static [Field]),
+    /// An array of tables without ids, taken whole.
+    TableArray(&'static [Field]),
+    /// Anything (`[metadata]`).
+    Free,
+}
+
+/// One key of the schema.
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub shape: Shape,
+    pub class: Class,
+    /// Must be present in every agent's effective config.
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+const fn f(name: &'static str, shape: Shape, class: Class, doc: &'static str) -> Field {
+    Field {
+        name,
+        shape,
+        class,
+        required: false,
+        doc,
+    }
+}
+const fn req(name: &'static str, shape: Shape, class: Class, doc: &'static str) -> Field {
+    Field {
+        name,
+        shape,
+        class,
+        required: true,
+        doc,
+    }
+}
+
+use Class::*;
+use Shape::*;
+use Ty::*;
+
+pub const RISK_TIERS: &[&str] = &["low", "medium", "high", "critical"];
+pub const LIFECYCLES: &[&str] = &["draft", "pilot", "production", "suspended", "retired"];
+pub const CONNECTION_KINDS: &[&str] = &["mcp", "http", "builtin"];
+pub const AUTH_MODES: &[&str] = &["none", "agent_identity", "end_user_delegated"];
+pub const CLASSIFICATIONS: &[&str] = &["public", "internal", "confidential", "restricted"];
+/// The approval ladder, loosest first.
+pub const REQUIRE_LADDER: &[&str] = &["allow", "notify", "approval", "deny"];
+/// Comparators of an approval rule's `when`.
+pub const COMPARATORS: &[&str] = &["gt", "gte", "lt", "lte", "eq"];
+
+static META: [Field; 3] = [
+    f(
+        "owner",
+        Leaf(Str),
+        Override,
+        "Accountable owner of this layer (used for CODEOWNERS).",
+    ),
+    f(
+        "description",
+        Leaf(Str),
+        Override,
+        "What this layer is for.",
+    ),
+    f(
+        "lock",
+        Leaf(Strings),
+        Override,
+        "Key paths no later layer may define.",
+    ),
+];
+
+static AGENT: [Field; 8] = [
+    f(
+        "client",
+        Leaf(Str),
+        AgentOnly,
+        "The client (directory under clients/) whose layer this agent inherits.",
+    ),
+    f("display_name", Leaf(Str), AgentOnly, "Human-readable name."),
+    req("purpose", Leaf(Str), AgentOnly, "What the agent is for."),
+    req(
+        "owner",
+        Leaf(Str),
+        AgentOnly,
+        "The accountable human, e.g. user:jane.doe.",
+    ),
+    f(
+        "maintainers",
+        Leaf(Strings),
+        AgentOnly,
+        "People who maintain the agent.",
+    ),
+    f(
+        "risk_tier",
+        Leaf(Enum(RISK_TIERS)),
+        AgentOnly,
+        "low | medium | high | critical.",
+    ),
+    f(
+        "lifecycle",
+        Leaf(Enum(LIFECYCLES)),
+        AgentOnly,
+        "draft | pilot | production | suspended | retired.",
+    ),
+    f(
+        "out_of_scope",
+        Leaf(Strings),
+        AgentOnly,
+        "Topics the agent must decline.",
+    ),
+];
+
+static PARAMETERS: [Field; 2] = [
+    f(
+        "temperature",
+        Leaf(Number),
+        Override,
+        "Sampling temperature.",
+    ),
+    f(
+        "max_output_tokens",
+        Leaf(Count),
+        Override,
+        "Output token limit.",
+    ),
+];
+static FALLBACK: [Field; 2] = [
+    f("provider", Leaf(Str), Override, "Fallback model provider."),
+    f("name", Leaf(Str), Override, "Fallback model name."),
+];
+static MODEL: [Field; 4] = [
+    req("provider", Leaf(Str), Override, "Model provider."),
+    req("name", Leaf(Str), Override, "Model name."),
+    f(
+        "parameters",
+        Struct(&PARAMETERS),
+        Table,
+        "Model parameters.",
+    ),
+    f(
+        "fallbacks",
+        TableArray(&FALLBACK),
+        Override,
+        "Fallback models, in order (whole array).",
+    ),
+];
+
+static FRAGMENT: [Field; 4] = [
+    f("id", Leaf(Str), Override, "Fragment id."),
+    f(
+        "file",
+        Leaf(Str),
+        Override,
+        "Path of a text file, relative to the TOML file naming it.",
+    ),
+    f("text", Leaf(Str), Override, "Inline text."),
+    f(
+        "required",
+        Leaf(Bool),
+        Override,
+        "When true, no later layer may exclude it.",
+    ),
+];
+static INSTRUCTIONS: [Field; 2] = [
+    req(
+        "fragments",
+        IdArray(&FRAGMENT),
+        Append,
+        "Instruction fragments, appended in layer order.",
+    ),
+    f(
+        "exclude",
+        Leaf(Strings),
+        Union,
+        "Ids of inherited fragments to leave out.",
+    ),
+];
+
+static AUTH: [Field; 2] = [
+    f(
+        "mode",
+        Leaf(Enum(AUTH_MODES)),
+        Override,
+        "none | agent_identity | end_user_delegated.",
+    ),
+    f(
+        "secret_ref",
+        Leaf(Str),
+        Override,
+        "Reference to a secret: vault://... or env:NAME.",
+    ),
+];
+static CONNECTION_FIELDS: [Field; 7] = [
+    f(
+        "kind",
+        Leaf(Enum(CONNECTION_KINDS)),
+        Override,
+        "mcp | http | builtin.",
+    ),
+    req(
+        "system",
+        Leaf(Str),
+        Override,
+        "The connected system, for the inventory.",
+    ),
+    f("url", Leaf(Str), Override, "Endpoint."),
+    f(
+        "command",
+        Leaf(Strings),
+        Override,
+        "Command that starts the server.",
+    ),
+    f("auth", Struct(&AUTH), Table, "Authentication."),
+    f(
+        "data_classification",
+        Leaf(Enum(CLASSIFICATIONS)),
+        Override,
+        "public | internal | confidential | restricted.",
+    ),
+    f(
+        "system_owner",
+        Leaf(Str),
+        Override,
+        "Who owns the connected system.",
+    ),
+];
+static CONNECTION: Field = f(
+    "*",
+    Struct(&CONNECTION_FIELDS),
+    Table,
+    "A connection, keyed by its name.",
+);
+
+static LIMITS: [Field; 3] = [
+    f(
+        "max_calls_per_run",
+        Leaf(Count),
+        Min,
+        "Ceiling on calls per run.",
+    ),
+    f(
+        "max_calls_per_hour",
+        Leaf(Count),
+        Min,
+        "Ceiling on calls per hour.",
+    ),
+    f(
+        "max_calls_per_day",
+        Leaf(Count),
+        Min,
+        "Ceiling on calls per day.",
+    ),
+];
+static TOOL_FIELDS: [Field; 2] = [
+    f(
+        "use",
+        Leaf(Strings),
+        Override,
+        "Tools of the connection this agent uses.",
+    ),
+    f("limits", Struct(&LIMITS), Table, "Call ceilings."),
+];
+static TOOL: Field = f(
+    "*",
+    Struct(&TOOL_FIELDS),
+    Table,
+    "Tools of one connection, keyed by the connection name.",
+);
+
+static RETENTION: Field = f(
+    "*",
+    Leaf(Count),
+    Override,
+    "Retention in days for one scope.",
+);
+static MEMORY: [Field; 3] = [
+    f("scopes", Leaf(Strings), Override, "Memory scopes."),
+    f(
+        "retention_days",
+        Map(&RETENTION),
+        Table,
+        "Retention per scope, in days.",
+    ),
+    f(
+        "inspectors",
+        Leaf(Strings),
+        Override,
+        "Who may inspect memory.",
+    ),
+];
+
+static CONTACT_FIELDS: [Field; 2] = [
+    f("who", Leaf(Str), Override, "Person or group."),
+    f("channels", Leaf(Strings), Override, "How to reach them."),
+];
+static CONTACT: Field = f(
+    "*",
+    Struct(&CONTACT_FIELDS),
+    Table,
+    "A contact, keyed by name.",
+);
+static TRIGGER: [Field; 3] = [
+    f("id", Leaf(Str), Override, "Trigger id."),
+    f(
+        "on",
+        Leaf(Strings),
+        Override,
+        "Events that trigger the handoff.",
+    ),
+    f("handoff_to", Leaf(Str), Override, "Contact to hand off to."),
+];
+static ESCALATION: [Field; 3] = [
+    req(
+        "default_target",
+        Leaf(Str),
+        Override,
+        "Contact that receives escalations.",
+    ),
+    f("contacts", Map(&CONTACT), Table, "Contacts, keyed by name."),
+    f(
+        "triggers",
+        IdArray(&TRIGGER),
+        Union,
+        "Handoff triggers, by id.",
+    ),
+];
+
+static POLICY_MODEL: [Field; 5] = [
+    f(
+        "allow_providers",
+        Leaf(Strings),
+        Subset,
+        "Providers an agent may use (globs).",
+    ),
+    f(
+        "deny_models",
+        Leaf(Strings),
+        Union,
+        "Model names no agent may use (globs).",
+    ),
+    f(
+        "max_temperature",
+        Leaf(Number),
+        Min,
+        "Ceiling on model.parameters.temperature.",
+    ),
+    f(
+        "max_output_tokens",
+        Leaf(Count),
+        Min,
+        "Ceiling on model.parameters.max_output_tokens.",
+    ),
+    f(
+        "require_fallback",
+        Leaf(Bool),
+        Or,
+        "Every agent needs a fallback model.",
+    ),
+];
+static POLICY_TOOLS: [Field; 3] = [
+    f(
+        "allow",
+        Leaf(Strings),
+        Subset,
+        "Actions an agent may take (globs).",
+    ),
+    f(
+        "deny",
+        Leaf(Strings),
+        Union,
+        "Actions no agent may take (globs); deny beats allow.",
+    ),
+    f(
+        "require_approval",
+        Leaf(Strings),
+        Union,
+        "Actions that need approval (globs).",
+    ),
+];
+static WHEN: [Field; 6] = [
+    f("arg", Leaf(Str), Override, "The action argument compared."),
+    f("gt", Leaf(Scalar), Override, "Greater than."),
+    f("gte", Leaf(Scalar), Override, "Greater than or equal."),
+    f("lt", Leaf(Scalar), Override, "Less than."),
+    f("lte", Leaf(Scalar), Override, "Less than or equal."),
+    f("eq", Leaf(Scalar), Override, "Equal."),
+];
+static RULE: [Field; 5] = [
+    f("id", Leaf(Str), Override, "Rule id."),
+    f(
+        "action",
+        Leaf(Str),
+        Override,
+        "Actions the rule applies to (glob).",
+    ),
+    f(
+        "when",
+        Struct(&WHEN),
+        Table,
+        "Condition on one argument; absent means always.",
+    ),
+    f(
+        "require",
+        Leaf(Enum(REQUIRE_LADDER)),
+        Override,
+        "allow < notify < approval < deny.",
+    ),
+    f("approvers", Leaf(Strings), Override, "Who approves."),
+];
+static POLICY_APPROVALS: [Field; 1] = [f("rules", IdArray(&RULE), Union, "Approval rules, by id.")];
+static MAX_RETENTION: Field = f(
+    "*",
+    Leaf(Count),
+    Min,
+    "Ceiling on retention for one scope, in days.",
+);
+static POLICY_MEMORY: [Field; 4] = [
+    f(
+        "allow_scopes",
+        Leaf(Strings),
+        Subset,
+        "Memory scopes an agent may use.",
+    ),
+    f(
+        "max_retention_days",
+        Map(&MAX_RETENTION),
+        Table,
+        "Ceiling on retention per scope.",
+    ),
+    f(
+        "inspectors_allow",
+        Leaf(Strings),
+        Subset,
+        "Who may be a memory inspector.",
+    ),
+    f(
+        "redact_pii",
+        Leaf(Bool),
+        Or,
+        "Personal data must be redacted.",
+    ),
+];
+static POLICY: [Field; 4] = [
+    f("model", Struct(&POLICY_MODEL), Table, "Model policy."),
+    f("tools", Struct(&POLICY_TOOLS), Table, "Tool policy."),
+    f(
+        "approvals",
+        Struct(&POLICY_APPROVALS),
+        Table,
+        "Approval rules.",
+    ),
+    f("memory", Struct(&POLICY_MEMORY), Table, "Memory policy."),
+];
+
+static TOP: [Field; 10] = [
+    f(
+        "meta",
+        Struct(&META),
+        Table,
+        "Per-layer metadata; never merged.",
+    ),
+    f(
+        "agent",
+        Struct(&AGENT),
+        AgentOnly,
+        "The agent itself; only agent layers may set it.",
+    ),
+    f("model", Struct(&MODEL), Table, "The model."),
+    f(
+        "instructions",
+        Struct(&INSTRUCTIONS),
+        Table,
+        "Instruction fragments.",
+    ),
+    f(
+        "connections",
+        Map(&CONNECTION),
+        Table,
+        "Connected systems, keyed by connection name.",
+    ),
+    f(
+        "tools",
+        Map(&TOOL),
+        Table,
+        "Tools used, keyed by connection name.",
+    ),
+    f("memory", Struct(&MEMORY), Table, "Memory."),
+    f("escalation", Struct(&ESCALATION), Table, "Escalation."),
+    f(
+        "policy",
+        Struct(&POLICY),
+        Table,
+        "Policy: a later layer may only make it stricter.",
+    ),
+    f(
+        "metadata",
+        Free,
+        Override,
+        "Free-form: tags, cost centre, review dates, links.",
+    ),
+];
+
+/// The top-level keys of a layer file.
+pub fn top() -> &'static [Field] {
+    &TOP
+}
+
+/// Looks up a field by name among `fields` (a `Map` matches any name).
+pub fn find<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
+    fields.iter().find(|f| f.name == name)
+}
+
+/// The children of a shape, for descending by key name.
+pub fn child<'a>(shape: &'a Shape, name: &str) -> Option<&'a Field> {
+    match shape {
+        Struct(fields) | IdArray(fields) | TableArray(fields) => find(fields, name),
+        Map(field) => Some(field),
+        _ => None,
+    }
+}
+
+/// The field a key path (ids skipped) names, and whether it lies under `[metadata]`.
+pub fn lookup<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'static Field> {
+    let mut iter = keys.into_iter();
+    let mut field = find(top(), iter.next()?)?;
+    for k in iter {
+        if matches!(field.shape, Free) {
+            return Some(field);
+        }
+        field = child(&field.shape, k)?;
+    }
+    Some(field)
+}
+
+/// The effective merge class of a field (agent-only children included).
+pub fn effective_class(path_root: &str, field: &Field) -> Class {
+    if path_root == "agent" {
+        AgentOnly
+    } else {
+        field.class
+    }
+}
+
+// ---- JSON Schema generation ----
+
+fn leaf_schema(ty: Ty) -> Json {
+    match ty {
+        Str => json!({"type": "string"}),
+        Count => json!({"type": "integer", "minimum": 0}),
+        Number => json!({"type": "number", "minimum": 0}),
+        Bool => json!({"type": "boolean"}),
+        Enum(vals) => json!({"type": "string", "enum": vals}),
+        Strings => json!({"type": "array", "items": {"type": "string"}}),
+        Scalar => json!({"type": ["string", "number", "boolean"]}),
+    }
+}
+
+fn field_schema(field: &Field, class: Class, effective: bool) -> Json {
+    let mut s = match &field.shape {
+        Leaf(ty) => leaf_schema(*ty),
+        Struct(fields) => object_schema(fields, class, effective, false),
+        Map(value) => {
+            let inner = field_schema(
+                value,
+                if class == AgentOnly {
+                    AgentOnly
+                } else {
+                    value.class
+                },
+                effective,
+            );
+            json!({"type": "object", "additionalProperties": inner})
+        }
+        IdArray(fields) => {
+            let mut item = object_schema(fields, Override, effective, true);
+            item["required"] = json!(["id"]);
+            json!({"type": "array", "items": item})
+        }
+        TableArray(fields) => {
+            json!({"type": "array", "items": object_schema(fields, Override, effective, true)})
+        }
+        Free => json!({"type": "object"}),
+    };
+    let obj = s.as_object_mut().expect("schema objects");
+    obj.insert("description".into(), json!(field.doc));
+    obj.insert("x-merge".into(), json!(class.name()));
+    s
+}
+
+fn object_schema(fields: &[Field], parent: Class, effective: bool, element: bool) -> Json {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for fl in fields {
+        if effective && (fl.name == "meta" || fl.name == "exclude") {
+            continue;
+        }
+        let class = if parent == AgentOnly || fl.class == AgentOnly {
+            AgentOnly
+        } else if element {
+            Override
+        } else {
+            fl.class
+        };
+        props.insert(fl.name.into(), field_schema(fl, class, effective));
+        if effective && fl.required && !element {
+            required.push(fl.name);
+        }
+    }
+    let mut s = json!({"type": "object", "properties": props, "additionalProperties": false});
+    if !required.is_empty() {
+        s["required"] = json!(required);
+    }
+    s
+}
+
+/// The JSON Schema of one layer file (`schemas/layer.schema.json`).
+pub fn layer_json_schema() -> Json {
+    let mut s = object_schema(top(), Table, false, false);
+    s["properties"]["agent"]["properties"]["id"] = json!(false);
+    let mut out = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://opl.dev/schemas/v1/layer.schema.json",
+        "title": "opl layer file (v1)",
+        "description": "One TOML file of a global, client or agent layer. `x-merge` names each key's merge class.",
+    });
+    merge_into(&mut out, s);
+    out
+}
+
+/// The JSON Schema of the rendered effective config (`schemas/effective.schema.json`).
+pub fn effective_json_schema() -> Json {
+    let mut s = object_schema(top(), Table, true, false);
+    s["properties"]["agent"]["properties"]["id"] =
+        json!({"type": "string", "description": "The agent's id, from its file or folder name."});
+    s["properties"]["agent"]["required"] = json!(["id", "purpose", "owner"]);
+    s["properties"]["instructions"]["properties"]["prompt"] = json!({"type": "string", "description": "The text of every remaining fragment, joined with a blank line."});
+    s["properties"]["instructions"]["properties"]["fragments"]["minItems"] = json!(1);
+    s["properties"]["instructions"]["required"] = json!(["fragments", "prompt"]);
+    s["properties"]["connections"]["additionalProperties"]["required"] = json!(["system"]);
+    s["properties"]["actions"] = json!({"type": "array", "items": {"type": "string"}, "description": "Sorted connection.tool for every tool used."});
+    s["required"] = json!(["agent", "model", "instructions", "escalation", "actions"]);
+    let mut out = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://opl.dev/schemas/v1/effective.schema.json",
+        "title": "opl effective config (v1)",
+        "description": "The rendered document of one agent, as `opl render --format json` prints it.",
+    });
+    merge_into(&mut out, s);
+    out
+}
+
+fn merge_into(out: &mut Json, s: Json) {
+    if let (Some(o), Json::Object(m)) = (out.as_object_mut(), s) {
+        o.extend(m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_walks_maps_and_free_tables() {
+        assert_eq!(
+            lookup(["policy", "model", "max_temperature"])
+                .unwrap()
+                .class,
+            Min
+        );
+        assert_eq!(
+            lookup(["connections", "anything", "system"]).unwrap().name,
+            "system"
+        );
+        assert_eq!(lookup(["metadata", "x", "y"]).unwrap().name, "metadata");
+        assert!(lookup(["model", "nope"]).is_none());
+        assert_eq!(
+            lookup(["policy", "approvals", "rules", "require"])
+                .unwrap()
+                .name,
+            "require"
+        );
+    }
+
+    #[test]
+    fn committed_json_schemas_match_the_definition() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        for (name, schema) in [
+            ("layer.schema.json", layer_json_schema()),
+            ("effective.schema.json", effective_json_schema()),
+        ] {
+            let committed =
+                std::fs::read_to_string(root.join(name)).expect("schema file committed");
+            let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            assert_eq!(
+                committed, generated,
+                "schemas/{name} is stale: run `opl schema` to regenerate"
+            );
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! Schema checks of one layer file, before any merging.
+//!
+//! Everything that can be known from one file alone is checked here, once per file however many
+//! agents inherit it: unknown keys (with a did-you-mean), types, enum values, keys a layer may not
+//! set, repeated ids inside one array, fragments with both or neither of `file` and `text`,
+//! approval rules without approvers, plaintext secrets. The result is a clean table holding only
+//! what passed, so merging never sees an ill-typed value.
+
+use crate::diagnostic::{Finding, did_you_mean};
+use crate::key_path::KeyPath;
+use crate::schema::{self, COMPARATORS, Field, Shape, Ty};
+use crate::source::{FileId, LayerKind, Span, safe};
+use crate::value::{Node, Table, Value};
+
+/// Per-layer metadata from `[meta]`.
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    pub owner: Option<(String, Span)>,
+    pub description: Option<String>,
+    pub locks: Vec<(KeyPath, Span)>,
+}
+
+/// A fragment `file` reference, resolved against the root.
+#[derive(Clone, Debug)]
+pub struct FragmentRef {
+    /// Root-relative path.
+    pub path: String,
+    pub span: Span,
+}
+
+/// The checked content of one layer file.
+#[derive(Clone, Debug)]
+pub struct CheckedFile {
+    pub file: FileId,
+    pub table: Table,
+    pub meta: Meta,
+    pub fragments: Vec<FragmentRef>,
+}
+
+struct Cx<'a> {
+    layer: &'a LayerKind,
+    dir: &'a str,
+    findings: &'a mut Vec<Finding>,
+    fragments: Vec<FragmentRef>,
+}
+
+/// Checks one parsed layer file located at root-relative `path`.
+pub fn check_file(
+    file: FileId,
+    path: &str,
+    layer: &LayerKind,
+    table: Table,
+    findings: &mut Vec<Finding>,
+) -> CheckedFile {
+    scan_secrets(&table, "", findings);
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let mut cx = Cx {
+        layer,
+        dir,
+        findings,
+        fragments: Vec::new(),
+    };
+    let mut table = table;
+    let meta = table
+        .remove("meta")
+        .map(|m| check_meta(&m, cx.findings))
+        .unwrap_or_default();
+    let clean = check_fields(schema::top(), &table, &KeyPath::root(), &mut cx);
+    CheckedFile {
+        file,
+        table: clean,
+        meta,
+        fragments: cx.fragments,
+    }
+}
+
+/// Adds a `plaintext-secret` finding for every string that looks like a credential.
+pub fn scan_secrets(table: &Table, _parent: &str, findings: &mut Vec<Finding>) {
+    for (k, node) in table {
+        scan_node(k, node, findings);
+    }
+}
+
+fn scan_node(key: &str, node: &Node, findings: &mut Vec<Finding>) {
+    match &node.value {
+        Value::String(s) => {
+            if let Some(why) = crate::secret::detect(key, s) {
+                findings.push(
+                    Finding::new("plaintext-secret", node.span, format!("`{}` holds what looks like {why}: {}", safe(key), crate::secret::redact(s)))
+                        .label("plaintext secret")
+                        .help("store the secret in a vault and reference it: secret_ref = \"vault://...\" or \"env:NAME\""),
+                );
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|n| scan_node(key, n, findings)),
+        Value::Table(t) => t.iter().for_each(|(k, n)| scan_node(k, n, findings)),
+        _ => {}
+    }
+}
+
+fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
+    let mut meta = Meta::default();
+    let Some(t) = node.value.as_table() else {
+        findings.push(type_error(node, "a table"));
+        return meta;
+    };
+    for (k, n) in t {
+        match (k.as_str(), &n.value) {
+            ("owner", Value::String(s)) => meta.owner = Some((s.clone(), n.span)),
+            ("description", Value::String(s)) => meta.description = Some(s.clone()),
+            ("lock", Value::Array(items)) => {
+                for item in items {
+                    let Some(s) = item.value.as_str() else {
+                        findings.push(type_error(item, "a key path string"));
+                        continue;
+                    };
+                    match KeyPath::parse(s) {
+                        Ok(p)
+                            if p.0.first()
+                                == Some(&crate::key_path::Segment::Key("meta".into())) =>
+                        {
+                            findings.push(
+                                Finding::new(
+                                    "type",
+                                    item.span,
+                                    "`meta` is per-layer and cannot be locked",
+                                )
+                                .label("here"),
+                            );
+                        }
+                        Ok(p) if schema::lookup(p.keys()).is_none() => {
+                            findings.push(
+                                Finding::new(
+                                    "unknown-key",
+                                    item.span,
+                                    format!("lock names `{p}`, which the schema does not know"),
+                                )
+                                .label("unknown key path"),
+                            );
+                        }
+                        Ok(p) => meta.locks.push((p, item.span)),
+                        Err(e) => findings.push(
+                            Finding::new("type", item.span, format!("not a key path: {e}"))
+                                .label("here"),
+                        ),
+                    }
+                }
+            }
+            ("owner" | "description", _) => findings.push(type_error(n, "a string")),
+            ("lock", _) => findings.push(type_error(n, "an array of key paths")),
+            _ => findings.push(unknown_key(k, n, &["owner", "description", "lock"], "meta")),
+        }
+    }
+    meta
+}
+
+fn unknown_key(k: &str, n: &Node, known: &[&str], within: &str) -> Finding {
+    let mut f = Finding::new(
+        "unknown-key",
+        n.key_span,
+        if within.is_empty() {
+            format!("unknown key `{}`", safe(k))
+        } else {
+            format!("unknown key `{}` in `{within}`", safe(k))
+        },
+    )
+    .label("unknown key");
+    if let Some(s) = did_you_mean(k, known.iter().copied()) {
+        f = f.help(format!("did you mean `{s}`?"));
+    } else {
+        f = f.help(format!("known keys here: {}", known.join(", ")));
+    }
+    f
+}
+
+fn type_error(n: &Node, expected: &str) -> Finding {
+    Finding::new(
+        "type",
+        n.span,
+        format!("expected {expected}, found {}", n.value.kind().name()),
+    )
+    .label(format!("should be {expected}"))
+}
+
+fn check_fields(fields: &[Field], table: &Table, path: &KeyPath, cx: &mut Cx) -> Table {
+    let mut out = Table::new();
+    for (k, node) in table {
+        let here = path.key(k);
+        if here.0.len() == 2 && path.to_string() == "agent" && k == "id" {
+            cx.findings.push(
+                Finding::new(
+                    "misplaced-key",
+                    node.key_span,
+                    "`agent.id` is derived from the file or folder name and cannot be set",
+                )
+                .label("remove this"),
+            );
+            continue;
+        }
+        let Some(field) = schema::find(fields, k) else {
+            let known: Vec<&str> = fields
+                .iter()
+                .map(|f| f.name)
+                .filter(|n| *n != "meta")
+                .collect();
+            cx.findings
+                .push(unknown_key(k, node, &known, &path.to_string()));
+            continue;
+        };
+        if path.0.is_empty() && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
+            cx.findings.push(
+                Finding::new(
+                    "misplaced-key",
+                    node.key_span,
+                    format!(
+                        "`[agent]` may only be set in an agent's own layer, not in the {} layer",
+                        cx.layer.label()
+                    ),
+                )
+                .label("agent-only key")
+                .help("move these keys to agents/<agent>.toml"),
+            );
+            continue;
+        }
+        if let Some(n) = check_field(field, node, &here, cx) {
+            out.insert(k.clone(), n);
+        }
+    }
+    out
+}
+
+fn check_field(field: &Field, node: &Node, path: &KeyPath, cx: &mut Cx) -> Option<Node> {
+    match &field.shape {
+        Shape::Leaf(ty) => check_leaf(*ty, node, cx.findings).then(|| node.clone()),
+        Shape::Free => Some(node.clone()),
+        Shape::Struct(fields) => {
+            let Some(t) = node.value.as_table() else {
+                cx.findings.push(type_error(node, "a table"));
+                return None;
+            };
+            let clean = check_fields(fields, t, path, cx);
+            Some(Node {
+                value: Value::Table(clean),
+                ..node.clone()
+            })
+        }
+        Shape::Map(inner) => {
+            let Some(t) = node.value.as_table() else {
+                cx.findings.push(type_error(node, "a table"));
+                return None;
+            };
+            let mut out = Table::new();
+            for (k, n) in t {
+                if let Some(c) = check_field(inner, n, &path.key(k), cx) {
+                    out.insert(k.clone(), c);
+                }
+            }
+            Some(Node {
+                value: Value::Table(out),
+                ..node.clone()
+            })
+        }
+        Shape::TableArray(fields) | Shape::IdArray(fields) => {
+            let id_keyed = matches!(field.shape, Shape::IdArray(_));
+            let Some(items) = node.value.as_array() else {
+                cx.findings.push(type_error(node, "an array of tables"));
+                return None;
+            };
+            let mut out = Vec::new();
+            let mut seen: Vec<(String, Span)> = Vec::new();
+            for item in items {
+                let Some(t) = item.value.as_table() else {
+                    cx.findings.push(type_error(item, "a table"));
+                    continue;
+                };
+                let id = if id_keyed {
+                    match t.get("id").map(|n| (&n.value, n.span)) {
+                        Some((Value::String(s), span)) => {
+                            if let Some((_, first)) = seen.iter().find(|(i, _)| i == s) {
+                                cx.findings.push(
+                                    Finding::new(
+                                        "duplicate-id",
+                                        span,
+                                        format!("id `{}` appears twice in `{path}`", safe(s)),
+                                    )
+                                    .label("repeated id")
+                                    .related(*first, "first defined here"),
+                                );
+                                continue;
+                            }
+                            seen.push((s.clone(), span));
+                            Some(s.clone())
+                        }
+                        Some(_) => {
+                            cx.findings.push(type_error(&t["id"], "a string id"));
+                            continue;
+                        }
+                        None => {
+                            cx.findings.push(
+                                Finding::new(
+                                    "missing",
+                                    item.span,
+                                    format!("every element of `{path}` needs an `id`"),
+                                )
+                                .label("no id"),
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let elem_path = match &id {
+                    Some(i) => path.id(i),
+                    None => path.clone(),
+                };
+                let mut clean = check_fields(fields, t, &elem_path, cx);
+                let ok = match path.to_string().as_str() {
+                    "instructions.fragments" => check_fragment(&mut clean, item, cx),
+                    "policy.approvals.rules" => check_rule(&clean, item, cx.findings),
+                    _ => true,
+                };
+                if ok {
+                    out.push(Node {
+                        value: Value::Table(clean),
+                        ..item.clone()
+                    });
+                }
+            }
+            Some(Node {
+                value: Value::Array(out),
+                ..node.clone()
+            })
+        }
+    }
+}
+
+fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
+    let v = &node.value;
+    let ok = match ty {
+        Ty::Str => v.as_str().is_some(),
+        Ty::Bool => matches!(v, Value::Boolean(_)),
+        Ty::Count => match v {
+            Value::Integer(i) if *i >= 0 => true,
+            Value::Integer(_) => {
+                findings.push(
+                    Finding::new("type", node.span, "expected a non-negative integer")
+                        .label("negative"),
+                );
+                return false;
+            }
+            _ => false,
+        },
+        Ty::Number => match v.as_f64() {
+            Some(x) if x >= 0.0 => true,
+            Some(_) => {
+                findings.push(
+                    Finding::new("type", node.span, "expected a non-negative number")
+                        .label("negative"),
+                );
+                return false;
+            }
+            None => false,
+        },
+        Ty::Scalar => matches!(
+            v,
+            Value::String(_) | Value::Integer(_) | Value::Float(_) | Value::Boolean(_)
+        ),
+        Ty::Strings => {
+            let Some(items) = v.as_array() else {
+                findings.push(type_error(node, "an array of strings"));
+                return false;
+            };
+            let mut ok = true;
+            for i in items.iter().filter(|i| i.value.as_str().is_none()) {
+                findings.push(type_error(i, "a string"));
+                ok = false;
+            }
+            return ok;
+        }
+        Ty::Enum(vals) => match v.as_str() {
+            Some(s) if vals.contains(&s) => true,
+            Some(s) => {
+                let mut f = Finding::new(
+                    "type",
+                    node.span,
+                    format!("`{}` is not one of {}", safe(s), vals.join(" | ")),
+                )
+                .label("unknown value");
+                if let Some(m) = did_you_mean(s, vals.iter().copied()) {
+                    f = f.help(format!("did you mean `{m}`?"));
+                }
+                findings.push(f);
+                return false;
+            }
+            None => false,
+        },
+    };
+    if !ok {
+        let expected = match ty {
+            Ty::Str | Ty::Enum(_) => "a string",
+            Ty::Bool => "a boolean",
+            Ty::Count => "a non-negative integer",
+            Ty::Number => "a number",
+            Ty::Scalar => "a string, number or boolean",
+            Ty::Strings => "an array of strings",
+        };
+        findings.push(type_error(node, expected));
+    }
+    ok
+}
+
+/// Exactly one of `file` and `text`; `file` resolved against the TOML file's directory.
+fn check_fragment(t: &mut Table, item: &Node, cx: &mut Cx) -> bool {
+    match (t.get("file").is_some(), t.get("text").is_some()) {
+        (true, true) | (false, false) => {
+            cx.findings.push(
+                Finding::new(
+                    "type",
+                    item.span,
+                    "a fragment needs exactly one of `file` and `text`",
+                )
+                .label("fragment")
+                .help("give `file = \"x.md\"` or `text = \"...\"`"),
+            );
+            return false;
+        }
+        (false, true) => return true,
+        (true, false) => {}
+    }
+    let node = t.get_mut("file").expect("checked above");
+    let rel = node.value.as_str().unwrap_or_default().to_string();
+    match resolve(cx.dir, &rel) {
+        Ok(path) => {
+            cx.fragments.push(FragmentRef {
+                path: path.clone(),
+                span: node.span,
+            });
+            node.value = Value::String(path);
+            true
+        }
+        Err(why) => {
+            cx.findings.push(
+                Finding::new(
+                    "file-ref",
+                    node.span,
+                    format!("fragment file `{}` {why}", safe(&rel)),
+                )
+                .label("bad path"),
+            );
+            false
+        }
+    }
+}
+
+/// Joins a relative path to a root-relative directory, refusing absolute paths and escapes.
+pub fn resolve(dir: &str, rel: &str) -> Result<String, &'static str> {
+    if rel.is_empty() {
+        return Err("is empty");
+    }
+    if rel.starts_with('/')
+        || rel.starts_with('\\')
+        || rel.contains(':') && rel.chars().nth(1) == Some(':')
+    {
+        return Err("is an absolute path: give it relative to the TOML file that names it");
+    }
+    if rel.contains('\\') || rel.contains('\0') {
+        return Err("contains a backslash or NUL: use `/` separators");
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for p in rel.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("leaves the config root");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    if parts.is_empty() {
+        return Err("names the config root itself");
+    }
+    Ok(parts.join("/"))
+}
+
+fn check_rule(t: &Table, item: &Node, findings: &mut Vec<Finding>) -> bool {
+    let mut ok = true;
+    if t.get("require").and_then(|n| n.value.as_str()) == Some("approval") {
+        let empty = t
+            .get("approvers")
+            .and_then(|n| n.value.as_array())
+            .is_none_or(|a| a.is_empty());
+        if empty {
+            findings.push(
+                Finding::new(
+                    "no-approvers",
+                    t["require"].span,
+                    "this rule requires approval but names no approver",
+                )
+                .label("require = \"approval\"")
+                .help("add approvers = [\"role:...\"]"),
+            );
+        }
+    }
+    if t.get("require").is_none() {
+        findings.push(
+            Finding::new(
+                "missing",
+                item.span,
+                "an approval rule needs `require` (allow | notify | approval | deny)",
+            )
+            .label("rule"),
+        );
+        ok = false;
+    }
+    if t.get("action").is_none() {
+        findings.push(
+            Finding::new(
+                "missing",
+                item.span,
+                "an approval rule needs `action` (a glob over actions)",
+            )
+            .label("rule"),
+        );
+        ok = false;
+    }
+    if let Some(w) = t.get("when") {
+        let wt = w.value.as_table().expect("checked as a table");
+        let n = COMPARATORS.iter().filter(|c| wt.contains_key(**c)).count();
+        if n != 1 || !wt.contains_key("arg") {
+            findings.push(
+                Finding::new(
+                    "type",
+                    w.span,
+                    "`when` needs `arg` and exactly one of gt | gte | lt | lte | eq",
+                )
+                .label("condition")
+                .help("for example when = { arg = \"amount\", gt = 1000 }"),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::parse_file;
+
+    fn check(layer: LayerKind, text: &str) -> (CheckedFile, Vec<&'static str>) {
+        let mut f = Vec::new();
+        let t = parse_file(FileId(0), text, &mut f).unwrap();
+        let c = check_file(FileId(0), "clients/acme/client.toml", &layer, t, &mut f);
+        (c, f.iter().map(|f| f.code).collect())
+    }
+
+    #[test]
+    fn unknown_keys_get_did_you_mean() {
+        let mut f = Vec::new();
+        let t = parse_file(FileId(0), "[model]\nprovdier = \"x\"\n", &mut f).unwrap();
+        check_file(FileId(0), "global/a.toml", &LayerKind::Global, t, &mut f);
+        assert_eq!(f[0].code, "unknown-key");
+        assert_eq!(f[0].help.as_deref(), Some("did you mean `provider`?"));
+    }
+
+    #[test]
+    fn agent_keys_only_in_agent_layers() {
+        let (_, codes) = check(LayerKind::Global, "[agent]\npurpose = \"x\"\n");
+        assert_eq!(codes, ["misplaced-key"]);
+        let (_, codes) = check(
+            LayerKind::Agent("a".into()),
+            "[agent]\npurpose = \"x\"\nid = \"b\"\n",
+        );
+        assert_eq!(codes, ["misplaced-key"]);
+    }
+
+    #[test]
+    fn types_and_enums() {
+        let (c, codes) = check(
+            LayerKind::Global,
+            "[model]\nprovider = 3\n[connections.z]\nkind = \"mpc\"\nsystem = \"Z\"\n",
+        );
+        assert_eq!(codes, ["type", "type"]);
+        assert!(c.table["model"].value.as_table().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fragments_resolve_relative_to_their_file() {
+        let (c, codes) = check(
+            LayerKind::Global,
+            "[instructions]\nfragments = [{ id = \"a\", file = \"../../global/s.md\" }, { id = \"b\", text = \"t\", file = \"x\" }]\n",
+        );
+        assert_eq!(codes, ["type"]);
+        assert_eq!(c.fragments[0].path, "global/s.md");
+        let (_, codes) = check(
+            LayerKind::Global,
+            "[instructions]\nfragments = [{ id = \"a\", file = \"../../../etc/passwd\" }]\n",
+        );
+        assert_eq!(codes, ["file-ref"]);
+    }
+
+    #[test]
+    fn resolve_refuses_escapes() {
+        assert_eq!(
+            resolve("clients/acme", "tone.md").unwrap(),
+            "clients/acme/tone.md"
+        );
+        assert!(resolve("global", "/etc/passwd").is_err());
+        assert!(resolve("global", "../../x").is_err());
+        assert_eq!(resolve("global", "./a/../b.md").unwrap(), "global/b.md");
+    }
+
+    #[test]
+    fn rules_need_approvers_and_a_single_comparator() {
+        let (_, codes) = check(
+            LayerKind::Global,
+            "[policy.approvals]\nrules = [{ id = \"r\", action = \"*.x\", require = \"approval\" }, { id = \"s\", action = \"*\", require = \"deny\", when = { arg = \"a\", gt = 1, lt = 2 } }]\n",
+        );
+        assert_eq!(codes, ["no-approvers", "type"]);
+    }
+
+    #[test]
+    fn secrets_are_found_and_redacted() {
+        let mut f = Vec::new();
+        let t = parse_file(
+            FileId(0),
+            "[metadata]\nnote = \"sk-abcdefghijklmnopqrstuvwxyz\"\n",
+            &mut f,
+        )
+        .unwrap();
+        check_file(FileId(0), "global/a.toml", &LayerKind::Global, t, &mut f);
+        assert_eq!(f[0].code, "plaintext-secret");
+        assert!(!f[0].message.contains("ghijklmnop"));
+    }
+}

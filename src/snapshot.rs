@@ -1,0 +1,130 @@
+//! The files of one state of a config repository.
+//!
+//! A [`Snapshot`] lists entries (root-relative paths with their kind) and reads file bytes. The
+//! work tree is one implementation; a git commit or the index is another. Nothing above this
+//! module touches the file system or git directly, so every command works on any state.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What a path is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Symlink,
+    Dir,
+    /// A FIFO, socket, device or git submodule.
+    Other,
+}
+
+/// One path in a snapshot.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Root-relative, `/`-separated.
+    pub path: String,
+    pub kind: EntryKind,
+    /// Size in bytes (files only; 0 otherwise).
+    pub size: u64,
+}
+
+/// One state of a config repository: list paths, read files.
+pub trait Snapshot: Sync {
+    /// Every entry under the root, except the `.git` directory.
+    fn entries(&self) -> io::Result<Vec<Entry>>;
+    /// The bytes of a file.
+    fn read(&self, path: &str) -> io::Result<Vec<u8>>;
+    /// How to name this state in messages (`work tree`, `HEAD`, `index`).
+    fn describe(&self) -> String;
+}
+
+/// The files on disk under a root directory.
+pub struct WorkTree {
+    root: PathBuf,
+}
+
+impl WorkTree {
+    /// The work tree rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WorkTree { root: root.into() }
+    }
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Snapshot for WorkTree {
+    fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let walker = walkdir::WalkDir::new(&self.root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
+        for e in walker {
+            let e = e.map_err(|e| io::Error::other(e.to_string()))?;
+            if e.depth() == 0 {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(&self.root)
+                .map_err(io::Error::other)?;
+            let Some(path) = rel.to_str() else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("path is not valid UTF-8: {}", rel.to_string_lossy()),
+                ));
+            };
+            let path = path.replace(std::path::MAIN_SEPARATOR, "/");
+            let ft = e.file_type();
+            let (kind, size) = if ft.is_symlink() {
+                (EntryKind::Symlink, 0)
+            } else if ft.is_dir() {
+                (EntryKind::Dir, 0)
+            } else if ft.is_file() {
+                (EntryKind::File, e.metadata().map(|m| m.len()).unwrap_or(0))
+            } else {
+                (EntryKind::Other, 0)
+            };
+            out.push(Entry { path, kind, size });
+        }
+        Ok(out)
+    }
+
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        std::fs::read(self.root.join(path))
+    }
+
+    fn describe(&self) -> String {
+        "work tree".into()
+    }
+}
+
+/// Finds the config root: `dir` itself when given, otherwise the first ancestor of the current
+/// directory holding `opl.toml`.
+pub fn find_root(dir: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(d) = dir {
+        if !d.is_dir() {
+            return Err(format!("{} is not a directory", d.display()));
+        }
+        if !d.join("opl.toml").is_file() {
+            return Err(format!(
+                "{} has no opl.toml: it is not an opl config repository (run `opl init` to make one)",
+                d.display()
+            ));
+        }
+        return Ok(d.to_path_buf());
+    }
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    for a in cwd.ancestors() {
+        if a.join("opl.toml").is_file() {
+            return Ok(a.to_path_buf());
+        }
+    }
+    Err(format!(
+        "no opl.toml in {} or any parent directory: run opl inside a config repository, pass -C DIR, or run `opl init`",
+        cwd.display()
+    ))
+}

@@ -1,0 +1,349 @@
+//! Parsed TOML values that remember where they were written.
+//!
+//! Files are parsed with `toml_edit` (which bounds nesting depth, so deep input is a parse error,
+//! never a stack overflow) and converted into [`Node`]s: a value plus the span of its key and of
+//! the value itself, down to every array element.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Finding;
+use crate::source::{FileId, Span};
+
+/// Largest integer that survives a round trip through a JSON number (2^53 - 1).
+pub const MAX_SAFE_INT: i64 = (1 << 53) - 1;
+
+/// A TOML value whose nested values are [`Node`]s.
+#[derive(Clone, Debug)]
+pub enum Value {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Datetime(toml_edit::Datetime),
+    Array(Vec<Node>),
+    Table(Table),
+}
+
+/// A table: key -> node, in key order.
+pub type Table = BTreeMap<String, Node>;
+
+/// A value with its key span (where `key =` was written) and its value span.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub value: Value,
+    /// The key that defined it (the value itself for array elements).
+    pub key_span: Span,
+    pub span: Span,
+}
+
+/// The type of a value, as `type-conflict` compares them: integers and floats are one type, all
+/// date/time kinds are one type, all arrays are one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    Number,
+    Boolean,
+    Datetime,
+    Array,
+    Table,
+}
+
+impl Kind {
+    /// The word used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Datetime => "date-time",
+            Kind::Array => "array",
+            Kind::Table => "table",
+        }
+    }
+}
+
+impl Value {
+    /// The value's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::String(_) => Kind::String,
+            Value::Integer(_) | Value::Float(_) => Kind::Number,
+            Value::Boolean(_) => Kind::Boolean,
+            Value::Datetime(_) => Kind::Datetime,
+            Value::Array(_) => Kind::Array,
+            Value::Table(_) => Kind::Table,
+        }
+    }
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The number as a float, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[Node]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    /// The table, if this is one.
+    pub fn as_table(&self) -> Option<&Table> {
+        match self {
+            Value::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// Equality of content, ignoring spans (1 equals 1.0, as in JSON).
+    pub fn same(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Boolean(a), Value::Boolean(b)) => a == b,
+            (Value::Datetime(_), Value::Datetime(_)) => {
+                crate::render::datetime_string(self) == crate::render::datetime_string(other)
+            }
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value.same(&y.value))
+            }
+            (Value::Table(a), Value::Table(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.value.same(&vb.value))
+            }
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            },
+        }
+    }
+    /// A short TOML-like rendering for messages (control characters escaped).
+    pub fn short(&self) -> String {
+        let s = crate::render::to_json(self).to_string();
+        let s = crate::source::safe(&s);
+        if s.chars().count() > 80 {
+            format!("{}…", s.chars().take(77).collect::<String>())
+        } else {
+            s
+        }
+    }
+}
+
+impl Node {
+    /// A node at `span` with no separate key.
+    pub fn new(value: Value, span: Span) -> Self {
+        Node {
+            value,
+            key_span: span,
+            span,
+        }
+    }
+}
+
+/// Parses one file's text into a table, adding a `parse` or `type` finding for what it cannot
+/// accept. Returns `None` when the file is not TOML at all.
+pub fn parse_file(file: FileId, text: &str, findings: &mut Vec<Finding>) -> Option<Table> {
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e
+                .span()
+                .map(|r| Span::new(file, r))
+                .unwrap_or(Span::file_start(file));
+            let msg = e.message().trim().to_string();
+            let msg = if msg == "recursion limit" {
+                "nesting is deeper than the limit of 80 levels".into()
+            } else {
+                msg
+            };
+            findings.push(
+                Finding::new(
+                    "parse",
+                    span,
+                    format!("not valid TOML: {}", crate::source::safe(&msg)),
+                )
+                .label("here"),
+            );
+            return None;
+        }
+    };
+    let whole = Span::new(file, 0..text.len());
+    Some(convert_table(doc.as_table(), file, whole, findings))
+}
+
+fn span_of(file: FileId, r: Option<std::ops::Range<usize>>, fallback: Span) -> Span {
+    r.map(|r| Span::new(file, r)).unwrap_or(fallback)
+}
+
+fn convert_table(
+    t: &toml_edit::Table,
+    file: FileId,
+    fallback: Span,
+    findings: &mut Vec<Finding>,
+) -> Table {
+    let mut out = Table::new();
+    for (name, _) in t.iter() {
+        let Some((key, item)) = t.get_key_value(name) else {
+            continue;
+        };
+        let key_span = span_of(file, key.span(), fallback);
+        if let Some(mut node) = convert_item(item, file, key_span, findings) {
+            node.key_span = key_span;
+            out.insert(name.to_string(), node);
+        }
+    }
+    out
+}
+
+fn convert_item(
+    item: &toml_edit::Item,
+    file: FileId,
+    key_span: Span,
+    findings: &mut Vec<Finding>,
+) -> Option<Node> {
+    match item {
+        toml_edit::Item::None => None,
+        toml_edit::Item::Value(v) => convert_value(v, file, key_span, findings),
+        toml_edit::Item::Table(t) => {
+            let span = span_of(file, t.span(), key_span);
+            Some(Node {
+                value: Value::Table(convert_table(t, file, key_span, findings)),
+                key_span,
+                span,
+            })
+        }
+        toml_edit::Item::ArrayOfTables(a) => {
+            let span = span_of(file, a.span(), key_span);
+            let elems = a
+                .iter()
+                .map(|t| {
+                    let s = span_of(file, t.span(), span);
+                    Node::new(Value::Table(convert_table(t, file, s, findings)), s)
+                })
+                .collect();
+            Some(Node {
+                value: Value::Array(elems),
+                key_span,
+                span,
+            })
+        }
+    }
+}
+
+fn convert_value(
+    v: &toml_edit::Value,
+    file: FileId,
+    key_span: Span,
+    findings: &mut Vec<Finding>,
+) -> Option<Node> {
+    let span = span_of(file, v.span(), key_span);
+    let value = match v {
+        toml_edit::Value::String(s) => Value::String(s.value().clone()),
+        toml_edit::Value::Integer(i) => {
+            let i = *i.value();
+            if !(-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&i) {
+                findings.push(
+                    Finding::new(
+                        "type",
+                        span,
+                        format!(
+                            "integer {i} is outside ±(2^53 - 1), which JSON cannot carry exactly"
+                        ),
+                    )
+                    .label("too large"),
+                );
+                return None;
+            }
+            Value::Integer(i)
+        }
+        toml_edit::Value::Float(f) => {
+            let f = *f.value();
+            if !f.is_finite() {
+                findings.push(
+                    Finding::new(
+                        "type",
+                        span,
+                        "nan and inf are not allowed: JSON cannot carry them",
+                    )
+                    .label("not finite"),
+                );
+                return None;
+            }
+            Value::Float(f)
+        }
+        toml_edit::Value::Boolean(b) => Value::Boolean(*b.value()),
+        toml_edit::Value::Datetime(d) => Value::Datetime(*d.value()),
+        toml_edit::Value::Array(a) => Value::Array(
+            a.iter()
+                .filter_map(|e| convert_value(e, file, span, findings))
+                .collect(),
+        ),
+        toml_edit::Value::InlineTable(t) => {
+            let mut out = Table::new();
+            for (name, _) in t.iter() {
+                let Some((key, item)) = t.get_key_value(name) else {
+                    continue;
+                };
+                let ks = span_of(file, key.span(), span);
+                if let Some(mut node) = convert_item(item, file, ks, findings) {
+                    node.key_span = ks;
+                    out.insert(name.to_string(), node);
+                }
+            }
+            Value::Table(out)
+        }
+    };
+    Some(Node {
+        value,
+        key_span,
+        span,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<Table>, Vec<Finding>) {
+        let mut f = Vec::new();
+        (parse_file(FileId(0), text, &mut f), f)
+    }
+
+    #[test]
+    fn spans_point_at_keys_and_values() {
+        let (t, f) = parse("[model]\nprovider = \"openai\"\nparameters = { temperature = 0.2 }\n");
+        assert!(f.is_empty());
+        let t = t.unwrap();
+        let model = t["model"].value.as_table().unwrap();
+        let p = &model["provider"];
+        assert_eq!(p.key_span.start, 8);
+        assert_eq!(p.span.start, 19);
+        let temp = &model["parameters"].value.as_table().unwrap()["temperature"];
+        assert_eq!(temp.value.as_f64(), Some(0.2));
+    }
+
+    #[test]
+    fn rejects_big_ints_and_nan() {
+        let (t, f) = parse("a = 9007199254740992\nb = nan\nc = 9007199254740991\n");
+        let codes: Vec<_> = f.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["type", "type"]);
+        assert!(t.unwrap().contains_key("c"));
+    }
+
+    #[test]
+    fn deep_nesting_is_a_parse_error_not_a_crash() {
+        let text = format!("a = {}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let (t, f) = parse(&text);
+        assert!(t.is_none());
+        assert_eq!(f[0].code, "parse");
+    }
+}

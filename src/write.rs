@@ -1,0 +1,121 @@
+//! The only place opl writes files: atomically (a temporary file in the same directory, then a
+//! rename), never through a symbolic link, never over an existing file unless asked.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Whether an existing file may be replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    Never,
+    Allowed,
+}
+
+/// Writes `bytes` to `path` atomically. Refuses a symlink at `path`, and an existing file unless
+/// `overwrite` allows it.
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(format!(
+                "{} is a symbolic link; opl does not write through links",
+                path.display()
+            ));
+        }
+        Ok(m) if m.is_dir() => return Err(format!("{} is a directory", path.display())),
+        Ok(_) if overwrite == Overwrite::Never => {
+            return Err(format!(
+                "{} already exists; opl does not overwrite it (use --force to replace it)",
+                path.display()
+            ));
+        }
+        _ => {}
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.opl-tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        if overwrite == Overwrite::Never && std::fs::symlink_metadata(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "appeared while writing",
+            ));
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write {}: {e}", path.display()));
+    }
+    Ok(())
+}
+
+/// Creates a directory (and its parents), refusing a symlink where a directory is expected.
+pub fn ensure_dir(dir: &Path) -> Result<(), String> {
+    let mut cur = std::path::PathBuf::new();
+    for c in dir.components() {
+        cur.push(c);
+        if let Ok(m) = std::fs::symlink_metadata(&cur)
+            && m.file_type().is_symlink()
+            && !matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Prefix(_)
+            )
+            && cur.components().count() == dir.components().count()
+        {
+            return Err(format!(
+                "{} is a symbolic link; opl does not write through links",
+                cur.display()
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_and_to_follow_links() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.txt");
+        write_atomic(&p, b"one", Overwrite::Never).unwrap();
+        assert!(
+            write_atomic(&p, b"two", Overwrite::Never)
+                .unwrap_err()
+                .contains("already exists")
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        write_atomic(&p, b"two", Overwrite::Allowed).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            let l = d.path().join("link.txt");
+            std::os::unix::fs::symlink(&p, &l).unwrap();
+            assert!(
+                write_atomic(&l, b"x", Overwrite::Allowed)
+                    .unwrap_err()
+                    .contains("symbolic link")
+            );
+            assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("opl-tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}
