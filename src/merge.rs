@@ -310,7 +310,7 @@ fn table_slot<'a>(
                 n,
                 &l.node,
                 "a table",
-                l.node.value.kind().name(),
+                l.node.value.kind().article_name(),
             ));
             None
         }
@@ -343,7 +343,7 @@ fn type_conflict(
         format!("`{here}` is {new_kind} here but {old_kind} is inherited"),
     )
     .label(new_kind.to_string())
-    .related(inherited.span, format!("inherited {old_kind}"))
+    .related(inherited.span, format!("{old_kind} inherited"))
     .help("a later layer may change the value, not its type")
 }
 
@@ -364,11 +364,11 @@ fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Fi
                     n.span,
                     format!(
                         "`{here}` is {} here but a table is inherited",
-                        n.value.kind().name()
+                        n.value.kind().article_name()
                     ),
                 )
-                .label(n.value.kind().name())
-                .related(span, "table inherited"),
+                .label(n.value.kind().article_name())
+                .related(span, "a table inherited"),
             );
         }
         _ => merge_leaf(et, k, n, here, Class::Override, f),
@@ -403,7 +403,7 @@ fn merge_leaf(
                     n.span,
                     format!(
                         "`{here}` is {} here but a table is inherited",
-                        n.value.kind().name()
+                        n.value.kind().article_name()
                     ),
                 )
                 .label("here"),
@@ -417,8 +417,8 @@ fn merge_leaf(
             here,
             n,
             old,
-            n.value.kind().name(),
-            old.value.kind().name(),
+            n.value.kind().article_name(),
+            old.value.kind().article_name(),
         ));
         return;
     }

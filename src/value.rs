@@ -60,6 +60,17 @@ impl Kind {
             Kind::Table => "table",
         }
     }
+    /// The kind's name with its article: `a string`, `an array`.
+    pub fn article_name(self) -> &'static str {
+        match self {
+            Kind::String => "a string",
+            Kind::Number => "a number",
+            Kind::Boolean => "a boolean",
+            Kind::Datetime => "a date-time",
+            Kind::Array => "an array",
+            Kind::Table => "a table",
+        }
+    }
 }
 
 impl Value {
