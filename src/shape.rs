@@ -177,7 +177,10 @@ fn type_error(n: &Node, expected: &str) -> Finding {
     Finding::new(
         "type",
         n.span,
-        format!("expected {expected}, found {}", n.value.kind().article_name()),
+        format!(
+            "expected {expected}, found {}",
+            n.value.kind().article_name()
+        ),
     )
     .label(format!("should be {expected}"))
 }

@@ -101,6 +101,62 @@ impl Snapshot for WorkTree {
     }
 }
 
+/// An in-memory snapshot (for tests, fuzzing and generated states).
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl Memory {
+    /// A snapshot holding these files (root-relative paths).
+    pub fn new<P: Into<String>, B: Into<Vec<u8>>>(files: impl IntoIterator<Item = (P, B)>) -> Self {
+        Memory {
+            files: files
+                .into_iter()
+                .map(|(p, b)| (p.into(), b.into()))
+                .collect(),
+        }
+    }
+}
+
+impl Snapshot for Memory {
+    fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in self.files.keys() {
+            let mut cur = p.as_str();
+            while let Some((d, _)) = cur.rsplit_once('/') {
+                dirs.insert(d.to_string());
+                cur = d;
+            }
+        }
+        let mut out: Vec<Entry> = dirs
+            .into_iter()
+            .map(|path| Entry {
+                path,
+                kind: EntryKind::Dir,
+                size: 0,
+            })
+            .collect();
+        out.extend(self.files.iter().map(|(p, b)| Entry {
+            path: p.clone(),
+            kind: EntryKind::File,
+            size: b.len() as u64,
+        }));
+        Ok(out)
+    }
+
+    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, path.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
 /// Finds the config root: `dir` itself when given, otherwise the first ancestor of the current
 /// directory holding `opl.toml`.
 pub fn find_root(dir: Option<&Path>) -> Result<PathBuf, String> {

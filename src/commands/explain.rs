@@ -64,13 +64,10 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     let key = KeyPath::parse(&args.key)
         .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(&args.key))))?;
     if crate::schema::lookup(key.keys()).is_none() {
-        let first = key.keys().next().unwrap_or_default();
-        let hint =
-            crate::diagnostic::did_you_mean(first, crate::schema::top().iter().map(|f| f.name))
-                .filter(|m| *m != first)
-                .map(|m| format!(" (did you mean `{m}`?)"))
-                .unwrap_or_default();
-        return Err(Failure(format!("`{key}` is not a key of the schema{hint}")));
+        return Err(Failure(format!(
+            "`{key}` is not a key of the schema{}",
+            suggest(&key)
+        )));
     }
     let (_, repo) = open(ctx)?;
     let stacks = Stacks::new(&repo);
@@ -192,4 +189,31 @@ fn constraints(
         }
     }
     out
+}
+
+/// A did-you-mean for the first unknown segment of a key path.
+fn suggest(key: &KeyPath) -> String {
+    let keys: Vec<&str> = key.keys().collect();
+    for i in 0..keys.len() {
+        if crate::schema::lookup(keys[..=i].iter().copied()).is_some() {
+            continue;
+        }
+        let siblings: Vec<&str> = if i == 0 {
+            crate::schema::top().iter().map(|f| f.name).collect()
+        } else {
+            match crate::schema::lookup(keys[..i].iter().copied()).map(|f| &f.shape) {
+                Some(crate::schema::Shape::Struct(fs))
+                | Some(crate::schema::Shape::IdArray(fs))
+                | Some(crate::schema::Shape::TableArray(fs)) => fs.iter().map(|f| f.name).collect(),
+                _ => Vec::new(),
+            }
+        };
+        if let Some(m) = crate::diagnostic::did_you_mean(keys[i], siblings) {
+            let mut fixed: Vec<&str> = keys.clone();
+            fixed[i] = m;
+            return format!(" (did you mean `{}`?)", fixed.join("."));
+        }
+        break;
+    }
+    String::new()
 }

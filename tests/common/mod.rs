@@ -8,7 +8,11 @@ use assert_cmd::Command;
 /// The real `opl` binary with a hermetic environment.
 pub fn opl() -> Command {
     let mut c = Command::cargo_bin("opl").expect("binary built");
-    c.env("NO_COLOR", "1").env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1").env("COLUMNS", "100").env_remove("CI");
+    c.env("NO_COLOR", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("COLUMNS", "100")
+        .env_remove("CI");
     c
 }
 
@@ -29,7 +33,10 @@ pub const BASE: &[(&str, &str)] = &[
         "[model]\nprovider = \"openai\"\nname = \"gpt-4.1\"\n\n[instructions]\nfragments = [{ id = \"org.safety\", text = \"Be safe.\", required = true }]\n\n[escalation]\ndefault_target = \"oncall\"\ncontacts.oncall = { who = \"group:oncall\" }\n",
     ),
     ("clients/acme/client.toml", "[meta]\nowner = \"user:ann\"\n"),
-    ("agents/bot.toml", "[agent]\nclient = \"acme\"\npurpose = \"Help Acme customers\"\nowner = \"user:ann\"\n"),
+    (
+        "agents/bot.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"Help Acme customers\"\nowner = \"user:ann\"\n",
+    ),
 ];
 
 /// A temporary copy of BASE with `extra` files written over it.
@@ -47,13 +54,24 @@ pub fn fixtures() -> PathBuf {
 
 /// Runs `opl -C dir validate --format json` and returns (exit code, parsed JSON).
 pub fn validate_json(dir: &Path) -> (i32, serde_json::Value) {
-    let out = opl().arg("-C").arg(dir).args(["validate", "--format", "json"]).output().unwrap();
+    let out = opl()
+        .arg("-C")
+        .arg(dir)
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
     let code = out.status.code().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     (code, v)
 }
 
 /// The codes of the findings of a validate JSON report.
 pub fn codes(v: &serde_json::Value) -> Vec<String> {
-    v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
 }
