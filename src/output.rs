@@ -86,7 +86,8 @@ pub fn counts(findings: &[Finding]) -> (usize, usize) {
     (e, findings.len() - e)
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 agent`, `2 agents`.
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
     } else {

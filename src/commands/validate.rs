@@ -23,15 +23,16 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
             let mut text = output::human(&v.findings, &repo.sources, ctx.style);
             if v.findings.is_empty() {
                 text.push_str(&format!(
-                    "ok: {} agents, {} files, no findings\n",
-                    v.agents, v.files
+                    "ok: {}, {}, no findings\n",
+                    output::plural(v.agents, "agent"),
+                    output::plural(v.files, "file")
                 ));
             } else {
                 text.push_str(&format!(
-                    "{} in {} agents, {} files\n",
+                    "{} in {}, {}\n",
                     output::summary_line(&v.findings),
-                    v.agents,
-                    v.files
+                    output::plural(v.agents, "agent"),
+                    output::plural(v.files, "file")
                 ));
             }
             emit(ctx.out, &text)?;
