@@ -16,7 +16,8 @@ use crate::value::Node;
 pub struct Usage {
     pub span: Span,
     pub used: bool,
-    pub unused: Finding,
+    /// The warning to give when no agent uses it (built only when this agent does not).
+    pub unused: Option<Finding>,
 }
 
 fn strings(l: Option<&Leaf>) -> Vec<(&str, &Node)> {
@@ -83,7 +84,7 @@ fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
         ));
     }
     if let Some(conns) = eff.table(&["connections"]) {
-        for (name, n) in &conns.entries {
+        for (name, n) in conns.iter() {
             if let ENode::Table(t) = n
                 && !t.entries.contains_key("system")
             {
@@ -214,7 +215,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         .unwrap_or_default();
     let actions = action_nodes(eff);
     if let Some(tools) = eff.table(&["tools"]) {
-        for (name, n) in &tools.entries {
+        for (name, n) in tools.iter() {
             if !conn_names.contains(&name.as_str()) {
                 let ENode::Table(t) = n else { continue };
                 let mut fi = Finding::new(
@@ -272,7 +273,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
     }
     // Warnings that depend on every agent: connections nobody uses, rules matching nothing.
     if let Some(c) = conns {
-        for (name, n) in &c.entries {
+        for (name, n) in c.iter() {
             let ENode::Table(t) = n else { continue };
             let span = t.span.expect("tables have spans");
             let used = actions.iter().any(|(a, _)| {
@@ -282,16 +283,18 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             usage.push(Usage {
                 span,
                 used,
-                unused: Finding::new(
-                    "unused-connection",
-                    span,
-                    format!(
-                        "connection `{}` is used by no agent that inherits it",
-                        safe(name)
-                    ),
-                )
-                .label("unused")
-                .help("remove it, or add its tools under [tools.<name>] use = [...]"),
+                unused: (!used).then(|| {
+                    Finding::new(
+                        "unused-connection",
+                        span,
+                        format!(
+                            "connection `{}` is used by no agent that inherits it",
+                            safe(name)
+                        ),
+                    )
+                    .label("unused")
+                    .help("remove it, or add its tools under [tools.<name>] use = [...]")
+                }),
             });
         }
     }
@@ -300,7 +303,8 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         usage.push(Usage {
             span: pn.span,
             used,
-            unused: Finding::new(
+            unused: (!used).then(|| {
+                Finding::new(
                 "dead-rule",
                 pn.span,
                 format!(
@@ -308,7 +312,8 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
                     safe(pat)
                 ),
             )
-            .label("matches nothing"),
+            .label("matches nothing")
+            }),
         });
     }
     for rule in eff.list(&["policy", "approvals", "rules"]) {
@@ -322,8 +327,10 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         usage.push(Usage {
             span: an.span,
             used,
-            unused: Finding::new("dead-rule", an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
-                .label("matches nothing"),
+            unused: (!used).then(|| {
+ Finding::new("dead-rule", an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
+                .label("matches nothing")
+            }),
         });
     }
 }
@@ -351,7 +358,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
     }
     let retention = eff.table(&["memory", "retention_days"]);
     for (s, n) in &scopes {
-        let r = retention.and_then(|t| t.entries.get(*s));
+        let r = retention.and_then(|t| t.get(s));
         match r {
             None => f.push(
                 Finding::new(
@@ -365,7 +372,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             Some(ENode::Leaf(l)) => {
                 if let Some(ENode::Leaf(c)) = eff
                     .table(&["policy", "memory", "max_retention_days"])
-                    .and_then(|t| t.entries.get(*s))
+                    .and_then(|t| t.get(s))
                     && l.node.value.as_f64() > c.node.value.as_f64()
                 {
                     f.push(

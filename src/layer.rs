@@ -92,7 +92,6 @@ enum Role {
 struct Pending {
     path: String,
     role: Role,
-    size: u64,
 }
 
 /// Loads every layer of the snapshot.
@@ -115,6 +114,19 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         sources.add(SourceFile::new(path.to_string(), String::new(), layer))
     };
 
+    // Folders under agents/ that hold a *.toml file somewhere below (the directory form).
+    let agent_dirs: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::File && e.path.ends_with(".toml") && e.path.starts_with("agents/")
+        })
+        .filter_map(|e| {
+            let mut it = e.path.splitn(3, '/');
+            let (_, dir, rest) = (it.next(), it.next()?, it.next()?);
+            let _ = rest;
+            Some(&e.path[..7 + dir.len()])
+        })
+        .collect();
     for e in &entries {
         let parts: Vec<&str> = e.path.split('/').collect();
         let hidden = parts.iter().any(|p| p.starts_with('.'));
@@ -139,7 +151,7 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         if e.kind == EntryKind::Dir {
             match parts.as_slice() {
                 ["clients", c] if !hidden => client_ids.push((c.to_string(), e.path.clone())),
-                ["agents", a] if !hidden && kinds_has_toml_under(&entries, &e.path) => agent_ids
+                ["agents", a] if !hidden && agent_dirs.contains(e.path.as_str()) => agent_ids
                     .entry(a.to_string())
                     .or_default()
                     .push(e.path.clone()),
@@ -168,7 +180,6 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         pending.push(Pending {
             path: e.path.clone(),
             role,
-            size: e.size,
         });
     }
 
@@ -184,8 +195,14 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         (&client_list, &mut bad_clients, "client"),
         (&agent_list, &mut bad_agents, "agent"),
     ] {
-        let mut by_lower: HashMap<String, (String, FileId)> = HashMap::new();
+        let mut by_lower: HashMap<String, (String, &str)> = HashMap::new();
         for (id, path) in list {
+            let lower = id.to_ascii_lowercase();
+            let other = by_lower.get(&lower);
+            if valid_id(id) && other.is_none() {
+                by_lower.insert(lower, (id.clone(), path));
+                continue;
+            }
             let fid = placeholder(&mut sources, path, LayerKind::Stray);
             if !valid_id(id) {
                 bad.insert(id.clone());
@@ -195,7 +212,8 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
                         .help("ids are 1-63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit"),
                 );
             }
-            if let Some((other, ofid)) = by_lower.get(&id.to_lowercase()) {
+            if let Some((other, opath)) = other {
+                let ofid = placeholder(&mut sources, opath, LayerKind::Stray);
                 bad.insert(id.clone());
                 bad.insert(other.clone());
                 findings.push(
@@ -209,11 +227,11 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
                         ),
                     )
                     .label("this one")
-                    .related(Span::file_start(*ofid), "collides with this one")
+                    .related(Span::file_start(ofid), "collides with this one")
                     .help("they are one folder on case-insensitive file systems: rename one"),
                 );
             } else {
-                by_lower.insert(id.to_lowercase(), (id.clone(), fid));
+                by_lower.insert(lower, (id.clone(), path));
             }
         }
     }
@@ -290,7 +308,7 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
                         f,
                     );
                 }
-                let text = read_text(snap, &p.path, p.size, fid, &mut f);
+                let text = read_text(snap, &p.path, fid, &mut f);
                 let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
                 (
                     SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer),
@@ -388,10 +406,10 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
                 }
                 Some((EntryKind::Dir, _)) => Err("is a directory".to_string()),
                 Some((EntryKind::Other, _)) => Err("is not a regular file".to_string()),
-                Some((EntryKind::File, size)) if size > MAX_FILE_BYTES => Err(format!(
-                    "is {size} bytes, more than the limit of {MAX_FILE_BYTES}"
-                )),
-                Some((EntryKind::File, _)) => match snap.read(path) {
+                Some((EntryKind::File, _)) => match snap.read(path, MAX_FILE_BYTES) {
+                    Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                        Err(format!("is {e}"))
+                    }
                     Err(e) => Err(format!("cannot be read: {e}")),
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
@@ -436,8 +454,9 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
     {
         let mut table = Table::new();
         let mut f = Vec::new();
-        for file in &layer.files {
-            combine(&mut table, &file.table, &KeyPath::root(), &mut f);
+        for file in &mut layer.files {
+            let t = std::mem::take(&mut file.table);
+            combine(&mut table, t, &KeyPath::root(), &mut f);
             layer.locks.extend(file.meta.locks.iter().cloned());
             for r in &file.fragments {
                 if let Some(why) = fragment_errors.get(&r.path) {
@@ -476,38 +495,22 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
     })
 }
 
-fn kinds_has_toml_under(entries: &[Entry], dir: &str) -> bool {
-    let prefix = format!("{dir}/");
-    entries.iter().any(|e| {
-        e.kind == EntryKind::File && e.path.starts_with(&prefix) && e.path.ends_with(".toml")
-    })
-}
-
 /// Reads one layer file as UTF-8, enforcing the size limit.
-fn read_text(
-    snap: &dyn Snapshot,
-    path: &str,
-    size: u64,
-    fid: FileId,
-    f: &mut Vec<Finding>,
-) -> Option<String> {
-    if size > MAX_FILE_BYTES {
-        f.push(
-            Finding::new(
-                "file-too-large",
-                Span::file_start(fid),
-                format!(
-                    "`{}` is {size} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
-                    safe(path)
-                ),
-            )
-            .label("too large")
-            .help("split the layer into several files"),
-        );
-        return None;
-    }
-    let bytes = match snap.read(path) {
+fn read_text(snap: &dyn Snapshot, path: &str, fid: FileId, f: &mut Vec<Finding>) -> Option<String> {
+    let bytes = match snap.read(path, MAX_FILE_BYTES) {
         Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            f.push(
+                Finding::new(
+                    "file-too-large",
+                    Span::file_start(fid),
+                    format!("`{}` is {e}", safe(path)),
+                )
+                .label("too large")
+                .help("split the layer into several files"),
+            );
+            return None;
+        }
         Err(e) => {
             f.push(
                 Finding::new(
@@ -520,17 +523,6 @@ fn read_text(
             return None;
         }
     };
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        f.push(
-            Finding::new(
-                "file-too-large",
-                Span::file_start(fid),
-                format!("`{}` is more than {MAX_FILE_BYTES} bytes", safe(path)),
-            )
-            .label("too large"),
-        );
-        return None;
-    }
     match String::from_utf8(bytes) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -556,23 +548,24 @@ fn read_text(
 }
 
 /// Combines one file's table into the layer's table (spec section 2).
-fn combine(acc: &mut Table, new: &Table, path: &KeyPath, f: &mut Vec<Finding>) {
+fn combine(acc: &mut Table, new: Table, path: &KeyPath, f: &mut Vec<Finding>) {
     for (k, n) in new {
-        let here = path.key(k);
-        let Some(existing) = acc.get_mut(k) else {
-            acc.insert(k.clone(), n.clone());
+        let Some(existing) = acc.get_mut(&k) else {
+            acc.insert(k, n);
             continue;
         };
-        match (&mut existing.value, &n.value) {
+        let here = path.key(&k);
+        let key_span = n.key_span;
+        match (&mut existing.value, n.value) {
             (Value::Table(a), Value::Table(b)) => combine(a, b, &here, f),
             (Value::Array(a), Value::Array(b)) if is_id_array(&here) => {
                 for elem in b {
-                    let id = elem_id(elem).unwrap_or_default().to_string();
+                    let id = elem_id(&elem).unwrap_or_default().to_string();
                     if let Some(first) = a.iter().find(|e| elem_id(e) == Some(id.as_str())) {
                         f.push(
                             Finding::new(
                                 "duplicate-id",
-                                elem_id_span(elem),
+                                elem_id_span(&elem),
                                 format!(
                                     "id `{}` of `{here}` is defined by two files of one layer",
                                     safe(&id)
@@ -582,14 +575,14 @@ fn combine(acc: &mut Table, new: &Table, path: &KeyPath, f: &mut Vec<Finding>) {
                             .related(elem_id_span(first), "first defined here"),
                         );
                     } else {
-                        a.push(elem.clone());
+                        a.push(elem);
                     }
                 }
             }
             _ => f.push(
                 Finding::new(
                     "duplicate-key",
-                    n.key_span,
+                    key_span,
                     format!("`{here}` is defined by two files of the same layer"),
                 )
                 .label("second definition")

@@ -8,6 +8,7 @@
 //! the effective value stays the inherited one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::diagnostic::Finding;
 use crate::glob;
@@ -47,7 +48,8 @@ pub enum ENode {
 pub struct ETable {
     /// Where the table was first defined.
     pub span: Option<Span>,
-    pub entries: BTreeMap<String, ENode>,
+    /// Children, shared between effective configs until one of them changes (copy on write).
+    pub entries: BTreeMap<String, Arc<ENode>>,
 }
 
 /// The effective config of one stack of layers.
@@ -56,6 +58,17 @@ pub struct Effective {
     pub root: ETable,
     /// Locks set by the layers merged so far.
     pub locks: Vec<(KeyPath, Span)>,
+}
+
+impl ETable {
+    /// The child named `k`.
+    pub fn get(&self, k: &str) -> Option<&ENode> {
+        self.entries.get(k).map(|n| &**n)
+    }
+    /// The children in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ENode)> {
+        self.entries.iter().map(|(k, n)| (k, &**n))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -83,41 +96,11 @@ impl Effective {
         self.locks.extend(layer.locks.iter().cloned());
     }
 
-    /// Looks a path up.
-    pub fn get(&self, path: &KeyPath) -> Option<&ENode> {
-        let mut segs = path.0.iter();
-        let mut cur: Option<&ENode> = None;
-        let mut table = &self.root;
-        for s in segs.by_ref() {
-            let next = match (cur, s) {
-                (None, crate::key_path::Segment::Key(k)) => table.entries.get(k)?,
-                _ => return None,
-            };
-            match next {
-                ENode::Table(t) => {
-                    table = t;
-                    cur = None;
-                }
-                other => {
-                    cur = Some(other);
-                    break;
-                }
-            }
-        }
-        if segs.next().is_some() {
-            return None;
-        }
-        match cur {
-            Some(n) => Some(n),
-            None => None,
-        }
-    }
-
     /// The table at a path of plain keys.
     pub fn table(&self, keys: &[&str]) -> Option<&ETable> {
         let mut t = &self.root;
         for k in keys {
-            match t.entries.get(*k)? {
+            match &**t.entries.get(*k)? {
                 ENode::Table(n) => t = n,
                 _ => return None,
             }
@@ -128,7 +111,7 @@ impl Effective {
     /// The leaf at a path of plain keys.
     pub fn leaf(&self, keys: &[&str]) -> Option<&Leaf> {
         let (last, parent) = keys.split_last()?;
-        match self.table(parent)?.entries.get(*last)? {
+        match &**self.table(parent)?.entries.get(*last)? {
             ENode::Leaf(l) => Some(l),
             _ => None,
         }
@@ -139,7 +122,11 @@ impl Effective {
         let Some((last, parent)) = keys.split_last() else {
             return &[];
         };
-        match self.table(parent).and_then(|t| t.entries.get(*last)) {
+        match self
+            .table(parent)
+            .and_then(|t| t.entries.get(*last))
+            .map(|n| &**n)
+        {
             Some(ENode::List(l)) => &l.elems,
             _ => &[],
         }
@@ -297,12 +284,12 @@ fn table_slot<'a>(
     f: &mut Vec<Finding>,
 ) -> Option<&'a mut ETable> {
     let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
-        ENode::Table(ETable {
+        Arc::new(ENode::Table(ETable {
             span: Some(n.key_span),
             entries: BTreeMap::new(),
-        })
+        }))
     });
-    match slot {
+    match Arc::make_mut(slot) {
         ENode::Table(t) => Some(t),
         ENode::Leaf(l) => {
             f.push(type_conflict(
@@ -348,7 +335,7 @@ fn type_conflict(
 }
 
 fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Finding>) {
-    match (&n.value, et.entries.get_mut(k)) {
+    match (&n.value, et.entries.get(k).map(|e| &**e)) {
         (Value::Table(t), _) => {
             if let Some(sub) = table_slot(et, k, n, here, f) {
                 for (ck, cn) in t {
@@ -383,15 +370,15 @@ fn merge_leaf(
     class: Class,
     f: &mut Vec<Finding>,
 ) {
-    let leaf = match et.entries.get_mut(k) {
+    let leaf = match et.entries.get_mut(k).map(Arc::make_mut) {
         None => {
             et.entries.insert(
                 k.to_string(),
-                ENode::Leaf(Leaf {
+                Arc::new(ENode::Leaf(Leaf {
                     node: n.clone(),
                     class,
                     shadowed: Vec::new(),
-                }),
+                })),
             );
             return;
         }
@@ -550,12 +537,12 @@ fn merge_list(
     f: &mut Vec<Finding>,
 ) {
     let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
-        ENode::List(List {
+        Arc::new(ENode::List(List {
             class,
             elems: Vec::new(),
-        })
+        }))
     });
-    let ENode::List(list) = slot else {
+    let ENode::List(list) = Arc::make_mut(slot) else {
         f.push(
             Finding::new(
                 "type-conflict",
@@ -612,7 +599,7 @@ pub fn leaves(eff: &Effective) -> Vec<LeafRef<'_>> {
 fn walk<'a>(t: &'a ETable, path: &KeyPath, out: &mut Vec<LeafRef<'a>>) {
     for (k, n) in &t.entries {
         let here = path.key(k);
-        match n {
+        match &**n {
             ENode::Table(sub) => walk(sub, &here, out),
             ENode::Leaf(l) => out.push(LeafRef {
                 path: here,

@@ -74,7 +74,7 @@ fn table_json(t: &ETable) -> Map<String, Json> {
     t.entries
         .iter()
         .map(|(k, n)| {
-            let v = match n {
+            let v = match &**n {
                 ENode::Table(sub) => Json::Object(table_json(sub)),
                 ENode::Leaf(l) => to_json(&l.node.value),
                 ENode::List(l) => Json::Array(l.elems.iter().map(|e| to_json(&e.value)).collect()),
@@ -121,9 +121,9 @@ pub fn actions(eff: &Effective) -> Vec<String> {
 pub fn action_nodes(eff: &Effective) -> Vec<(String, &Node)> {
     let mut out = Vec::new();
     if let Some(tools) = eff.table(&["tools"]) {
-        for (conn, n) in &tools.entries {
+        for (conn, n) in tools.iter() {
             let ENode::Table(t) = n else { continue };
-            if let Some(ENode::Leaf(l)) = t.entries.get("use") {
+            if let Some(ENode::Leaf(l)) = t.get("use") {
                 for e in l.node.value.as_array().unwrap_or_default() {
                     if let Some(tool) = e.value.as_str() {
                         out.push((format!("{conn}.{tool}"), e));

@@ -8,20 +8,31 @@
 /// Why a value looks like a credential, or `None`.
 pub fn detect(key: &str, value: &str) -> Option<&'static str> {
     let v = value.trim();
-    if v.starts_with("vault://") || v.starts_with("env:") {
+    // Every credential form below is at least 15 characters long.
+    if v.len() < 15 || v.starts_with("vault://") || v.starts_with("env:") {
         return None;
     }
     if v.contains("-----BEGIN") && v.contains("PRIVATE KEY") {
         return Some("a PEM private key");
     }
-    for word in
-        v.split(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '=' || c == ',')
-    {
-        if let Some(kind) = known_token(word) {
-            return Some(kind);
+    let maybe_token = ["sk-", "gh", "github_pat_", "xox", "AKIA", "ASIA", "glpat-"]
+        .iter()
+        .any(|p| v.contains(p));
+    if maybe_token {
+        for word in v.split(|c: char| {
+            c.is_whitespace()
+                || c == '"'
+                || c == '\''
+                || c == '='
+                || c == ','
+                || c == '&'
+                || c == '?'
+        }) {
+            if let Some(kind) = known_token(word) {
+                return Some(kind);
+            }
         }
     }
-    let k = key.to_ascii_lowercase();
     let sensitive = [
         "token",
         "secret",
@@ -32,11 +43,18 @@ pub fn detect(key: &str, value: &str) -> Option<&'static str> {
         "private_key",
     ]
     .iter()
-    .any(|s| k.contains(s));
-    if sensitive && k != "secret_ref" && looks_random(v) {
+    .any(|s| contains_ignore_case(key, s));
+    if sensitive && !key.eq_ignore_ascii_case("secret_ref") && looks_random(v) {
         return Some("a high-entropy value under a secret-like key");
     }
     None
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn known_token(w: &str) -> Option<&'static str> {

@@ -32,6 +32,7 @@ pub struct FragmentRef {
 #[derive(Clone, Debug)]
 pub struct CheckedFile {
     pub file: FileId,
+    /// The clean table; moved into [`crate::layer::Layer::table`] when the layer is combined.
     pub table: Table,
     pub meta: Meta,
     pub fragments: Vec<FragmentRef>,
@@ -65,7 +66,7 @@ pub fn check_file(
         .remove("meta")
         .map(|m| check_meta(&m, cx.findings))
         .unwrap_or_default();
-    let clean = check_fields(schema::top(), &table, &KeyPath::root(), &mut cx);
+    let clean = check_fields(schema::top(), table, &KeyPath::root(), &mut cx);
     CheckedFile {
         file,
         table: clean,
@@ -185,11 +186,20 @@ fn type_error(n: &Node, expected: &str) -> Finding {
     .label(format!("should be {expected}"))
 }
 
-fn check_fields(fields: &[Field], table: &Table, path: &KeyPath, cx: &mut Cx) -> Table {
+/// True when the path is exactly these keys.
+fn is_path(path: &KeyPath, keys: &[&str]) -> bool {
+    path.0.len() == keys.len()
+        && path
+            .0
+            .iter()
+            .zip(keys)
+            .all(|(s, k)| matches!(s, crate::key_path::Segment::Key(x) if x == k))
+}
+
+fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> Table {
     let mut out = Table::new();
     for (k, node) in table {
-        let here = path.key(k);
-        if here.0.len() == 2 && path.to_string() == "agent" && k == "id" {
+        if k == "id" && is_path(path, &["agent"]) {
             cx.findings.push(
                 Finding::new(
                     "misplaced-key",
@@ -200,14 +210,14 @@ fn check_fields(fields: &[Field], table: &Table, path: &KeyPath, cx: &mut Cx) ->
             );
             continue;
         }
-        let Some(field) = schema::find(fields, k) else {
+        let Some(field) = schema::find(fields, &k) else {
             let known: Vec<&str> = fields
                 .iter()
                 .map(|f| f.name)
                 .filter(|n| *n != "meta")
                 .collect();
             cx.findings
-                .push(unknown_key(k, node, &known, &path.to_string()));
+                .push(unknown_key(&k, &node, &known, &path.to_string()));
             continue;
         };
         if path.0.is_empty() && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
@@ -225,55 +235,68 @@ fn check_fields(fields: &[Field], table: &Table, path: &KeyPath, cx: &mut Cx) ->
             );
             continue;
         }
+        let here = path.key(&k);
         if let Some(n) = check_field(field, node, &here, cx) {
-            out.insert(k.clone(), n);
+            out.insert(k, n);
         }
     }
     out
 }
 
-fn check_field(field: &Field, node: &Node, path: &KeyPath, cx: &mut Cx) -> Option<Node> {
+/// Splits a node into its table and spans, or reports a type error.
+fn expect_table(node: Node, cx: &mut Cx) -> Option<(Table, Span, Span)> {
+    match node.value {
+        Value::Table(t) => Some((t, node.key_span, node.span)),
+        _ => {
+            cx.findings.push(type_error(&node, "a table"));
+            None
+        }
+    }
+}
+
+fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option<Node> {
     match &field.shape {
-        Shape::Leaf(ty) => check_leaf(*ty, node, cx.findings).then(|| node.clone()),
-        Shape::Free => Some(node.clone()),
+        Shape::Leaf(ty) => check_leaf(*ty, &node, cx.findings).then_some(node),
+        Shape::Free => Some(node),
         Shape::Struct(fields) => {
-            let Some(t) = node.value.as_table() else {
-                cx.findings.push(type_error(node, "a table"));
-                return None;
-            };
-            let clean = check_fields(fields, t, path, cx);
+            let (t, key_span, span) = expect_table(node, cx)?;
             Some(Node {
-                value: Value::Table(clean),
-                ..node.clone()
+                value: Value::Table(check_fields(fields, t, path, cx)),
+                key_span,
+                span,
             })
         }
         Shape::Map(inner) => {
-            let Some(t) = node.value.as_table() else {
-                cx.findings.push(type_error(node, "a table"));
-                return None;
-            };
+            let (t, key_span, span) = expect_table(node, cx)?;
             let mut out = Table::new();
             for (k, n) in t {
-                if let Some(c) = check_field(inner, n, &path.key(k), cx) {
-                    out.insert(k.clone(), c);
+                let here = path.key(&k);
+                if let Some(c) = check_field(inner, n, &here, cx) {
+                    out.insert(k, c);
                 }
             }
             Some(Node {
                 value: Value::Table(out),
-                ..node.clone()
+                key_span,
+                span,
             })
         }
         Shape::TableArray(fields) | Shape::IdArray(fields) => {
             let id_keyed = matches!(field.shape, Shape::IdArray(_));
-            let Some(items) = node.value.as_array() else {
-                cx.findings.push(type_error(node, "an array of tables"));
-                return None;
+            let (items, key_span, span) = match node.value {
+                Value::Array(a) => (a, node.key_span, node.span),
+                _ => {
+                    cx.findings.push(type_error(&node, "an array of tables"));
+                    return None;
+                }
             };
+            let is_fragments = is_path(path, &["instructions", "fragments"]);
+            let is_rules = is_path(path, &["policy", "approvals", "rules"]);
             let mut out = Vec::new();
             let mut seen: Vec<(String, Span)> = Vec::new();
             for item in items {
-                let Some(t) = item.value.as_table() else {
-                    cx.findings.push(type_error(item, "a table"));
+                let (item_key_span, item_span) = (item.key_span, item.span);
+                let Some((t, _, _)) = expect_table(item, cx) else {
                     continue;
                 };
                 let id = if id_keyed {
@@ -302,7 +325,7 @@ fn check_field(field: &Field, node: &Node, path: &KeyPath, cx: &mut Cx) -> Optio
                             cx.findings.push(
                                 Finding::new(
                                     "missing",
-                                    item.span,
+                                    item_span,
                                     format!("every element of `{path}` needs an `id`"),
                                 )
                                 .label("no id"),
@@ -318,21 +341,25 @@ fn check_field(field: &Field, node: &Node, path: &KeyPath, cx: &mut Cx) -> Optio
                     None => path.clone(),
                 };
                 let mut clean = check_fields(fields, t, &elem_path, cx);
-                let ok = match path.to_string().as_str() {
-                    "instructions.fragments" => check_fragment(&mut clean, item, cx),
-                    "policy.approvals.rules" => check_rule(&clean, item, cx.findings),
-                    _ => true,
+                let ok = if is_fragments {
+                    check_fragment(&mut clean, item_span, cx)
+                } else if is_rules {
+                    check_rule(&clean, item_span, cx.findings)
+                } else {
+                    true
                 };
                 if ok {
                     out.push(Node {
                         value: Value::Table(clean),
-                        ..item.clone()
+                        key_span: item_key_span,
+                        span: item_span,
                     });
                 }
             }
             Some(Node {
                 value: Value::Array(out),
-                ..node.clone()
+                key_span,
+                span,
             })
         }
     }
@@ -414,13 +441,13 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
 }
 
 /// Exactly one of `file` and `text`; `file` resolved against the TOML file's directory.
-fn check_fragment(t: &mut Table, item: &Node, cx: &mut Cx) -> bool {
+fn check_fragment(t: &mut Table, item: Span, cx: &mut Cx) -> bool {
     match (t.get("file").is_some(), t.get("text").is_some()) {
         (true, true) | (false, false) => {
             cx.findings.push(
                 Finding::new(
                     "type",
-                    item.span,
+                    item,
                     "a fragment needs exactly one of `file` and `text`",
                 )
                 .label("fragment")
@@ -488,7 +515,7 @@ pub fn resolve(dir: &str, rel: &str) -> Result<String, &'static str> {
     Ok(parts.join("/"))
 }
 
-fn check_rule(t: &Table, item: &Node, findings: &mut Vec<Finding>) -> bool {
+fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
     let mut ok = true;
     if t.get("require").and_then(|n| n.value.as_str()) == Some("approval") {
         let empty = t
@@ -511,7 +538,7 @@ fn check_rule(t: &Table, item: &Node, findings: &mut Vec<Finding>) -> bool {
         findings.push(
             Finding::new(
                 "missing",
-                item.span,
+                item,
                 "an approval rule needs `require` (allow | notify | approval | deny)",
             )
             .label("rule"),
@@ -522,7 +549,7 @@ fn check_rule(t: &Table, item: &Node, findings: &mut Vec<Finding>) -> bool {
         findings.push(
             Finding::new(
                 "missing",
-                item.span,
+                item,
                 "an approval rule needs `action` (a glob over actions)",
             )
             .label("rule"),

@@ -23,7 +23,7 @@ pub struct Entry {
     /// Root-relative, `/`-separated.
     pub path: String,
     pub kind: EntryKind,
-    /// Size in bytes (files only; 0 otherwise).
+    /// Size in bytes when known without reading (0 otherwise); [`Snapshot::read`] enforces limits.
     pub size: u64,
 }
 
@@ -31,10 +31,22 @@ pub struct Entry {
 pub trait Snapshot: Sync {
     /// Every entry under the root, except the `.git` directory.
     fn entries(&self) -> io::Result<Vec<Entry>>;
-    /// The bytes of a file.
-    fn read(&self, path: &str) -> io::Result<Vec<u8>>;
+    /// The bytes of a file; an error of kind `FileTooLarge` (naming the size) when it holds more
+    /// than `limit` bytes, found before reading it.
+    fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>>;
     /// How to name this state in messages (`work tree`, `HEAD`, `index`).
     fn describe(&self) -> String;
+}
+
+/// The error for a file over the size limit.
+pub fn check_limit(size: u64, limit: u64) -> io::Result<()> {
+    if size > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("{size} bytes, more than the limit of {limit} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// The files on disk under a root directory.
@@ -83,7 +95,7 @@ impl Snapshot for WorkTree {
             } else if ft.is_dir() {
                 (EntryKind::Dir, 0)
             } else if ft.is_file() {
-                (EntryKind::File, e.metadata().map(|m| m.len()).unwrap_or(0))
+                (EntryKind::File, 0)
             } else {
                 (EntryKind::Other, 0)
             };
@@ -92,8 +104,19 @@ impl Snapshot for WorkTree {
         Ok(out)
     }
 
-    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(self.root.join(path))
+    fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let f = std::fs::File::open(self.root.join(path))?;
+        let meta = f.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        check_limit(meta.len(), limit)?;
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        // Read at most one byte past the limit, in case the file grew since fstat.
+        f.take(limit + 1).read_to_end(&mut buf)?;
+        check_limit(buf.len() as u64, limit)?;
+        Ok(buf)
     }
 
     fn describe(&self) -> String {
@@ -145,11 +168,13 @@ impl Snapshot for Memory {
         Ok(out)
     }
 
-    fn read(&self, path: &str) -> io::Result<Vec<u8>> {
-        self.files
+    fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let b = self
+            .files
             .get(path)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, path.to_string()))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, path.to_string()))?;
+        check_limit(b.len() as u64, limit)?;
+        Ok(b.clone())
     }
 
     fn describe(&self) -> String {

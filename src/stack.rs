@@ -225,20 +225,23 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .collect(),
         None => stacks.base_findings(),
     };
-    let mut usage: BTreeMap<Span, (bool, Finding)> = BTreeMap::new();
+    let mut usage: BTreeMap<Span, (bool, Option<Finding>)> = BTreeMap::new();
     let mut seen = HashSet::new();
     for (f, u) in results {
         findings.extend(f.into_iter().filter(|x| seen.insert(x.clone())));
         for x in u {
-            let e = usage.entry(x.span).or_insert((false, x.unused));
+            let e = usage.entry(x.span).or_insert((false, None));
             e.0 |= x.used;
+            if e.1.is_none() {
+                e.1 = x.unused;
+            }
         }
     }
     findings.extend(
         usage
             .into_values()
             .filter(|(used, _)| !used)
-            .map(|(_, f)| f),
+            .filter_map(|(_, f)| f),
     );
     findings.retain(|f| !repo.allowed_lints.iter().any(|c| c == f.code));
     normalize(&mut findings, &repo.sources);

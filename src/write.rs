@@ -1,5 +1,7 @@
 //! The only place opl writes files: atomically (a temporary file in the same directory, then a
-//! rename), never through a symbolic link, never over an existing file unless asked.
+//! rename, so a reader sees the old file or the new one, never a part), never through a symbolic
+//! link, never over an existing file unless asked. Files are not fsynced: `render --all` writes
+//! thousands of them, and they can be rendered again.
 
 use std::io::Write;
 use std::path::Path;
@@ -45,7 +47,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
         if overwrite == Overwrite::Never && std::fs::symlink_metadata(path).is_ok() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,

@@ -39,6 +39,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         }
     }
     let (errors, warnings) = output::counts(&v.findings);
+    super::leak(repo);
     Ok(if errors > 0 || (args.deny_warnings && warnings > 0) {
         crate::EXIT_FINDINGS
     } else {

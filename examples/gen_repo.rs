@@ -1,0 +1,147 @@
+//! Generates a large, valid opl config repository for benchmarks.
+//!
+//! cargo run --release --example gen_repo -- --agents 10000 --clients 200 OUT
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn main() {
+    let mut agents = 10_000usize;
+    let mut clients = 200usize;
+    let mut out: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--agents" => {
+                agents = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--agents N")
+            }
+            "--clients" => {
+                clients = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--clients N")
+            }
+            _ => out = Some(PathBuf::from(a)),
+        }
+    }
+    let Some(root) = out else {
+        eprintln!("usage: gen_repo [--agents N] [--clients N] OUT");
+        std::process::exit(2);
+    };
+    if root.join("opl.toml").exists() {
+        eprintln!(
+            "{} already holds a config repository; remove it first",
+            root.display()
+        );
+        std::process::exit(2);
+    }
+    write(&root, "opl.toml", "version = 1\nname = \"generated\"\n");
+    write(
+        &root,
+        "global/policy.toml",
+        r#"[meta]
+owner = "group:ai-governance"
+lock = ["policy.approvals"]
+
+[policy.model]
+allow_providers = ["openai", "azure-openai", "anthropic"]
+deny_models = ["*-preview"]
+max_temperature = 0.9
+max_output_tokens = 8192
+
+[policy.tools]
+allow = ["*"]
+deny = ["*.delete_*"]
+require_approval = ["*.send_bulk_*"]
+
+[policy.approvals]
+rules = [
+  { id = "org.refund", action = "*.create_refund", when = { arg = "amount", gt = 500 }, require = "approval", approvers = ["role:finance"] },
+]
+
+[policy.memory]
+allow_scopes = ["session", "user"]
+max_retention_days = { session = 30, user = 365 }
+redact_pii = true
+"#,
+    );
+    write(
+        &root,
+        "global/models.toml",
+        "[model]\nprovider = \"openai\"\nname = \"gpt-4.1-mini\"\nparameters = { temperature = 0.2, max_output_tokens = 2048 }\n",
+    );
+    write(
+        &root,
+        "global/instructions.toml",
+        "[instructions]\nfragments = [{ id = \"org.safety\", file = \"safety.md\", required = true }]\n\n[escalation]\ndefault_target = \"oncall\"\ncontacts.oncall = { who = \"group:oncall\" }\n",
+    );
+    write(
+        &root,
+        "global/safety.md",
+        "Never share one customer's data with another.\n",
+    );
+    for c in 0..clients {
+        let mut t = String::new();
+        writeln!(t, "[meta]\nowner = \"user:owner{c}\"\n").unwrap();
+        writeln!(t, "[connections.desk]\nkind = \"mcp\"\nsystem = \"Helpdesk of client {c}\"\nurl = \"https://mcp.example/c{c}/desk\"\nauth = {{ mode = \"agent_identity\", secret_ref = \"vault://c{c}/desk\" }}\ndata_classification = \"confidential\"\n").unwrap();
+        writeln!(t, "[policy.tools]\nallow = [\"desk.*\"]\n").unwrap();
+        writeln!(
+            t,
+            "[policy.memory]\nmax_retention_days = {{ user = {} }}\n",
+            30 + c % 300
+        )
+        .unwrap();
+        writeln!(t, "[escalation]\ndefault_target = \"tier2\"\ncontacts.tier2 = {{ who = \"group:c{c}-tier2\" }}").unwrap();
+        write(&root, &format!("clients/c{c:04}/client.toml"), &t);
+        write(
+            &root,
+            &format!("clients/c{c:04}/tone.md"),
+            &format!("Client {c} prefers short answers.\n"),
+        );
+        write(
+            &root,
+            &format!("clients/c{c:04}/instructions.toml"),
+            &format!(
+                "[instructions]\nfragments = [{{ id = \"c{c}.tone\", file = \"tone.md\" }}]\n"
+            ),
+        );
+    }
+    for a in 0..agents {
+        let c = a % clients.max(1);
+        let mut t = String::new();
+        writeln!(
+            t,
+            "[agent]\nclient = \"c{c:04}\"\npurpose = \"Answer tickets for client {c} (agent {a})\"\nowner = \"user:owner{c}\"\nrisk_tier = \"medium\"\nlifecycle = \"production\"\n"
+        )
+        .unwrap();
+        writeln!(t, "[model.parameters]\ntemperature = 0.{}\n", 3 + a % 6).unwrap();
+        let bulk = if a % 10 == 0 {
+            ", \"send_bulk_reply\""
+        } else {
+            ""
+        };
+        writeln!(t, "[tools.desk]\nuse = [\"get_ticket\", \"add_comment\", \"create_refund\"{bulk}]\nlimits = {{ max_calls_per_run = {} }}\n", 10 + a % 50).unwrap();
+        writeln!(t, "[memory]\nscopes = [\"session\", \"user\"]\nretention_days = {{ session = 7, user = {} }}\n", 1 + (a % 30)).unwrap();
+        writeln!(
+            t,
+            "[metadata]\ncost_center = \"CC-{}\"\ntags = [\"generated\", \"batch-{}\"]",
+            a % 97,
+            a % 13
+        )
+        .unwrap();
+        write(&root, &format!("agents/a{a:05}.toml"), &t);
+    }
+    println!(
+        "wrote {agents} agents and {clients} clients to {}",
+        root.display()
+    );
+}
