@@ -2,6 +2,8 @@
 //!
 //! cargo run --release --example gen_repo -- --agents 10000 --clients 200 OUT
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,8 @@
 //!
 //! cargo run --release --example parse_baseline -- DIR
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 fn main() {
     let dir = std::env::args().nth(1).expect("usage: parse_baseline DIR");
     let (mut files, mut items) = (0usize, 0usize);
