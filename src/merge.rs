@@ -632,3 +632,42 @@ fn elem_leaves<'a>(n: &'a Node, path: &KeyPath, class: Class, out: &mut Vec<Leaf
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::FileId;
+
+    fn int(i: i64, file: u32) -> Node {
+        Node::new(
+            Value::Integer(i),
+            Span {
+                file: FileId(file),
+                start: 0,
+                end: 1,
+            },
+        )
+    }
+
+    /// No v1 key is a floor, so `max` is tested directly.
+    #[test]
+    fn max_accepts_higher_and_rejects_lower() {
+        let mut t = ETable::default();
+        let path = KeyPath::root().key("floor");
+        let mut f = Vec::new();
+        merge_leaf(&mut t, "floor", &int(5, 0), &path, Class::Max, &mut f);
+        merge_leaf(&mut t, "floor", &int(7, 1), &path, Class::Max, &mut f);
+        assert!(f.is_empty());
+        merge_leaf(&mut t, "floor", &int(6, 2), &path, Class::Max, &mut f);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "widening");
+        assert_eq!(f[0].related[0].span.file, FileId(1));
+        match t.get("floor") {
+            Some(ENode::Leaf(l)) => {
+                assert!(matches!(l.node.value, Value::Integer(7)));
+                assert_eq!(l.shadowed.len(), 1);
+            }
+            _ => panic!("leaf expected"),
+        }
+    }
+}
