@@ -54,6 +54,21 @@ pub enum Command {
     ///
     /// Example: opl init my-agents
     Init(InitArgs),
+    /// What changes for every agent between two states, and which changes widen what it may do.
+    ///
+    /// No revision: HEAD to the work tree. --staged: HEAD to the index. One revision: it to the
+    /// work tree. Two: the first to the second.
+    ///
+    /// Example: opl diff main HEAD --format markdown
+    Diff(DiffArgs),
+    /// The CI gate: validate, and with --base report the blast radius and widening changes.
+    ///
+    /// Example: opl check --base origin/main --deny-widening --format github
+    Check(CheckArgs),
+    /// Install or remove the git pre-commit hook that runs `opl validate --staged`.
+    ///
+    /// Example: opl hook install --chain
+    Hook(HookArgs),
     /// Print the JSON Schema of a layer file or of the rendered document.
     ///
     /// Example: opl schema layer > schemas/layer.schema.json
@@ -67,8 +82,24 @@ pub enum FindingsFormat {
     Json,
 }
 
+/// Which state of the config repository to read.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SourceArgs {
+    /// Read a revision (branch, tag, sha, HEAD~3) through git instead of the work tree.
+    #[arg(long, value_name = "REV", conflicts_with = "staged")]
+    pub rev: Option<String>,
+    /// Read the git index (what the next commit will hold).
+    #[arg(long)]
+    pub staged: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// With --staged: validate every agent, not only those the staged changes affect.
+    #[arg(long)]
+    pub all: bool,
     /// Validate only these agents (and the layers they inherit). Default: everything.
     #[arg(value_name = "AGENT")]
     pub agents: Vec<String>,
@@ -88,6 +119,8 @@ pub enum DocFormat {
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// The agent to render.
     #[arg(
         value_name = "AGENT",
@@ -113,6 +146,8 @@ pub struct RenderArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// The agent.
     pub agent: String,
     /// A reference path, e.g. model.provider or instructions.fragments[id=org.safety].
@@ -138,4 +173,81 @@ pub enum SchemaKind {
 pub struct SchemaArgs {
     #[arg(value_enum, default_value_t = SchemaKind::Layer)]
     pub kind: SchemaKind,
+}
+
+/// Output formats of `opl diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    Markdown,
+    Patch,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The revision to compare from (default: HEAD).
+    pub from: Option<String>,
+    /// The revision to compare to (default: the work tree, or the index with --staged).
+    pub to: Option<String>,
+    /// Compare HEAD with the index.
+    #[arg(long, conflicts_with = "to")]
+    pub staged: bool,
+    /// Only these agents (repeatable).
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub agents: Vec<String>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+    /// Exit 1 when any agent changed.
+    #[arg(long)]
+    pub exit_code: bool,
+    /// Exit 1, with a report, when any effective config changed (for refactors).
+    #[arg(long)]
+    pub expect_noop: bool,
+}
+
+/// Output formats of `opl check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The revision the change is based on (a pull request's target).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// The revision to check (default: the work tree).
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Fail when any change widens what an agent may do (needs --base).
+    #[arg(long, requires = "base")]
+    pub deny_widening: bool,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub action: HookAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAction {
+    /// Write .git/hooks/pre-commit (refuses when one exists, unless --chain).
+    Install {
+        /// Keep an existing hook and run it before opl.
+        #[arg(long)]
+        chain: bool,
+    },
+    /// Remove the hook opl wrote (and restore a chained one).
+    Uninstall,
 }

@@ -71,6 +71,8 @@ pub struct Repo {
     pub findings: Vec<Finding>,
     /// Lint codes allowed by `[lints]` in `opl.toml`.
     pub allowed_lints: Vec<String>,
+    /// Every valid agent id in the snapshot, loaded or not.
+    pub agent_ids: Vec<String>,
 }
 
 /// True for a valid client or agent id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
@@ -94,8 +96,23 @@ struct Pending {
     role: Role,
 }
 
+/// Which agents to load.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// Every agent and every client.
+    All,
+    /// These agents, the global layer, and the clients they name.
+    Agents(std::collections::HashSet<String>),
+}
+
 /// Loads every layer of the snapshot.
 pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
+    load_selected(snap, &Selection::All)
+}
+
+/// Loads the global layer, the selected agents and the clients they name. Every client and agent
+/// id is still listed (for `unknown-client` and did-you-mean), but unselected layers stay empty.
+pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Result<Repo> {
     let entries = snap.entries()?;
     if entries.len() > MAX_FILES {
         return Err(std::io::Error::other(format!(
@@ -279,45 +296,30 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         _ => true,
     });
     pending.sort_by(|a, b| a.path.cmp(&b.path));
-    let read: Vec<(SourceFile, Option<Table>, Vec<Finding>)> = {
-        let base = sources.iter().count() as u32;
-        pending
-            .par_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let fid = FileId(base + i as u32);
-                let layer = match &p.role {
-                    Role::Root => LayerKind::Root,
-                    Role::Layer(k) => k.clone(),
-                    Role::Stray => LayerKind::Stray,
-                };
-                let mut f = Vec::new();
-                if matches!(p.role, Role::Stray) {
-                    f.push(
-                        Finding::new(
-                            "stray-file",
-                            Span::file_start(fid),
-                            format!("`{}` is outside every layer and is ignored", safe(&p.path)),
-                        )
-                        .label("stray file")
-                        .help("layer files live under global/, clients/<client>/ or agents/"),
-                    );
-                    return (
-                        SourceFile::new(p.path.clone(), String::new(), layer),
-                        None,
-                        f,
-                    );
-                }
-                let text = read_text(snap, &p.path, fid, &mut f);
-                let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
-                (
-                    SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer),
-                    table,
-                    f,
-                )
-            })
-            .collect()
+    let wanted_agent = |a: &str| match selection {
+        Selection::All => true,
+        Selection::Agents(ids) => ids.contains(a),
     };
+    let (mut first, mut clients_pending): (Vec<Pending>, Vec<Pending>) = pending.into_iter().partition(|p| match &p.role {
+        Role::Layer(LayerKind::Client(_)) => matches!(selection, Selection::All),
+        _ => true,
+    });
+    first.retain(|p| match &p.role {
+        Role::Layer(LayerKind::Agent(a)) => wanted_agent(a),
+        _ => true,
+    });
+    let mut read = read_batch(snap, &first, sources.iter().count() as u32);
+    if let Selection::Agents(_) = selection {
+        // Only the clients the selected agents name.
+        let needed: std::collections::HashSet<String> = read
+            .iter()
+            .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
+            .filter_map(|(_, t, _)| t.as_ref()?.get("agent")?.value.as_table()?.get("client")?.value.as_str().map(String::from))
+            .collect();
+        clients_pending.retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
+        let base = (sources.iter().count() + read.len()) as u32;
+        read.extend(read_batch(snap, &clients_pending, base));
+    }
 
     let mut global = Layer::new(LayerKind::Global);
     let mut clients: BTreeMap<String, Layer> = client_list
@@ -482,17 +484,36 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
         check_root(fid, &t, &mut name, &mut allowed_lints, &mut findings);
     }
 
-    Ok(Repo {
-        sources,
-        name,
-        root_file,
-        global,
-        clients,
-        agents,
-        fragments,
-        findings,
-        allowed_lints,
-    })
+    let agent_ids = agent_ids.into_keys().filter(|a| !bad_agents.contains(a)).collect();
+    Ok(Repo { sources, name, root_file, global, clients, agents, fragments, findings, allowed_lints, agent_ids })
+}
+
+/// Reads and parses a batch of files in parallel; file ids start at `base`.
+fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
+    batch
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let fid = FileId(base + i as u32);
+            let layer = match &p.role {
+                Role::Root => LayerKind::Root,
+                Role::Layer(k) => k.clone(),
+                Role::Stray => LayerKind::Stray,
+            };
+            let mut f = Vec::new();
+            if matches!(p.role, Role::Stray) {
+                f.push(
+                    Finding::new("stray-file", Span::file_start(fid), format!("`{}` is outside every layer and is ignored", safe(&p.path)))
+                        .label("stray file")
+                        .help("layer files live under global/, clients/<client>/ or agents/"),
+                );
+                return (SourceFile::new(p.path.clone(), String::new(), layer), None, f);
+            }
+            let text = read_text(snap, &p.path, fid, &mut f);
+            let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
+            (SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer), table, f)
+        })
+        .collect()
 }
 
 /// Reads one layer file as UTF-8, enforcing the size limit.

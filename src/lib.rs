@@ -9,9 +9,12 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod check;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
+pub mod diff;
+pub mod git;
 pub mod glob;
 pub mod key_path;
 pub mod layer;
@@ -63,6 +66,9 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Explain(a) => commands::explain::run(&mut ctx, a),
         cli::Command::Init(a) => commands::init::run(&mut ctx, a),
         cli::Command::Schema(a) => commands::schema::run(&mut ctx, a),
+        cli::Command::Diff(a) => commands::diff::run(&mut ctx, a),
+        cli::Command::Check(a) => commands::check::run(&mut ctx, a),
+        cli::Command::Hook(a) => commands::hook::run(&mut ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Ctx, Failure, Outcome, emit, open, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
 use crate::cli::{ExplainArgs, FindingsFormat};
 use crate::key_path::{KeyPath, Segment};
 use crate::origin::{Origin, Provenance, provenance, short};
@@ -69,7 +69,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
             suggest(&key)
         )));
     }
-    let (_, repo) = open(ctx)?;
+    let (_, repo) = open_source(ctx, &args.source)?;
     let stacks = Stacks::new(&repo);
     let Some(agent) = stacks.agent(&args.agent) else {
         return Err(unknown_agent(&repo, &args.agent));

@@ -1,6 +1,9 @@
 //! One module per subcommand: read inputs, call the core, hand results to an output writer.
 
+pub mod check;
+pub mod diff;
 pub mod explain;
+pub mod hook;
 pub mod init;
 pub mod render;
 pub mod schema;
@@ -9,7 +12,9 @@ pub mod validate;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::layer::Repo;
+use crate::cli::SourceArgs;
+use crate::git::{Git, State};
+use crate::layer::{Repo, Selection};
 use crate::output::Style;
 use crate::snapshot::{WorkTree, find_root};
 
@@ -36,10 +41,51 @@ pub type Outcome = Result<u8, Failure>;
 
 /// Finds the root and loads the work tree.
 pub fn open(ctx: &Ctx) -> Result<(PathBuf, Repo), Failure> {
+    open_source(ctx, &SourceArgs::default())
+}
+
+/// Finds the root and loads the state `source` names (work tree, index or a revision).
+pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
-    let repo = crate::layer::load(&WorkTree::new(&root))
-        .map_err(|e| Failure(format!("cannot read {}: {e}", root.display())))?;
+    let state = state_of(source);
+    let git = if state == State::WorkTree { None } else { Some(need_git(&root)?) };
+    let repo = load_state(&root, git.as_ref(), &state, &Selection::All)?;
     Ok((root, repo))
+}
+
+/// The state `--rev` / `--staged` name.
+pub fn state_of(source: &SourceArgs) -> State {
+    match (&source.rev, source.staged) {
+        (Some(r), _) => State::Rev(r.clone()),
+        (None, true) => State::Index,
+        (None, false) => State::WorkTree,
+    }
+}
+
+/// The git repository holding the root, or a failure that says why one is needed.
+pub fn need_git(root: &std::path::Path) -> Result<Git, Failure> {
+    match Git::discover(root) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(Failure(format!("{} is not inside a git repository; --rev, --staged, diff and hooks need one", root.display()))),
+        Err(e) => Err(Failure(e.0)),
+    }
+}
+
+/// Loads one state of the config repository.
+pub fn load_state(root: &std::path::Path, git: Option<&Git>, state: &State, selection: &Selection) -> Result<Repo, Failure> {
+    let loaded = match state {
+        State::WorkTree => crate::layer::load_selected(&WorkTree::new(root), selection),
+        _ => {
+            let git = git.ok_or_else(|| Failure("reading a revision needs a git repository".into()))?;
+            let snap = git.snapshot(state).map_err(|e| Failure(e.0))?;
+            if !snap.has_root() {
+                let at = if git.prefix().is_empty() { "the top of the repository".to_string() } else { git.prefix().to_string() };
+                return Err(Failure(format!("{} has no opl.toml at {at}", state.label())));
+            }
+            crate::layer::load_selected(&snap, selection)
+        }
+    };
+    loaded.map_err(|e| Failure(format!("cannot read {} of {}: {e}", state.label(), root.display())))
 }
 
 /// Writes to a stream, turning a broken pipe into a quiet failure.
@@ -50,7 +96,7 @@ pub fn emit(w: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 /// The error for an agent id that names no agent.
 pub fn unknown_agent(repo: &Repo, id: &str) -> Failure {
-    let hint = crate::diagnostic::did_you_mean(id, repo.agents.keys().map(String::as_str))
+    let hint = crate::diagnostic::did_you_mean(id, repo.agent_ids.iter().map(String::as_str))
         .map(|m| format!(" (did you mean `{m}`?)"))
         .unwrap_or_default();
     Failure(format!(

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{Ctx, Failure, Outcome, emit, open, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
 use crate::cli::{DocFormat, RenderArgs};
 use crate::diagnostic::{Finding, normalize};
 use crate::layer::Repo;
@@ -13,7 +13,7 @@ use crate::write::{Overwrite, ensure_dir, write_atomic};
 
 /// Runs `opl render`.
 pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
-    let (_, repo) = open(ctx)?;
+    let (_, repo) = open_source(ctx, &args.source)?;
     let stacks = Stacks::new(&repo);
     if args.all {
         return render_all(ctx, args, &repo, &stacks);

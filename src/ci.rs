@@ -1,0 +1,147 @@
+//! Writers for the formats CI systems read: GitHub workflow commands, SARIF 2.1.0 and JUnit XML.
+//! Each takes findings in their JSON form (paths already relative to the repository).
+
+use serde_json::json;
+
+use crate::diagnostic::Severity;
+use crate::output::JsonFinding;
+
+fn gh_escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn gh_escape_prop(s: &str) -> String {
+    gh_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One GitHub workflow command per finding: `::error file=..,line=..,col=..,title=CODE::message`.
+pub fn github(findings: &[JsonFinding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let level = if f.severity == Severity::Error { "error" } else { "warning" };
+        let mut msg = f.message.clone();
+        for r in &f.related {
+            msg.push_str(&format!("\n{}: {}:{}:{}", r.message, r.file, r.line, r.column));
+        }
+        if let Some(h) = &f.help {
+            msg.push_str(&format!("\nhelp: {h}"));
+        }
+        out.push_str(&format!(
+            "::{level} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+            gh_escape_prop(&f.file),
+            f.line,
+            f.column,
+            f.end_line,
+            f.end_column,
+            gh_escape_prop(f.code),
+            gh_escape_data(&msg)
+        ));
+    }
+    out
+}
+
+/// A SARIF 2.1.0 log: rule ids are finding codes; the second span is in `relatedLocations`.
+pub fn sarif(findings: &[JsonFinding]) -> String {
+    let mut rules: Vec<serde_json::Value> = Vec::new();
+    let mut rule_index = std::collections::BTreeMap::new();
+    for f in findings {
+        if !rule_index.contains_key(f.code) {
+            let desc = crate::diagnostic::CODES.iter().find(|(c, _, _)| *c == f.code).map(|(_, _, d)| *d).unwrap_or("a change that widens what an agent may do");
+            rule_index.insert(f.code, rules.len());
+            rules.push(json!({
+                "id": f.code,
+                "name": f.code,
+                "shortDescription": {"text": desc},
+                "defaultConfiguration": {"level": if f.severity == Severity::Error { "error" } else { "warning" }},
+            }));
+        }
+    }
+    let location = |file: &str, line: u32, col: u32, end: Option<(u32, u32)>| {
+        let mut region = json!({"startLine": line, "startColumn": col});
+        if let Some((el, ec)) = end {
+            region["endLine"] = json!(el);
+            region["endColumn"] = json!(ec);
+        }
+        json!({"physicalLocation": {"artifactLocation": {"uri": file, "uriBaseId": "SRCROOT"}, "region": region}})
+    };
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let mut r = json!({
+                "ruleId": f.code,
+                "ruleIndex": rule_index[f.code],
+                "level": if f.severity == Severity::Error { "error" } else { "warning" },
+                "message": {"text": match &f.help { Some(h) => format!("{} (help: {h})", f.message), None => f.message.clone() }},
+                "locations": [location(&f.file, f.line, f.column, Some((f.end_line, f.end_column.max(f.column))))],
+            });
+            if !f.related.is_empty() {
+                r["relatedLocations"] = f
+                    .related
+                    .iter()
+                    .enumerate()
+                    .map(|(i, rel)| {
+                        let mut l = location(&rel.file, rel.line, rel.column, None);
+                        l["id"] = json!(i + 1);
+                        l["message"] = json!({"text": rel.message});
+                        l
+                    })
+                    .collect();
+            }
+            r
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "opl", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": "file:///"}},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&log).expect("JSON") + "\n"
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JUnit XML report: one test case per finding (errors fail), or one passing case when clean.
+pub fn junit(findings: &[JsonFinding]) -> String {
+    let failures = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let cases = findings.len().max(1);
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"opl\" tests=\"{cases}\" failures=\"{failures}\">\n  <testsuite name=\"opl check\" tests=\"{cases}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n"
+    );
+    if findings.is_empty() {
+        out.push_str("    <testcase classname=\"opl\" name=\"config repository\"/>\n");
+    }
+    for f in findings {
+        let name = format!("{} {}:{}:{}", f.code, f.file, f.line, f.column);
+        out.push_str(&format!("    <testcase classname=\"opl.{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n", xml(f.code), xml(&name), xml(&f.file), f.line));
+        let mut body = f.message.clone();
+        for r in &f.related {
+            body.push_str(&format!("\n{}: {}:{}:{}", r.message, r.file, r.line, r.column));
+        }
+        if f.severity == Severity::Error {
+            out.push_str(&format!("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", xml(f.code), xml(&f.message), xml(&body)));
+        } else {
+            out.push_str(&format!("      <system-out>warning: {}</system-out>\n", xml(&body)));
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

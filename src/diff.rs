@@ -1,0 +1,375 @@
+//! Effective config x effective config -> changes, per agent, with the changes that widen what an
+//! agent may do and the blast radius of the whole change.
+//!
+//! Only the agents a change can affect are merged: a change under `agents/<id>` affects that
+//! agent; a change to `opl.toml`, `global/`, `clients/` or a file outside the layers (a fragment
+//! may be referenced from anywhere) affects every agent.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::key_path::{KeyPath, Segment};
+use crate::layer::{Repo, Selection};
+use crate::origin::{Origin, provenance};
+use crate::render::{digest, document, to_toml};
+use crate::schema::{self, Class, REQUIRE_LADDER};
+use crate::stack::Stacks;
+
+/// What a changed path can affect.
+pub fn affected(changed: &[String]) -> Selection {
+    let mut ids = HashSet::new();
+    for p in changed {
+        if p.split('/').any(|c| c.starts_with('.')) {
+            continue;
+        }
+        let parts: Vec<&str> = p.split('/').collect();
+        match parts.as_slice() {
+            ["agents", file] if file.ends_with(".toml") => {
+                ids.insert(file.trim_end_matches(".toml").to_string());
+            }
+            ["agents", dir, .., last] if last.ends_with(".toml") => {
+                ids.insert(dir.to_string());
+            }
+            [.., last] if last.ends_with(".toml") && !matches!(parts[0], "global" | "clients") && p != "opl.toml" => {}
+            _ => return Selection::All,
+        }
+    }
+    Selection::Agents(ids)
+}
+
+/// One changed leaf.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub path: String,
+    pub old: Option<Json>,
+    pub new: Option<Json>,
+    /// Why the change widens what the agent may do, when it does.
+    pub widening: Option<String>,
+    /// The definition that now wins, or the one that was removed.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    #[serde(skip)]
+    pub origin: Option<Origin>,
+}
+
+/// How an agent changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// The changes of one agent.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgentDiff {
+    pub agent: String,
+    pub client: Option<String>,
+    pub status: Status,
+    pub digest_before: Option<String>,
+    pub digest_after: Option<String>,
+    /// False when that side has errors that keep its document from being built.
+    pub valid_before: bool,
+    pub valid_after: bool,
+    pub changes: Vec<Change>,
+    #[serde(skip)]
+    pub toml_before: String,
+    #[serde(skip)]
+    pub toml_after: String,
+}
+
+impl AgentDiff {
+    /// True when any change widens what the agent may do.
+    pub fn widens(&self) -> bool {
+        self.changes.iter().any(|c| c.widening.is_some())
+    }
+}
+
+/// A lock that appeared or disappeared.
+#[derive(Clone, Debug, Serialize)]
+pub struct LockChange {
+    pub lock: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// The whole diff.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub agents: Vec<AgentDiff>,
+    /// Paths (relative to the config root) that changed.
+    pub files_changed: Vec<String>,
+    /// Changed files that change no agent's effective config.
+    pub noop_files: Vec<String>,
+    pub root_config_changed: bool,
+    pub locks_added: Vec<LockChange>,
+    pub locks_removed: Vec<LockChange>,
+}
+
+impl Report {
+    /// Agents changed, per client (`(no client)` for agents without one).
+    pub fn by_client(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for a in &self.agents {
+            *m.entry(a.client.clone().unwrap_or_else(|| "(no client)".into())).or_insert(0) += 1;
+        }
+        m
+    }
+    /// Number of agents with a widening change.
+    pub fn widened(&self) -> usize {
+        self.agents.iter().filter(|a| a.widens()).count()
+    }
+}
+
+struct Side {
+    client: Option<String>,
+    digest: String,
+    toml: String,
+    valid: bool,
+    leaves: BTreeMap<String, (Json, Option<Origin>)>,
+}
+
+fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
+    let a = stacks.agent(id)?;
+    let doc = document(repo, id, &a.eff);
+    let dg = digest(&doc);
+    let leaves = provenance(repo, &a, Some(&doc)).into_iter().map(|p| (p.path, (p.value, p.origin))).collect();
+    Some(Side { client: a.client.clone(), toml: to_toml(&doc, &dg), digest: dg, valid: a.buildable(), leaves })
+}
+
+/// Compares two loaded states over the agents in `ids`.
+pub fn compare(old: &Repo, new: &Repo, ids: &BTreeSet<String>, files_changed: Vec<String>, from: String, to: String) -> Report {
+    use rayon::prelude::*;
+    let so = Stacks::new(old);
+    let sn = Stacks::new(new);
+    let ids: Vec<&String> = ids.iter().collect();
+    let agents: Vec<AgentDiff> = ids
+        .par_iter()
+        .filter_map(|id| {
+            let (a, b) = (side(old, &so, id), side(new, &sn, id));
+            agent_diff(id, a, b)
+        })
+        .collect();
+    let mut origins: HashSet<&str> = HashSet::new();
+    for a in &agents {
+        for c in &a.changes {
+            if let Some(f) = &c.file {
+                origins.insert(f);
+            }
+        }
+    }
+    let noop_files = files_changed.iter().filter(|f| !origins.contains(f.as_str()) && !f.split('/').any(|c| c.starts_with('.'))).cloned().collect();
+    let locks = |r: &Repo| -> BTreeMap<String, LockChange> {
+        std::iter::once(&r.global)
+            .chain(r.clients.values())
+            .chain(r.agents.values())
+            .flat_map(|l| l.locks.iter())
+            .map(|(p, s)| {
+                let loc = r.sources.locate(*s);
+                (format!("{p} @ {}", loc.file), LockChange { lock: p.to_string(), file: loc.file, line: loc.line })
+            })
+            .collect()
+    };
+    let (lo, ln) = (locks(old), locks(new));
+    let locks_added = ln.iter().filter(|(k, _)| !lo.contains_key(*k)).map(|(_, v)| v.clone()).collect();
+    let locks_removed = lo.iter().filter(|(k, _)| !ln.contains_key(*k)).map(|(_, v)| v.clone()).collect();
+    let root_config_changed = files_changed.iter().any(|f| f == "opl.toml");
+    Report { from, to, agents, files_changed, noop_files, root_config_changed, locks_added, locks_removed }
+}
+
+fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
+    let status = match (&a, &b) {
+        (None, None) => return None,
+        (None, Some(_)) => Status::Added,
+        (Some(_), None) => Status::Removed,
+        (Some(x), Some(y)) if x.digest == y.digest && x.valid == y.valid => return None,
+        _ => Status::Changed,
+    };
+    let empty = BTreeMap::new();
+    let (la, lb) = (a.as_ref().map(|s| &s.leaves).unwrap_or(&empty), b.as_ref().map(|s| &s.leaves).unwrap_or(&empty));
+    let paths: BTreeSet<&String> = la.keys().chain(lb.keys()).collect();
+    let mut changes = Vec::new();
+    for p in paths {
+        let (o, n) = (la.get(p), lb.get(p));
+        if o.map(|x| &x.0) == n.map(|x| &x.0) {
+            continue;
+        }
+        let origin = n.and_then(|x| x.1.clone()).or_else(|| o.and_then(|x| x.1.clone()));
+        let old = o.map(|x| x.0.clone());
+        let new = n.map(|x| x.0.clone());
+        let widening = widening(p, old.as_ref(), new.as_ref());
+        changes.push(Change {
+            path: p.clone(),
+            file: origin.as_ref().map(|o| o.file.clone()),
+            line: origin.as_ref().map(|o| o.line),
+            origin,
+            old,
+            new,
+            widening,
+        });
+    }
+    // `actions` is derived: point it at the `tools.*.use` change that made it.
+    if let Some(use_change) = changes.iter().find(|c| c.path.starts_with("tools.") && c.path.ends_with(".use") && c.origin.is_some()).map(|c| c.origin.clone()) {
+        for c in changes.iter_mut().filter(|c| c.path == "actions" && c.origin.is_none()) {
+            c.file = use_change.as_ref().map(|o| o.file.clone());
+            c.line = use_change.as_ref().map(|o| o.line);
+            c.origin = use_change.clone();
+        }
+    }
+    Some(AgentDiff {
+        agent: id.to_string(),
+        client: b.as_ref().and_then(|s| s.client.clone()).or_else(|| a.as_ref().and_then(|s| s.client.clone())),
+        status,
+        digest_before: a.as_ref().map(|s| s.digest.clone()),
+        digest_after: b.as_ref().map(|s| s.digest.clone()),
+        valid_before: a.as_ref().is_none_or(|s| s.valid),
+        valid_after: b.as_ref().is_none_or(|s| s.valid),
+        toml_before: a.map(|s| s.toml).unwrap_or_default(),
+        toml_after: b.map(|s| s.toml).unwrap_or_default(),
+        changes,
+    })
+}
+
+fn strings(v: Option<&Json>) -> Vec<&str> {
+    v.and_then(Json::as_array).map(|a| a.iter().filter_map(Json::as_str).collect()).unwrap_or_default()
+}
+
+fn num(v: Option<&Json>) -> Option<f64> {
+    v.and_then(Json::as_f64)
+}
+
+/// Why a change of `path` from `old` to `new` widens what the agent may do, or `None`.
+pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<String> {
+    let kp = KeyPath::parse(path).ok()?;
+    let keys: Vec<&str> = kp.keys().collect();
+    let list = |what: &str| -> Option<String> {
+        let (o, n) = (strings(old), strings(new));
+        let added: Vec<&str> = n.iter().filter(|x| !o.contains(x)).copied().collect();
+        (!added.is_empty()).then(|| format!("{what}: {}", added.join(", ")))
+    };
+    match keys.as_slice() {
+        ["actions"] => return list("new action"),
+        ["memory", "scopes"] => return list("more memory scopes"),
+        ["memory", "inspectors"] => return list("more memory inspectors"),
+        ["memory", "retention_days", _] => {
+            return match (num(old), num(new)) {
+                (Some(a), Some(b)) if b > a => Some(format!("longer retention: {a} -> {b} days")),
+                _ => None,
+            };
+        }
+        ["policy", "approvals", "rules", field, ..] => {
+            let id = kp.0.iter().find_map(|s| if let Segment::Id(i) = s { Some(i.as_str()) } else { None }).unwrap_or_default();
+            return match (*field, old, new) {
+                ("action", Some(_), None) => Some(format!("approval rule `{id}` removed")),
+                ("require", Some(o), Some(n)) => {
+                    let rank = |v: &Json| v.as_str().and_then(|s| REQUIRE_LADDER.iter().position(|r| *r == s));
+                    match (rank(o), rank(n)) {
+                        (Some(a), Some(b)) if b < a => Some(format!("approval rule `{id}` looser: {} -> {}", o, n)),
+                        _ => None,
+                    }
+                }
+                ("when", _, _) => {
+                    let cmp = keys.last().copied().unwrap_or_default();
+                    match (cmp, num(old), num(new)) {
+                        ("gt" | "gte", Some(a), Some(b)) if b > a => Some(format!("approval rule `{id}` applies less often: {cmp} {a} -> {b}")),
+                        ("lt" | "lte", Some(a), Some(b)) if b < a => Some(format!("approval rule `{id}` applies less often: {cmp} {a} -> {b}")),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+        }
+        _ => {}
+    }
+    let field = schema::lookup(keys.iter().copied())?;
+    match field.class {
+        Class::Min => match (num(old), num(new)) {
+            (Some(a), Some(b)) if b > a => Some(format!("higher ceiling: {a} -> {b}")),
+            (Some(a), None) => Some(format!("ceiling {a} removed")),
+            _ => None,
+        },
+        Class::Max => match (num(old), num(new)) {
+            (Some(a), Some(b)) if b < a => Some(format!("lower floor: {a} -> {b}")),
+            (Some(a), None) => Some(format!("floor {a} removed")),
+            _ => None,
+        },
+        Class::Or => (old == Some(&Json::Bool(true)) && new != Some(&Json::Bool(true))).then(|| "requirement turned off".to_string()),
+        Class::Subset => {
+            if old.is_some() && new.is_none() {
+                return Some("allow list removed: nothing is restricted".into());
+            }
+            let o = strings(old);
+            let added: Vec<&str> = strings(new).into_iter().filter(|n| old.is_some() && !o.iter().any(|p| crate::glob::covers(p, n))).collect();
+            (!added.is_empty()).then(|| format!("newly allowed: {}", added.join(", ")))
+        }
+        Class::Union => {
+            let n = strings(new);
+            let removed: Vec<&str> = strings(old).into_iter().filter(|x| !n.contains(x)).collect();
+            (!removed.is_empty()).then(|| format!("no longer {}: {}", keys.last().copied().unwrap_or_default().replace('_', " "), removed.join(", ")))
+        }
+        _ => None,
+    }
+}
+
+/// A unified diff of the rendered TOML of each changed agent.
+pub fn patch(report: &Report) -> String {
+    let mut out = String::new();
+    for a in &report.agents {
+        let d = similar::TextDiff::from_lines(&a.toml_before, &a.toml_after);
+        let old = if a.status == Status::Added { "/dev/null".to_string() } else { format!("a/{}.toml", a.agent) };
+        let new = if a.status == Status::Removed { "/dev/null".to_string() } else { format!("b/{}.toml", a.agent) };
+        out.push_str(&d.unified_diff().context_radius(3).header(&old, &new).to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifies_widening_changes() {
+        let w = |p: &str, o: Option<Json>, n: Option<Json>| widening(p, o.as_ref(), n.as_ref());
+        assert!(w("actions", Some(json!(["a.x"])), Some(json!(["a.x", "a.y"]))).unwrap().contains("a.y"));
+        assert!(w("actions", Some(json!(["a.x", "a.y"])), Some(json!(["a.x"]))).is_none());
+        assert!(w("policy.model.max_temperature", Some(json!(0.5)), Some(json!(0.7))).is_some());
+        assert!(w("policy.model.max_temperature", Some(json!(0.5)), Some(json!(0.3))).is_none());
+        assert!(w("policy.model.max_temperature", Some(json!(0.5)), None).is_some());
+        assert!(w("policy.tools.deny", Some(json!(["*.delete_*"])), Some(json!([]))).is_some());
+        assert!(w("policy.tools.allow", Some(json!(["crm.*"])), Some(json!(["crm.*", "kb.*"]))).is_some());
+        assert!(w("policy.tools.allow", Some(json!(["crm.*"])), Some(json!(["crm.get"]))).is_none());
+        assert!(w("policy.model.allow_providers", Some(json!(["openai"])), Some(json!(["openai", "x"]))).is_some());
+        assert!(w("policy.memory.redact_pii", Some(json!(true)), Some(json!(false))).is_some());
+        assert!(w("memory.retention_days.user", Some(json!(30)), Some(json!(60))).is_some());
+        assert!(w("memory.scopes", Some(json!(["session"])), Some(json!(["session", "user"]))).is_some());
+        assert!(w("policy.approvals.rules[id=r].require", Some(json!("approval")), Some(json!("notify"))).is_some());
+        assert!(w("policy.approvals.rules[id=r].require", Some(json!("notify")), Some(json!("deny"))).is_none());
+        assert!(w("policy.approvals.rules[id=r].action", Some(json!("*.x")), None).is_some());
+        assert!(w("policy.approvals.rules[id=r].when.gt", Some(json!(1000)), Some(json!(5000))).is_some());
+        assert!(w("tools.crm.limits.max_calls_per_run", Some(json!(3)), Some(json!(10))).is_some());
+        assert!(w("model.name", Some(json!("a")), Some(json!("b"))).is_none());
+    }
+
+    #[test]
+    fn affected_agents_from_changed_paths() {
+        let sel = |p: &[&str]| affected(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        match sel(&["agents/a.toml", "agents/b/x.toml", ".github/ci.yml", "misc/x.toml"]) {
+            Selection::Agents(ids) => {
+                let mut v: Vec<_> = ids.into_iter().collect();
+                v.sort();
+                assert_eq!(v, ["a", "b"]);
+            }
+            Selection::All => panic!("expected agents"),
+        }
+        assert!(matches!(sel(&["global/models.toml"]), Selection::All));
+        assert!(matches!(sel(&["clients/acme/client.toml"]), Selection::All));
+        assert!(matches!(sel(&["opl.toml"]), Selection::All));
+        assert!(matches!(sel(&["agents/a/playbook.md"]), Selection::All));
+    }
+}

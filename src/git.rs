@@ -1,0 +1,268 @@
+//! The only module that touches git: snapshots of a commit or of the index, and the paths that
+//! changed between two states. Everything is read through git2 (no network, no work-tree writes);
+//! the config root may be a folder inside a larger repository, so every git path is the root's
+//! prefix plus the config path.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use git2::{ObjectType, Oid, Repository, Tree};
+
+use crate::snapshot::{Entry, EntryKind, Snapshot, check_limit};
+
+/// Which state of the repository to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    WorkTree,
+    Index,
+    /// A revision as git understands it (`HEAD~2`, a branch, a tag, a sha).
+    Rev(String),
+}
+
+impl State {
+    /// How the state is named in messages.
+    pub fn label(&self) -> String {
+        match self {
+            State::WorkTree => "work tree".into(),
+            State::Index => "index".into(),
+            State::Rev(r) => r.clone(),
+        }
+    }
+}
+
+/// A failure to read git, with a message that says what to do.
+#[derive(Debug)]
+pub struct GitError(pub String);
+
+impl From<git2::Error> for GitError {
+    fn from(e: git2::Error) -> Self {
+        GitError(e.message().to_string())
+    }
+}
+
+/// A git repository holding a config root.
+pub struct Git {
+    repo: Mutex<Repository>,
+    /// The config root relative to the work tree, with a trailing `/` (empty at the top).
+    prefix: String,
+    workdir: Option<PathBuf>,
+    shallow: bool,
+}
+
+impl Git {
+    /// The repository that holds `root`, or `None` when it is not inside one.
+    pub fn discover(root: &Path) -> Result<Option<Git>, GitError> {
+        let repo = match Repository::discover(root) {
+            Ok(r) => r,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let workdir = repo.workdir().map(Path::to_path_buf);
+        let prefix = match &workdir {
+            Some(w) => {
+                let w = w.canonicalize().map_err(|e| GitError(e.to_string()))?;
+                let r = root.canonicalize().map_err(|e| GitError(e.to_string()))?;
+                let rel = r.strip_prefix(&w).map_err(|_| GitError(format!("{} is not inside the git work tree {}", r.display(), w.display())))?;
+                let s = rel.to_str().ok_or_else(|| GitError("the config root's path is not UTF-8".into()))?.replace(std::path::MAIN_SEPARATOR, "/");
+                if s.is_empty() { s } else { format!("{s}/") }
+            }
+            None => String::new(),
+        };
+        let shallow = repo.is_shallow();
+        Ok(Some(Git { repo: Mutex::new(repo), prefix, workdir, shallow }))
+    }
+
+    /// The config root relative to the top of the repository (`""` or `"sub/dir/"`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The top of the work tree.
+    pub fn workdir(&self) -> Option<&Path> {
+        self.workdir.as_deref()
+    }
+
+    /// The hooks directory (honours `core.hooksPath`).
+    pub fn hooks_dir(&self) -> Result<PathBuf, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let cfg = repo.config()?;
+        if let Ok(p) = cfg.get_path("core.hooksPath") {
+            let base = self.workdir.clone().unwrap_or_else(|| repo.path().to_path_buf());
+            return Ok(if p.is_absolute() { p } else { base.join(p) });
+        }
+        Ok(repo.path().join("hooks"))
+    }
+
+    fn resolve(&self, repo: &Repository, spec: &str) -> Result<Oid, GitError> {
+        match repo.revparse_single(spec).and_then(|o| o.peel_to_commit()) {
+            Ok(c) => Ok(c.id()),
+            Err(e) => {
+                let mut msg = format!("revision `{}` is not in this repository: {}", crate::source::safe(spec), e.message());
+                if self.shallow {
+                    msg.push_str(
+                        "\nthis is a shallow clone: fetch the history you need (`git fetch --unshallow`, or \
+                         `git fetch origin <base>`), or check out with `fetch-depth: 0` in CI",
+                    );
+                } else {
+                    msg.push_str("\nfetch it first (`git fetch origin <branch>`), or check the name with `git log --oneline`");
+                }
+                Err(GitError(msg))
+            }
+        }
+    }
+
+    /// The commit id a revision names.
+    pub fn commit_id(&self, spec: &str) -> Result<String, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        Ok(self.resolve(&repo, spec)?.to_string())
+    }
+
+    /// True when HEAD points at a commit (false on a fresh `git init`).
+    pub fn has_head(&self) -> bool {
+        let repo = self.repo.lock().expect("git lock");
+        repo.head().ok().and_then(|h| h.peel_to_commit().ok()).is_some()
+    }
+
+    /// A snapshot of a commit or of the index, rooted at the config root.
+    pub fn snapshot(&self, state: &State) -> Result<GitSnapshot<'_>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let mut files: HashMap<String, (Oid, EntryKind)> = HashMap::new();
+        let label = state.label();
+        match state {
+            State::WorkTree => return Err(GitError("the work tree is read from disk, not from git".into())),
+            State::Rev(spec) => {
+                let oid = self.resolve(&repo, spec)?;
+                let tree = repo.find_commit(oid)?.tree()?;
+                if let Some(sub) = self.subtree(&repo, &tree)? {
+                    sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+                        let Ok(name) = e.name() else { return git2::TreeWalkResult::Ok };
+                        let kind = match (e.kind(), e.filemode()) {
+                            (Some(ObjectType::Tree), _) => EntryKind::Dir,
+                            (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
+                            (Some(ObjectType::Blob), _) => EntryKind::File,
+                            _ => EntryKind::Other,
+                        };
+                        files.insert(format!("{dir}{name}"), (e.id(), kind));
+                        git2::TreeWalkResult::Ok
+                    })?;
+                }
+            }
+            State::Index => {
+                let index = repo.index()?;
+                for e in index.iter() {
+                    let stage = (e.flags >> 12) & 0x3;
+                    let Ok(path) = std::str::from_utf8(&e.path) else { continue };
+                    let Some(rel) = path.strip_prefix(self.prefix.as_str()) else { continue };
+                    let kind = match e.mode {
+                        0o120000 => EntryKind::Symlink,
+                        0o160000 => EntryKind::Other,
+                        _ if stage != 0 => EntryKind::Other,
+                        _ => EntryKind::File,
+                    };
+                    files.insert(rel.to_string(), (e.id, kind));
+                }
+            }
+        }
+        Ok(GitSnapshot { git: self, files, label })
+    }
+
+    fn subtree<'r>(&self, repo: &'r Repository, tree: &Tree<'r>) -> Result<Option<Tree<'r>>, GitError> {
+        if self.prefix.is_empty() {
+            return Ok(Some(tree.clone()));
+        }
+        match tree.get_path(Path::new(self.prefix.trim_end_matches('/'))) {
+            Ok(e) if e.kind() == Some(ObjectType::Tree) => Ok(Some(repo.find_tree(e.id())?)),
+            Ok(_) => Ok(None),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Config-root-relative paths that differ between two states.
+    pub fn changed_paths(&self, from: &State, to: &State) -> Result<Vec<String>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let mut opts = git2::DiffOptions::new();
+        if !self.prefix.is_empty() {
+            opts.pathspec(self.prefix.trim_end_matches('/'));
+        }
+        opts.include_untracked(true).recurse_untracked_dirs(true).include_typechange(true);
+        let tree_of = |s: &State| -> Result<Option<Tree<'_>>, GitError> {
+            match s {
+                State::Rev(spec) => Ok(Some(repo.find_commit(self.resolve(&repo, spec)?)?.tree()?)),
+                _ => Ok(None),
+            }
+        };
+        let diff = match (from, to) {
+            (State::Rev(_), State::Rev(_)) => repo.diff_tree_to_tree(tree_of(from)?.as_ref(), tree_of(to)?.as_ref(), Some(&mut opts))?,
+            (State::Rev(_), State::Index) => repo.diff_tree_to_index(tree_of(from)?.as_ref(), None, Some(&mut opts))?,
+            (State::Rev(_), State::WorkTree) => repo.diff_tree_to_workdir_with_index(tree_of(from)?.as_ref(), Some(&mut opts))?,
+            (State::Index, State::WorkTree) => repo.diff_index_to_workdir(None, Some(&mut opts))?,
+            _ => return Err(GitError(format!("cannot compare {} with {}", from.label(), to.label()))),
+        };
+        let mut out = BTreeSet::new();
+        for d in diff.deltas() {
+            for f in [d.old_file(), d.new_file()] {
+                if let Some(p) = f.path().and_then(|p| p.to_str())
+                    && let Some(rel) = p.replace(std::path::MAIN_SEPARATOR, "/").strip_prefix(self.prefix.as_str())
+                {
+                    out.insert(rel.to_string());
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// The files of one commit or of the index, read through git.
+pub struct GitSnapshot<'g> {
+    git: &'g Git,
+    files: HashMap<String, (Oid, EntryKind)>,
+    label: String,
+}
+
+impl GitSnapshot<'_> {
+    /// True when the state holds `opl.toml` at the config root.
+    pub fn has_root(&self) -> bool {
+        matches!(self.files.get("opl.toml"), Some((_, EntryKind::File)))
+    }
+}
+
+impl Snapshot for GitSnapshot<'_> {
+    fn entries(&self) -> io::Result<Vec<Entry>> {
+        let mut dirs = BTreeSet::new();
+        let mut out = Vec::with_capacity(self.files.len());
+        for (p, (_, kind)) in &self.files {
+            let mut cur = p.as_str();
+            while let Some((d, _)) = cur.rsplit_once('/') {
+                if !dirs.insert(d.to_string()) {
+                    break;
+                }
+                cur = d;
+            }
+            if *kind != EntryKind::Dir {
+                out.push(Entry { path: p.clone(), kind: *kind, size: 0 });
+            }
+        }
+        out.extend(dirs.into_iter().map(|path| Entry { path, kind: EntryKind::Dir, size: 0 }));
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let Some((oid, EntryKind::File)) = self.files.get(path) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{path} is not a file in {}", self.label)));
+        };
+        let repo = self.git.repo.lock().expect("git lock");
+        let odb = repo.odb().map_err(|e| io::Error::other(e.message().to_string()))?;
+        let (size, _) = odb.read_header(*oid).map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+        check_limit(size as u64, limit)?;
+        let blob = repo.find_blob(*oid).map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+        Ok(blob.content().to_vec())
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+}
