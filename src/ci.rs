@@ -7,7 +7,9 @@ use crate::diagnostic::Severity;
 use crate::output::JsonFinding;
 
 fn gh_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_escape_prop(s: &str) -> String {
@@ -18,10 +20,17 @@ fn gh_escape_prop(s: &str) -> String {
 pub fn github(findings: &[JsonFinding]) -> String {
     let mut out = String::new();
     for f in findings {
-        let level = if f.severity == Severity::Error { "error" } else { "warning" };
+        let level = if f.severity == Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
         let mut msg = f.message.clone();
         for r in &f.related {
-            msg.push_str(&format!("\n{}: {}:{}:{}", r.message, r.file, r.line, r.column));
+            msg.push_str(&format!(
+                "\n{}: {}:{}:{}",
+                r.message, r.file, r.line, r.column
+            ));
         }
         if let Some(h) = &f.help {
             msg.push_str(&format!("\nhelp: {h}"));
@@ -46,7 +55,11 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
     let mut rule_index = std::collections::BTreeMap::new();
     for f in findings {
         if !rule_index.contains_key(f.code) {
-            let desc = crate::diagnostic::CODES.iter().find(|(c, _, _)| *c == f.code).map(|(_, _, d)| *d).unwrap_or("a change that widens what an agent may do");
+            let desc = crate::diagnostic::CODES
+                .iter()
+                .find(|(c, _, _)| *c == f.code)
+                .map(|(_, _, d)| *d)
+                .unwrap_or("a change that widens what an agent may do");
             rule_index.insert(f.code, rules.len());
             rules.push(json!({
                 "id": f.code,
@@ -111,7 +124,9 @@ fn xml(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -120,7 +135,10 @@ fn xml(s: &str) -> String {
 
 /// A JUnit XML report: one test case per finding (errors fail), or one passing case when clean.
 pub fn junit(findings: &[JsonFinding]) -> String {
-    let failures = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let failures = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let cases = findings.len().max(1);
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"opl\" tests=\"{cases}\" failures=\"{failures}\">\n  <testsuite name=\"opl check\" tests=\"{cases}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n"
@@ -130,15 +148,32 @@ pub fn junit(findings: &[JsonFinding]) -> String {
     }
     for f in findings {
         let name = format!("{} {}:{}:{}", f.code, f.file, f.line, f.column);
-        out.push_str(&format!("    <testcase classname=\"opl.{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n", xml(f.code), xml(&name), xml(&f.file), f.line));
+        out.push_str(&format!(
+            "    <testcase classname=\"opl.{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n",
+            xml(f.code),
+            xml(&name),
+            xml(&f.file),
+            f.line
+        ));
         let mut body = f.message.clone();
         for r in &f.related {
-            body.push_str(&format!("\n{}: {}:{}:{}", r.message, r.file, r.line, r.column));
+            body.push_str(&format!(
+                "\n{}: {}:{}:{}",
+                r.message, r.file, r.line, r.column
+            ));
         }
         if f.severity == Severity::Error {
-            out.push_str(&format!("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", xml(f.code), xml(&f.message), xml(&body)));
+            out.push_str(&format!(
+                "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
+                xml(f.code),
+                xml(&f.message),
+                xml(&body)
+            ));
         } else {
-            out.push_str(&format!("      <system-out>warning: {}</system-out>\n", xml(&body)));
+            out.push_str(&format!(
+                "      <system-out>warning: {}</system-out>\n",
+                xml(&body)
+            ));
         }
         out.push_str("    </testcase>\n");
     }

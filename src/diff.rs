@@ -32,7 +32,10 @@ pub fn affected(changed: &[String]) -> Selection {
             ["agents", dir, .., last] if last.ends_with(".toml") => {
                 ids.insert(dir.to_string());
             }
-            [.., last] if last.ends_with(".toml") && !matches!(parts[0], "global" | "clients") && p != "opl.toml" => {}
+            [.., last]
+                if last.ends_with(".toml")
+                    && !matches!(parts[0], "global" | "clients")
+                    && p != "opl.toml" => {}
             _ => return Selection::All,
         }
     }
@@ -116,7 +119,8 @@ impl Report {
     pub fn by_client(&self) -> BTreeMap<String, usize> {
         let mut m = BTreeMap::new();
         for a in &self.agents {
-            *m.entry(a.client.clone().unwrap_or_else(|| "(no client)".into())).or_insert(0) += 1;
+            *m.entry(a.client.clone().unwrap_or_else(|| "(no client)".into()))
+                .or_insert(0) += 1;
         }
         m
     }
@@ -138,12 +142,28 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
     let a = stacks.agent(id)?;
     let doc = document(repo, id, &a.eff);
     let dg = digest(&doc);
-    let leaves = provenance(repo, &a, Some(&doc)).into_iter().map(|p| (p.path, (p.value, p.origin))).collect();
-    Some(Side { client: a.client.clone(), toml: to_toml(&doc, &dg), digest: dg, valid: a.buildable(), leaves })
+    let leaves = provenance(repo, &a, Some(&doc))
+        .into_iter()
+        .map(|p| (p.path, (p.value, p.origin)))
+        .collect();
+    Some(Side {
+        client: a.client.clone(),
+        toml: to_toml(&doc, &dg),
+        digest: dg,
+        valid: a.buildable(),
+        leaves,
+    })
 }
 
 /// Compares two loaded states over the agents in `ids`.
-pub fn compare(old: &Repo, new: &Repo, ids: &BTreeSet<String>, files_changed: Vec<String>, from: String, to: String) -> Report {
+pub fn compare(
+    old: &Repo,
+    new: &Repo,
+    ids: &BTreeSet<String>,
+    files_changed: Vec<String>,
+    from: String,
+    to: String,
+) -> Report {
     use rayon::prelude::*;
     let so = Stacks::new(old);
     let sn = Stacks::new(new);
@@ -163,7 +183,11 @@ pub fn compare(old: &Repo, new: &Repo, ids: &BTreeSet<String>, files_changed: Ve
             }
         }
     }
-    let noop_files = files_changed.iter().filter(|f| !origins.contains(f.as_str()) && !f.split('/').any(|c| c.starts_with('.'))).cloned().collect();
+    let noop_files = files_changed
+        .iter()
+        .filter(|f| !origins.contains(f.as_str()) && !f.split('/').any(|c| c.starts_with('.')))
+        .cloned()
+        .collect();
     let locks = |r: &Repo| -> BTreeMap<String, LockChange> {
         std::iter::once(&r.global)
             .chain(r.clients.values())
@@ -171,15 +195,39 @@ pub fn compare(old: &Repo, new: &Repo, ids: &BTreeSet<String>, files_changed: Ve
             .flat_map(|l| l.locks.iter())
             .map(|(p, s)| {
                 let loc = r.sources.locate(*s);
-                (format!("{p} @ {}", loc.file), LockChange { lock: p.to_string(), file: loc.file, line: loc.line })
+                (
+                    format!("{p} @ {}", loc.file),
+                    LockChange {
+                        lock: p.to_string(),
+                        file: loc.file,
+                        line: loc.line,
+                    },
+                )
             })
             .collect()
     };
     let (lo, ln) = (locks(old), locks(new));
-    let locks_added = ln.iter().filter(|(k, _)| !lo.contains_key(*k)).map(|(_, v)| v.clone()).collect();
-    let locks_removed = lo.iter().filter(|(k, _)| !ln.contains_key(*k)).map(|(_, v)| v.clone()).collect();
+    let locks_added = ln
+        .iter()
+        .filter(|(k, _)| !lo.contains_key(*k))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let locks_removed = lo
+        .iter()
+        .filter(|(k, _)| !ln.contains_key(*k))
+        .map(|(_, v)| v.clone())
+        .collect();
     let root_config_changed = files_changed.iter().any(|f| f == "opl.toml");
-    Report { from, to, agents, files_changed, noop_files, root_config_changed, locks_added, locks_removed }
+    Report {
+        from,
+        to,
+        agents,
+        files_changed,
+        noop_files,
+        root_config_changed,
+        locks_added,
+        locks_removed,
+    }
 }
 
 fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
@@ -191,7 +239,10 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         _ => Status::Changed,
     };
     let empty = BTreeMap::new();
-    let (la, lb) = (a.as_ref().map(|s| &s.leaves).unwrap_or(&empty), b.as_ref().map(|s| &s.leaves).unwrap_or(&empty));
+    let (la, lb) = (
+        a.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
+        b.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
+    );
     let paths: BTreeSet<&String> = la.keys().chain(lb.keys()).collect();
     let mut changes = Vec::new();
     for p in paths {
@@ -199,7 +250,9 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         if o.map(|x| &x.0) == n.map(|x| &x.0) {
             continue;
         }
-        let origin = n.and_then(|x| x.1.clone()).or_else(|| o.and_then(|x| x.1.clone()));
+        let origin = n
+            .and_then(|x| x.1.clone())
+            .or_else(|| o.and_then(|x| x.1.clone()));
         let old = o.map(|x| x.0.clone());
         let new = n.map(|x| x.0.clone());
         let widening = widening(p, old.as_ref(), new.as_ref());
@@ -214,8 +267,15 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         });
     }
     // `actions` is derived: point it at the `tools.*.use` change that made it.
-    if let Some(use_change) = changes.iter().find(|c| c.path.starts_with("tools.") && c.path.ends_with(".use") && c.origin.is_some()).map(|c| c.origin.clone()) {
-        for c in changes.iter_mut().filter(|c| c.path == "actions" && c.origin.is_none()) {
+    if let Some(use_change) = changes
+        .iter()
+        .find(|c| c.path.starts_with("tools.") && c.path.ends_with(".use") && c.origin.is_some())
+        .map(|c| c.origin.clone())
+    {
+        for c in changes
+            .iter_mut()
+            .filter(|c| c.path == "actions" && c.origin.is_none())
+        {
             c.file = use_change.as_ref().map(|o| o.file.clone());
             c.line = use_change.as_ref().map(|o| o.line);
             c.origin = use_change.clone();
@@ -223,7 +283,10 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
     }
     Some(AgentDiff {
         agent: id.to_string(),
-        client: b.as_ref().and_then(|s| s.client.clone()).or_else(|| a.as_ref().and_then(|s| s.client.clone())),
+        client: b
+            .as_ref()
+            .and_then(|s| s.client.clone())
+            .or_else(|| a.as_ref().and_then(|s| s.client.clone())),
         status,
         digest_before: a.as_ref().map(|s| s.digest.clone()),
         digest_after: b.as_ref().map(|s| s.digest.clone()),
@@ -236,7 +299,9 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
 }
 
 fn strings(v: Option<&Json>) -> Vec<&str> {
-    v.and_then(Json::as_array).map(|a| a.iter().filter_map(Json::as_str).collect()).unwrap_or_default()
+    v.and_then(Json::as_array)
+        .map(|a| a.iter().filter_map(Json::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn num(v: Option<&Json>) -> Option<f64> {
@@ -263,21 +328,39 @@ pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<St
             };
         }
         ["policy", "approvals", "rules", field, ..] => {
-            let id = kp.0.iter().find_map(|s| if let Segment::Id(i) = s { Some(i.as_str()) } else { None }).unwrap_or_default();
+            let id =
+                kp.0.iter()
+                    .find_map(|s| {
+                        if let Segment::Id(i) = s {
+                            Some(i.as_str())
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or_default();
             return match (*field, old, new) {
                 ("action", Some(_), None) => Some(format!("approval rule `{id}` removed")),
                 ("require", Some(o), Some(n)) => {
-                    let rank = |v: &Json| v.as_str().and_then(|s| REQUIRE_LADDER.iter().position(|r| *r == s));
+                    let rank = |v: &Json| {
+                        v.as_str()
+                            .and_then(|s| REQUIRE_LADDER.iter().position(|r| *r == s))
+                    };
                     match (rank(o), rank(n)) {
-                        (Some(a), Some(b)) if b < a => Some(format!("approval rule `{id}` looser: {} -> {}", o, n)),
+                        (Some(a), Some(b)) if b < a => {
+                            Some(format!("approval rule `{id}` looser: {} -> {}", o, n))
+                        }
                         _ => None,
                     }
                 }
                 ("when", _, _) => {
                     let cmp = keys.last().copied().unwrap_or_default();
                     match (cmp, num(old), num(new)) {
-                        ("gt" | "gte", Some(a), Some(b)) if b > a => Some(format!("approval rule `{id}` applies less often: {cmp} {a} -> {b}")),
-                        ("lt" | "lte", Some(a), Some(b)) if b < a => Some(format!("approval rule `{id}` applies less often: {cmp} {a} -> {b}")),
+                        ("gt" | "gte", Some(a), Some(b)) if b > a => Some(format!(
+                            "approval rule `{id}` applies less often: {cmp} {a} -> {b}"
+                        )),
+                        ("lt" | "lte", Some(a), Some(b)) if b < a => Some(format!(
+                            "approval rule `{id}` applies less often: {cmp} {a} -> {b}"
+                        )),
                         _ => None,
                     }
                 }
@@ -298,19 +381,32 @@ pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<St
             (Some(a), None) => Some(format!("floor {a} removed")),
             _ => None,
         },
-        Class::Or => (old == Some(&Json::Bool(true)) && new != Some(&Json::Bool(true))).then(|| "requirement turned off".to_string()),
+        Class::Or => (old == Some(&Json::Bool(true)) && new != Some(&Json::Bool(true)))
+            .then(|| "requirement turned off".to_string()),
         Class::Subset => {
             if old.is_some() && new.is_none() {
                 return Some("allow list removed: nothing is restricted".into());
             }
             let o = strings(old);
-            let added: Vec<&str> = strings(new).into_iter().filter(|n| old.is_some() && !o.iter().any(|p| crate::glob::covers(p, n))).collect();
+            let added: Vec<&str> = strings(new)
+                .into_iter()
+                .filter(|n| old.is_some() && !o.iter().any(|p| crate::glob::covers(p, n)))
+                .collect();
             (!added.is_empty()).then(|| format!("newly allowed: {}", added.join(", ")))
         }
         Class::Union => {
             let n = strings(new);
-            let removed: Vec<&str> = strings(old).into_iter().filter(|x| !n.contains(x)).collect();
-            (!removed.is_empty()).then(|| format!("no longer {}: {}", keys.last().copied().unwrap_or_default().replace('_', " "), removed.join(", ")))
+            let removed: Vec<&str> = strings(old)
+                .into_iter()
+                .filter(|x| !n.contains(x))
+                .collect();
+            (!removed.is_empty()).then(|| {
+                format!(
+                    "no longer {}: {}",
+                    keys.last().copied().unwrap_or_default().replace('_', " "),
+                    removed.join(", ")
+                )
+            })
         }
         _ => None,
     }
@@ -321,9 +417,22 @@ pub fn patch(report: &Report) -> String {
     let mut out = String::new();
     for a in &report.agents {
         let d = similar::TextDiff::from_lines(&a.toml_before, &a.toml_after);
-        let old = if a.status == Status::Added { "/dev/null".to_string() } else { format!("a/{}.toml", a.agent) };
-        let new = if a.status == Status::Removed { "/dev/null".to_string() } else { format!("b/{}.toml", a.agent) };
-        out.push_str(&d.unified_diff().context_radius(3).header(&old, &new).to_string());
+        let old = if a.status == Status::Added {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{}.toml", a.agent)
+        };
+        let new = if a.status == Status::Removed {
+            "/dev/null".to_string()
+        } else {
+            format!("b/{}.toml", a.agent)
+        };
+        out.push_str(
+            &d.unified_diff()
+                .context_radius(3)
+                .header(&old, &new)
+                .to_string(),
+        );
     }
     out
 }
@@ -336,30 +445,137 @@ mod tests {
     #[test]
     fn classifies_widening_changes() {
         let w = |p: &str, o: Option<Json>, n: Option<Json>| widening(p, o.as_ref(), n.as_ref());
-        assert!(w("actions", Some(json!(["a.x"])), Some(json!(["a.x", "a.y"]))).unwrap().contains("a.y"));
+        assert!(
+            w("actions", Some(json!(["a.x"])), Some(json!(["a.x", "a.y"])))
+                .unwrap()
+                .contains("a.y")
+        );
         assert!(w("actions", Some(json!(["a.x", "a.y"])), Some(json!(["a.x"]))).is_none());
-        assert!(w("policy.model.max_temperature", Some(json!(0.5)), Some(json!(0.7))).is_some());
-        assert!(w("policy.model.max_temperature", Some(json!(0.5)), Some(json!(0.3))).is_none());
+        assert!(
+            w(
+                "policy.model.max_temperature",
+                Some(json!(0.5)),
+                Some(json!(0.7))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.model.max_temperature",
+                Some(json!(0.5)),
+                Some(json!(0.3))
+            )
+            .is_none()
+        );
         assert!(w("policy.model.max_temperature", Some(json!(0.5)), None).is_some());
-        assert!(w("policy.tools.deny", Some(json!(["*.delete_*"])), Some(json!([]))).is_some());
-        assert!(w("policy.tools.allow", Some(json!(["crm.*"])), Some(json!(["crm.*", "kb.*"]))).is_some());
-        assert!(w("policy.tools.allow", Some(json!(["crm.*"])), Some(json!(["crm.get"]))).is_none());
-        assert!(w("policy.model.allow_providers", Some(json!(["openai"])), Some(json!(["openai", "x"]))).is_some());
-        assert!(w("policy.memory.redact_pii", Some(json!(true)), Some(json!(false))).is_some());
-        assert!(w("memory.retention_days.user", Some(json!(30)), Some(json!(60))).is_some());
-        assert!(w("memory.scopes", Some(json!(["session"])), Some(json!(["session", "user"]))).is_some());
-        assert!(w("policy.approvals.rules[id=r].require", Some(json!("approval")), Some(json!("notify"))).is_some());
-        assert!(w("policy.approvals.rules[id=r].require", Some(json!("notify")), Some(json!("deny"))).is_none());
-        assert!(w("policy.approvals.rules[id=r].action", Some(json!("*.x")), None).is_some());
-        assert!(w("policy.approvals.rules[id=r].when.gt", Some(json!(1000)), Some(json!(5000))).is_some());
-        assert!(w("tools.crm.limits.max_calls_per_run", Some(json!(3)), Some(json!(10))).is_some());
+        assert!(
+            w(
+                "policy.tools.deny",
+                Some(json!(["*.delete_*"])),
+                Some(json!([]))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.tools.allow",
+                Some(json!(["crm.*"])),
+                Some(json!(["crm.*", "kb.*"]))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.tools.allow",
+                Some(json!(["crm.*"])),
+                Some(json!(["crm.get"]))
+            )
+            .is_none()
+        );
+        assert!(
+            w(
+                "policy.model.allow_providers",
+                Some(json!(["openai"])),
+                Some(json!(["openai", "x"]))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.memory.redact_pii",
+                Some(json!(true)),
+                Some(json!(false))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "memory.retention_days.user",
+                Some(json!(30)),
+                Some(json!(60))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "memory.scopes",
+                Some(json!(["session"])),
+                Some(json!(["session", "user"]))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.approvals.rules[id=r].require",
+                Some(json!("approval")),
+                Some(json!("notify"))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.approvals.rules[id=r].require",
+                Some(json!("notify")),
+                Some(json!("deny"))
+            )
+            .is_none()
+        );
+        assert!(
+            w(
+                "policy.approvals.rules[id=r].action",
+                Some(json!("*.x")),
+                None
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "policy.approvals.rules[id=r].when.gt",
+                Some(json!(1000)),
+                Some(json!(5000))
+            )
+            .is_some()
+        );
+        assert!(
+            w(
+                "tools.crm.limits.max_calls_per_run",
+                Some(json!(3)),
+                Some(json!(10))
+            )
+            .is_some()
+        );
         assert!(w("model.name", Some(json!("a")), Some(json!("b"))).is_none());
     }
 
     #[test]
     fn affected_agents_from_changed_paths() {
         let sel = |p: &[&str]| affected(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        match sel(&["agents/a.toml", "agents/b/x.toml", ".github/ci.yml", "misc/x.toml"]) {
+        match sel(&[
+            "agents/a.toml",
+            "agents/b/x.toml",
+            ".github/ci.yml",
+            "misc/x.toml",
+        ]) {
             Selection::Agents(ids) => {
                 let mut v: Vec<_> = ids.into_iter().collect();
                 v.sort();

@@ -64,14 +64,28 @@ impl Git {
             Some(w) => {
                 let w = w.canonicalize().map_err(|e| GitError(e.to_string()))?;
                 let r = root.canonicalize().map_err(|e| GitError(e.to_string()))?;
-                let rel = r.strip_prefix(&w).map_err(|_| GitError(format!("{} is not inside the git work tree {}", r.display(), w.display())))?;
-                let s = rel.to_str().ok_or_else(|| GitError("the config root's path is not UTF-8".into()))?.replace(std::path::MAIN_SEPARATOR, "/");
+                let rel = r.strip_prefix(&w).map_err(|_| {
+                    GitError(format!(
+                        "{} is not inside the git work tree {}",
+                        r.display(),
+                        w.display()
+                    ))
+                })?;
+                let s = rel
+                    .to_str()
+                    .ok_or_else(|| GitError("the config root's path is not UTF-8".into()))?
+                    .replace(std::path::MAIN_SEPARATOR, "/");
                 if s.is_empty() { s } else { format!("{s}/") }
             }
             None => String::new(),
         };
         let shallow = repo.is_shallow();
-        Ok(Some(Git { repo: Mutex::new(repo), prefix, workdir, shallow }))
+        Ok(Some(Git {
+            repo: Mutex::new(repo),
+            prefix,
+            workdir,
+            shallow,
+        }))
     }
 
     /// The config root relative to the top of the repository (`""` or `"sub/dir/"`).
@@ -89,7 +103,10 @@ impl Git {
         let repo = self.repo.lock().expect("git lock");
         let cfg = repo.config()?;
         if let Ok(p) = cfg.get_path("core.hooksPath") {
-            let base = self.workdir.clone().unwrap_or_else(|| repo.path().to_path_buf());
+            let base = self
+                .workdir
+                .clone()
+                .unwrap_or_else(|| repo.path().to_path_buf());
             return Ok(if p.is_absolute() { p } else { base.join(p) });
         }
         Ok(repo.path().join("hooks"))
@@ -99,7 +116,11 @@ impl Git {
         match repo.revparse_single(spec).and_then(|o| o.peel_to_commit()) {
             Ok(c) => Ok(c.id()),
             Err(e) => {
-                let mut msg = format!("revision `{}` is not in this repository: {}", crate::source::safe(spec), e.message());
+                let mut msg = format!(
+                    "revision `{}` is not in this repository: {}",
+                    crate::source::safe(spec),
+                    e.message()
+                );
                 if self.shallow {
                     msg.push_str(
                         "\nthis is a shallow clone: fetch the history you need (`git fetch --unshallow`, or \
@@ -122,7 +143,10 @@ impl Git {
     /// True when HEAD points at a commit (false on a fresh `git init`).
     pub fn has_head(&self) -> bool {
         let repo = self.repo.lock().expect("git lock");
-        repo.head().ok().and_then(|h| h.peel_to_commit().ok()).is_some()
+        repo.head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .is_some()
     }
 
     /// A snapshot of a commit or of the index, rooted at the config root.
@@ -131,13 +155,19 @@ impl Git {
         let mut files: HashMap<String, (Oid, EntryKind)> = HashMap::new();
         let label = state.label();
         match state {
-            State::WorkTree => return Err(GitError("the work tree is read from disk, not from git".into())),
+            State::WorkTree => {
+                return Err(GitError(
+                    "the work tree is read from disk, not from git".into(),
+                ));
+            }
             State::Rev(spec) => {
                 let oid = self.resolve(&repo, spec)?;
                 let tree = repo.find_commit(oid)?.tree()?;
                 if let Some(sub) = self.subtree(&repo, &tree)? {
                     sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
-                        let Ok(name) = e.name() else { return git2::TreeWalkResult::Ok };
+                        let Ok(name) = e.name() else {
+                            return git2::TreeWalkResult::Ok;
+                        };
                         let kind = match (e.kind(), e.filemode()) {
                             (Some(ObjectType::Tree), _) => EntryKind::Dir,
                             (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
@@ -153,8 +183,12 @@ impl Git {
                 let index = repo.index()?;
                 for e in index.iter() {
                     let stage = (e.flags >> 12) & 0x3;
-                    let Ok(path) = std::str::from_utf8(&e.path) else { continue };
-                    let Some(rel) = path.strip_prefix(self.prefix.as_str()) else { continue };
+                    let Ok(path) = std::str::from_utf8(&e.path) else {
+                        continue;
+                    };
+                    let Some(rel) = path.strip_prefix(self.prefix.as_str()) else {
+                        continue;
+                    };
                     let kind = match e.mode {
                         0o120000 => EntryKind::Symlink,
                         0o160000 => EntryKind::Other,
@@ -165,10 +199,18 @@ impl Git {
                 }
             }
         }
-        Ok(GitSnapshot { git: self, files, label })
+        Ok(GitSnapshot {
+            git: self,
+            files,
+            label,
+        })
     }
 
-    fn subtree<'r>(&self, repo: &'r Repository, tree: &Tree<'r>) -> Result<Option<Tree<'r>>, GitError> {
+    fn subtree<'r>(
+        &self,
+        repo: &'r Repository,
+        tree: &Tree<'r>,
+    ) -> Result<Option<Tree<'r>>, GitError> {
         if self.prefix.is_empty() {
             return Ok(Some(tree.clone()));
         }
@@ -187,7 +229,9 @@ impl Git {
         if !self.prefix.is_empty() {
             opts.pathspec(self.prefix.trim_end_matches('/'));
         }
-        opts.include_untracked(true).recurse_untracked_dirs(true).include_typechange(true);
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_typechange(true);
         let tree_of = |s: &State| -> Result<Option<Tree<'_>>, GitError> {
             match s {
                 State::Rev(spec) => Ok(Some(repo.find_commit(self.resolve(&repo, spec)?)?.tree()?)),
@@ -195,17 +239,33 @@ impl Git {
             }
         };
         let diff = match (from, to) {
-            (State::Rev(_), State::Rev(_)) => repo.diff_tree_to_tree(tree_of(from)?.as_ref(), tree_of(to)?.as_ref(), Some(&mut opts))?,
-            (State::Rev(_), State::Index) => repo.diff_tree_to_index(tree_of(from)?.as_ref(), None, Some(&mut opts))?,
-            (State::Rev(_), State::WorkTree) => repo.diff_tree_to_workdir_with_index(tree_of(from)?.as_ref(), Some(&mut opts))?,
+            (State::Rev(_), State::Rev(_)) => repo.diff_tree_to_tree(
+                tree_of(from)?.as_ref(),
+                tree_of(to)?.as_ref(),
+                Some(&mut opts),
+            )?,
+            (State::Rev(_), State::Index) => {
+                repo.diff_tree_to_index(tree_of(from)?.as_ref(), None, Some(&mut opts))?
+            }
+            (State::Rev(_), State::WorkTree) => {
+                repo.diff_tree_to_workdir_with_index(tree_of(from)?.as_ref(), Some(&mut opts))?
+            }
             (State::Index, State::WorkTree) => repo.diff_index_to_workdir(None, Some(&mut opts))?,
-            _ => return Err(GitError(format!("cannot compare {} with {}", from.label(), to.label()))),
+            _ => {
+                return Err(GitError(format!(
+                    "cannot compare {} with {}",
+                    from.label(),
+                    to.label()
+                )));
+            }
         };
         let mut out = BTreeSet::new();
         for d in diff.deltas() {
             for f in [d.old_file(), d.new_file()] {
                 if let Some(p) = f.path().and_then(|p| p.to_str())
-                    && let Some(rel) = p.replace(std::path::MAIN_SEPARATOR, "/").strip_prefix(self.prefix.as_str())
+                    && let Some(rel) = p
+                        .replace(std::path::MAIN_SEPARATOR, "/")
+                        .strip_prefix(self.prefix.as_str())
                 {
                     out.insert(rel.to_string());
                 }
@@ -242,23 +302,40 @@ impl Snapshot for GitSnapshot<'_> {
                 cur = d;
             }
             if *kind != EntryKind::Dir {
-                out.push(Entry { path: p.clone(), kind: *kind, size: 0 });
+                out.push(Entry {
+                    path: p.clone(),
+                    kind: *kind,
+                    size: 0,
+                });
             }
         }
-        out.extend(dirs.into_iter().map(|path| Entry { path, kind: EntryKind::Dir, size: 0 }));
+        out.extend(dirs.into_iter().map(|path| Entry {
+            path,
+            kind: EntryKind::Dir,
+            size: 0,
+        }));
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
     fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
         let Some((oid, EntryKind::File)) = self.files.get(path) else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("{path} is not a file in {}", self.label)));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{path} is not a file in {}", self.label),
+            ));
         };
         let repo = self.git.repo.lock().expect("git lock");
-        let odb = repo.odb().map_err(|e| io::Error::other(e.message().to_string()))?;
-        let (size, _) = odb.read_header(*oid).map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+        let odb = repo
+            .odb()
+            .map_err(|e| io::Error::other(e.message().to_string()))?;
+        let (size, _) = odb
+            .read_header(*oid)
+            .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
         check_limit(size as u64, limit)?;
-        let blob = repo.find_blob(*oid).map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+        let blob = repo
+            .find_blob(*oid)
+            .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
         Ok(blob.content().to_vec())
     }
 

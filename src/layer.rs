@@ -300,10 +300,11 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         Selection::All => true,
         Selection::Agents(ids) => ids.contains(a),
     };
-    let (mut first, mut clients_pending): (Vec<Pending>, Vec<Pending>) = pending.into_iter().partition(|p| match &p.role {
-        Role::Layer(LayerKind::Client(_)) => matches!(selection, Selection::All),
-        _ => true,
-    });
+    let (mut first, mut clients_pending): (Vec<Pending>, Vec<Pending>) =
+        pending.into_iter().partition(|p| match &p.role {
+            Role::Layer(LayerKind::Client(_)) => matches!(selection, Selection::All),
+            _ => true,
+        });
     first.retain(|p| match &p.role {
         Role::Layer(LayerKind::Agent(a)) => wanted_agent(a),
         _ => true,
@@ -314,9 +315,19 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         let needed: std::collections::HashSet<String> = read
             .iter()
             .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
-            .filter_map(|(_, t, _)| t.as_ref()?.get("agent")?.value.as_table()?.get("client")?.value.as_str().map(String::from))
+            .filter_map(|(_, t, _)| {
+                t.as_ref()?
+                    .get("agent")?
+                    .value
+                    .as_table()?
+                    .get("client")?
+                    .value
+                    .as_str()
+                    .map(String::from)
+            })
             .collect();
-        clients_pending.retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
+        clients_pending
+            .retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
         let base = (sources.iter().count() + read.len()) as u32;
         read.extend(read_batch(snap, &clients_pending, base));
     }
@@ -484,12 +495,30 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         check_root(fid, &t, &mut name, &mut allowed_lints, &mut findings);
     }
 
-    let agent_ids = agent_ids.into_keys().filter(|a| !bad_agents.contains(a)).collect();
-    Ok(Repo { sources, name, root_file, global, clients, agents, fragments, findings, allowed_lints, agent_ids })
+    let agent_ids = agent_ids
+        .into_keys()
+        .filter(|a| !bad_agents.contains(a))
+        .collect();
+    Ok(Repo {
+        sources,
+        name,
+        root_file,
+        global,
+        clients,
+        agents,
+        fragments,
+        findings,
+        allowed_lints,
+        agent_ids,
+    })
 }
 
 /// Reads and parses a batch of files in parallel; file ids start at `base`.
-fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
+fn read_batch(
+    snap: &dyn Snapshot,
+    batch: &[Pending],
+    base: u32,
+) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
     batch
         .par_iter()
         .enumerate()
@@ -503,15 +532,27 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
             let mut f = Vec::new();
             if matches!(p.role, Role::Stray) {
                 f.push(
-                    Finding::new("stray-file", Span::file_start(fid), format!("`{}` is outside every layer and is ignored", safe(&p.path)))
-                        .label("stray file")
-                        .help("layer files live under global/, clients/<client>/ or agents/"),
+                    Finding::new(
+                        "stray-file",
+                        Span::file_start(fid),
+                        format!("`{}` is outside every layer and is ignored", safe(&p.path)),
+                    )
+                    .label("stray file")
+                    .help("layer files live under global/, clients/<client>/ or agents/"),
                 );
-                return (SourceFile::new(p.path.clone(), String::new(), layer), None, f);
+                return (
+                    SourceFile::new(p.path.clone(), String::new(), layer),
+                    None,
+                    f,
+                );
             }
             let text = read_text(snap, &p.path, fid, &mut f);
             let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
-            (SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer), table, f)
+            (
+                SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer),
+                table,
+                f,
+            )
         })
         .collect()
 }

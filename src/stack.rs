@@ -219,7 +219,9 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .filter(|f| {
                 let p = &repo.sources.get(f.span.file).path;
                 repo.sources.get(f.span.file).layer == LayerKind::Root
-                    || list.iter().any(|a| p == &format!("agents/{a}.toml") || p.starts_with(&format!("agents/{a}/")))
+                    || list.iter().any(|a| {
+                        p == &format!("agents/{a}.toml") || p.starts_with(&format!("agents/{a}/"))
+                    })
             })
             .cloned()
             .collect(),

@@ -19,7 +19,10 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
     } else {
         Git::discover(&root).ok().flatten()
     };
-    let prefix = git.as_ref().map(|g| g.prefix().to_string()).unwrap_or_default();
+    let prefix = git
+        .as_ref()
+        .map(|g| g.prefix().to_string())
+        .unwrap_or_default();
     let repo = load_state(&root, git.as_ref(), &head, &Selection::All)?;
     let v = crate::stack::validate(&repo, None);
     let mut items: Vec<JsonFinding> = v
@@ -37,33 +40,59 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
     let report = match &args.base {
         Some(base) => {
             let git = git.as_ref().expect("--base needs git");
-            Some(super::diff::diff_states(&root, git, &State::Rev(base.clone()), &head, &[])?)
+            Some(super::diff::diff_states(
+                &root,
+                git,
+                &State::Rev(base.clone()),
+                &head,
+                &[],
+            )?)
         }
         None => None,
     };
     if let Some(r) = &report {
         for a in &r.agents {
             for c in a.changes.iter().filter(|c| c.widening.is_some()) {
-                let old = c.old.as_ref().map(|v| crate::origin::short(v, 40)).unwrap_or_else(|| "(unset)".into());
-                let new = c.new.as_ref().map(|v| crate::origin::short(v, 40)).unwrap_or_else(|| "(unset)".into());
+                let old = c
+                    .old
+                    .as_ref()
+                    .map(|v| crate::origin::short(v, 40))
+                    .unwrap_or_else(|| "(unset)".into());
+                let new = c
+                    .new
+                    .as_ref()
+                    .map(|v| crate::origin::short(v, 40))
+                    .unwrap_or_else(|| "(unset)".into());
                 let line = c.line.unwrap_or(1);
                 items.push(JsonFinding {
                     code: "widening-change",
-                    severity: if args.deny_widening { Severity::Error } else { Severity::Warning },
+                    severity: if args.deny_widening {
+                        Severity::Error
+                    } else {
+                        Severity::Warning
+                    },
                     message: format!(
                         "agent `{}`: {} {old} -> {new} widens what it may do ({})",
                         safe(&a.agent),
                         safe(&c.path),
                         safe(c.widening.as_deref().unwrap_or_default())
                     ),
-                    file: format!("{prefix}{}", c.file.clone().unwrap_or_else(|| format!("agents/{}.toml", a.agent))),
+                    file: format!(
+                        "{prefix}{}",
+                        c.file
+                            .clone()
+                            .unwrap_or_else(|| format!("agents/{}.toml", a.agent))
+                    ),
                     line,
                     column: 1,
                     end_line: line,
                     end_column: 1,
                     label: None,
                     related: Vec::<JsonRelated>::new(),
-                    help: Some(format!("review the change from {} and the agents it reaches", safe(&r.from))),
+                    help: Some(format!(
+                        "review the change from {} and the agents it reaches",
+                        safe(&r.from)
+                    )),
                 });
             }
         }
@@ -73,7 +102,16 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
         CheckFormat::Sarif => crate::ci::sarif(&items),
         CheckFormat::Junit => crate::ci::junit(&items),
         CheckFormat::Json => {
-            let (errors, warnings) = (items.iter().filter(|f| f.severity == Severity::Error).count(), items.iter().filter(|f| f.severity == Severity::Warning).count());
+            let (errors, warnings) = (
+                items
+                    .iter()
+                    .filter(|f| f.severity == Severity::Error)
+                    .count(),
+                items
+                    .iter()
+                    .filter(|f| f.severity == Severity::Warning)
+                    .count(),
+            );
             let mut j = serde_json::json!({
                 "findings": items,
                 "summary": {"errors": errors, "warnings": warnings, "agents": v.agents, "files": v.files},
@@ -103,7 +141,12 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
                     out.push_str(&format!("  {l}\n"));
                 }
                 for f in items.iter().filter(|f| f.code == "widening-change") {
-                    out.push_str(&format!("  ! {} ({}:{})\n", f.message, safe(&f.file), f.line));
+                    out.push_str(&format!(
+                        "  ! {} ({}:{})\n",
+                        f.message,
+                        safe(&f.file),
+                        f.line
+                    ));
                 }
             }
             out
@@ -112,5 +155,9 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
     emit(ctx.out, &text)?;
     let errors = items.iter().any(|f| f.severity == Severity::Error);
     let warnings = items.iter().any(|f| f.severity == Severity::Warning);
-    Ok(if errors || (args.deny_warnings && warnings) { crate::EXIT_FINDINGS } else { crate::EXIT_CLEAN })
+    Ok(if errors || (args.deny_warnings && warnings) {
+        crate::EXIT_FINDINGS
+    } else {
+        crate::EXIT_CLEAN
+    })
 }

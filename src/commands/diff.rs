@@ -23,11 +23,18 @@ pub fn states(args: &DiffArgs) -> (State, State) {
 }
 
 /// Computes the diff between two states, merging only the agents the change can affect.
-pub fn diff_states(root: &std::path::Path, git: &Git, from: &State, to: &State, only: &[String]) -> Result<Report, Failure> {
+pub fn diff_states(
+    root: &std::path::Path,
+    git: &Git,
+    from: &State,
+    to: &State,
+    only: &[String],
+) -> Result<Report, Failure> {
     let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
     let changed = if unborn {
         let snap = load_state(root, Some(git), to, &Selection::All).ok();
-        snap.map(|r| r.sources.iter().map(|(_, f)| f.path.clone()).collect()).unwrap_or_default()
+        snap.map(|r| r.sources.iter().map(|(_, f)| f.path.clone()).collect())
+            .unwrap_or_default()
     } else {
         git.changed_paths(from, to).map_err(|e| Failure(e.0))?
     };
@@ -38,18 +45,32 @@ pub fn diff_states(root: &std::path::Path, git: &Git, from: &State, to: &State, 
             Selection::Agents(ids) => ids.into_iter().filter(|i| only.contains(i)).collect(),
         });
     }
-    let old = if unborn { empty()? } else { load_state(root, Some(git), from, &selection)? };
+    let old = if unborn {
+        empty()?
+    } else {
+        load_state(root, Some(git), from, &selection)?
+    };
     let new = load_state(root, Some(git), to, &selection)?;
     let ids: BTreeSet<String> = match &selection {
-        Selection::All => old.agents.keys().chain(new.agents.keys()).cloned().collect(),
+        Selection::All => old
+            .agents
+            .keys()
+            .chain(new.agents.keys())
+            .cloned()
+            .collect(),
         Selection::Agents(ids) => ids.iter().cloned().collect(),
     };
-    let from_label = if unborn { "(no commits)".to_string() } else { from.label() };
+    let from_label = if unborn {
+        "(no commits)".to_string()
+    } else {
+        from.label()
+    };
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
 }
 
 fn empty() -> Result<Repo, Failure> {
-    crate::layer::load(&Memory::new([("opl.toml", "version = 1\n")])).map_err(|e| Failure(e.to_string()))
+    crate::layer::load(&Memory::new([("opl.toml", "version = 1\n")]))
+        .map_err(|e| Failure(e.to_string()))
 }
 
 /// Runs `opl diff`.
@@ -69,39 +90,78 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
     if args.expect_noop && changed {
         emit(
             ctx.err,
-            &format!("expected no change to any effective config, but {} changed\n", crate::output::plural(report.agents.len(), "agent")),
+            &format!(
+                "expected no change to any effective config, but {} changed\n",
+                crate::output::plural(report.agents.len(), "agent")
+            ),
         )?;
         return Ok(crate::EXIT_FINDINGS);
     }
-    Ok(if args.exit_code && changed { crate::EXIT_FINDINGS } else { crate::EXIT_CLEAN })
+    Ok(if args.exit_code && changed {
+        crate::EXIT_FINDINGS
+    } else {
+        crate::EXIT_CLEAN
+    })
 }
 
 fn paint(text: &str, code: &str, color: bool) -> String {
-    if color { format!("\u{1b}[{code}m{text}\u{1b}[0m") } else { text.to_string() }
+    if color {
+        format!("\u{1b}[{code}m{text}\u{1b}[0m")
+    } else {
+        text.to_string()
+    }
 }
 
 /// The one-paragraph summary: blast radius, widening, no-op files, root config and locks.
 pub fn summary(r: &Report) -> Vec<String> {
     let mut lines = Vec::new();
-    let by: Vec<String> = r.by_client().iter().map(|(c, n)| format!("{} {n}", safe(c))).collect();
+    let by: Vec<String> = r
+        .by_client()
+        .iter()
+        .map(|(c, n)| format!("{} {n}", safe(c)))
+        .collect();
     lines.push(format!(
         "{} changed{}; {} with changes that widen what it may do",
         crate::output::plural(r.agents.len(), "agent"),
-        if by.is_empty() { String::new() } else { format!(" (by client: {})", by.join(", ")) },
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" (by client: {})", by.join(", "))
+        },
         r.widened()
     ));
-    lines.push(format!("{} changed", crate::output::plural(r.files_changed.len(), "file")));
+    lines.push(format!(
+        "{} changed",
+        crate::output::plural(r.files_changed.len(), "file")
+    ));
     if !r.noop_files.is_empty() {
-        lines.push(format!("changing no agent: {}", r.noop_files.iter().map(|f| safe(f)).collect::<Vec<_>>().join(", ")));
+        lines.push(format!(
+            "changing no agent: {}",
+            r.noop_files
+                .iter()
+                .map(|f| safe(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if r.root_config_changed {
         lines.push("opl.toml changed".into());
     }
     for l in &r.locks_added {
-        lines.push(format!("lock added: {} ({}:{})", l.lock, safe(&l.file), l.line));
+        lines.push(format!(
+            "lock added: {} ({}:{})",
+            l.lock,
+            safe(&l.file),
+            l.line
+        ));
     }
     for l in &r.locks_removed {
-        lines.push(format!("lock removed: {} ({}:{})", l.lock, safe(&l.file), l.line));
+        lines.push(format!(
+            "lock removed: {} ({}:{})",
+            l.lock,
+            safe(&l.file),
+            l.line
+        ));
     }
     lines
 }
@@ -117,13 +177,21 @@ fn human(r: &Report, color: bool) -> String {
             Status::Removed => ("-", "31"),
             Status::Changed => ("~", "33"),
         };
-        let client = a.client.as_deref().map(|c| format!(" (client {})", safe(c))).unwrap_or_default();
+        let client = a
+            .client
+            .as_deref()
+            .map(|c| format!(" (client {})", safe(c)))
+            .unwrap_or_default();
         let validity = match (a.valid_before, a.valid_after) {
             (true, false) => " [now invalid]",
             (false, true) => " [now valid]",
             _ => "",
         };
-        out.push_str(&format!("\n{} {}{client}{validity}\n", paint(mark, code, color), paint(&safe(&a.agent), "1", color)));
+        out.push_str(&format!(
+            "\n{} {}{client}{validity}\n",
+            paint(mark, code, color),
+            paint(&safe(&a.agent), "1", color)
+        ));
         for c in &a.changes {
             if a.status != Status::Changed && c.widening.is_none() {
                 continue;
@@ -133,10 +201,17 @@ fn human(r: &Report, color: bool) -> String {
                 (Some(f), Some(l)) => format!("  {}:{l}", safe(f)),
                 _ => String::new(),
             };
-            let flag = if c.widening.is_some() { paint("!", "31;1", color) } else { " ".into() };
+            let flag = if c.widening.is_some() {
+                paint("!", "31;1", color)
+            } else {
+                " ".into()
+            };
             out.push_str(&format!("  {flag} {}: {what}{at}\n", safe(&c.path)));
             if let Some(w) = &c.widening {
-                out.push_str(&format!("      {}\n", paint(&format!("widens: {}", safe(w)), "31", color)));
+                out.push_str(&format!(
+                    "      {}\n",
+                    paint(&format!("widens: {}", safe(w)), "31", color)
+                ));
             }
         }
         if a.status != Status::Changed {
@@ -149,8 +224,16 @@ fn human(r: &Report, color: bool) -> String {
 /// `old -> new` for display; for two arrays that share elements, what was added and removed.
 fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
     if let (Some(serde_json::Value::Array(o)), Some(serde_json::Value::Array(n))) = (old, new) {
-        let removed: Vec<String> = o.iter().filter(|x| !n.contains(x)).map(|x| short(x, 40)).collect();
-        let added: Vec<String> = n.iter().filter(|x| !o.contains(x)).map(|x| short(x, 40)).collect();
+        let removed: Vec<String> = o
+            .iter()
+            .filter(|x| !n.contains(x))
+            .map(|x| short(x, 40))
+            .collect();
+        let added: Vec<String> = n
+            .iter()
+            .filter(|x| !o.contains(x))
+            .map(|x| short(x, 40))
+            .collect();
         if removed.len() + added.len() < o.len() + n.len() {
             let mut parts = Vec::new();
             if !added.is_empty() {
@@ -165,7 +248,8 @@ fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>)
             return parts.join("; ");
         }
     }
-    let show = |v: Option<&serde_json::Value>| v.map(|v| short(v, 50)).unwrap_or_else(|| "(unset)".into());
+    let show =
+        |v: Option<&serde_json::Value>| v.map(|v| short(v, 50)).unwrap_or_else(|| "(unset)".into());
     format!("{} -> {}", show(old), show(new))
 }
 
@@ -193,7 +277,11 @@ fn md_cell(s: &str) -> String {
 }
 
 fn markdown(r: &Report) -> String {
-    let mut out = format!("### opl diff `{}` → `{}`\n\n", md_cell(&r.from), md_cell(&r.to));
+    let mut out = format!(
+        "### opl diff `{}` → `{}`\n\n",
+        md_cell(&r.from),
+        md_cell(&r.to)
+    );
     for l in summary(r) {
         out.push_str(&format!("- {}\n", md_cell(&l)));
     }
@@ -207,16 +295,27 @@ fn markdown(r: &Report) -> String {
         out.push_str(&format!(
             "| `{}` | {} | {:?} | {} | {} |\n",
             md_cell(&a.agent),
-            a.client.as_deref().map(md_cell).unwrap_or_else(|| "-".into()),
+            a.client
+                .as_deref()
+                .map(md_cell)
+                .unwrap_or_else(|| "-".into()),
             a.status,
             a.changes.len(),
-            if w > 0 { format!("⚠️ {w}") } else { "-".into() }
+            if w > 0 {
+                format!("⚠️ {w}")
+            } else {
+                "-".into()
+            }
         ));
     }
     for a in &r.agents {
         out.push_str(&format!("\n<details><summary><code>{}</code></summary>\n\n| key | before | after | defined at | widens |\n|---|---|---|---|---|\n", md_cell(&a.agent)));
         for c in &a.changes {
-            let v = |x: &Option<serde_json::Value>| x.as_ref().map(|v| format!("`{}`", md_cell(&short(v, 60)))).unwrap_or_else(|| "-".into());
+            let v = |x: &Option<serde_json::Value>| {
+                x.as_ref()
+                    .map(|v| format!("`{}`", md_cell(&short(v, 60))))
+                    .unwrap_or_else(|| "-".into())
+            };
             let at = match (&c.file, c.line) {
                 (Some(f), Some(l)) => format!("`{}:{l}`", md_cell(f)),
                 _ => "-".into(),

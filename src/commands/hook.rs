@@ -17,7 +17,11 @@ fn shell_quote(s: &str) -> String {
 
 /// The hook script for a config root at `prefix` inside the repository.
 pub fn script(prefix: &str, opl: &Path, chain: bool) -> String {
-    let root = if prefix.is_empty() { ".".to_string() } else { prefix.trim_end_matches('/').to_string() };
+    let root = if prefix.is_empty() {
+        ".".to_string()
+    } else {
+        prefix.trim_end_matches('/').to_string()
+    };
     let mut s = format!(
         "#!/bin/sh\n{MARKER}: written by `opl hook install`; `opl hook uninstall` removes it.\n\
          # Checks what the commit would change: the agents the staged files affect.\n\
@@ -25,9 +29,14 @@ pub fn script(prefix: &str, opl: &Path, chain: bool) -> String {
         shell_quote(&opl.to_string_lossy())
     );
     if chain {
-        s.push_str(&format!("\"$(dirname \"$0\")/{CHAINED}\" \"$@\" || exit $?\n"));
+        s.push_str(&format!(
+            "\"$(dirname \"$0\")/{CHAINED}\" \"$@\" || exit $?\n"
+        ));
     }
-    s.push_str(&format!("exec \"$opl\" -C {} validate --staged --color never\n", shell_quote(&root)));
+    s.push_str(&format!(
+        "exec \"$opl\" -C {} validate --staged --color never\n",
+        shell_quote(&root)
+    ));
     s
 }
 
@@ -64,9 +73,13 @@ pub fn run(ctx: &mut Ctx, args: &HookArgs) -> Outcome {
             }
             if exists {
                 if std::fs::symlink_metadata(&chained).is_ok() {
-                    return Err(Failure(format!("{} already exists; remove it first", chained.display())));
+                    return Err(Failure(format!(
+                        "{} already exists; remove it first",
+                        chained.display()
+                    )));
                 }
-                std::fs::rename(&hook, &chained).map_err(|e| Failure(format!("cannot move the existing hook aside: {e}")))?;
+                std::fs::rename(&hook, &chained)
+                    .map_err(|e| Failure(format!("cannot move the existing hook aside: {e}")))?;
             }
             let exe = std::env::current_exe().unwrap_or_else(|_| "opl".into());
             let text = script(git.prefix(), &exe, exists);
@@ -77,7 +90,11 @@ pub fn run(ctx: &mut Ctx, args: &HookArgs) -> Outcome {
                 return Err(Failure(e));
             }
             make_executable(&hook)?;
-            let note = if exists { format!(" (your hook runs first, kept as {CHAINED})") } else { String::new() };
+            let note = if exists {
+                format!(" (your hook runs first, kept as {CHAINED})")
+            } else {
+                String::new()
+            };
             emit(ctx.out, &format!("installed {}{note}\n", hook.display()))?;
         }
         HookAction::Uninstall => {
@@ -85,12 +102,20 @@ pub fn run(ctx: &mut Ctx, args: &HookArgs) -> Outcome {
                 return Err(Failure(format!("there is no {}", hook.display())));
             }
             if !ours(&hook) {
-                return Err(Failure(format!("{} was not written by opl; left as it is", hook.display())));
+                return Err(Failure(format!(
+                    "{} was not written by opl; left as it is",
+                    hook.display()
+                )));
             }
-            std::fs::remove_file(&hook).map_err(|e| Failure(format!("cannot remove {}: {e}", hook.display())))?;
+            std::fs::remove_file(&hook)
+                .map_err(|e| Failure(format!("cannot remove {}: {e}", hook.display())))?;
             if std::fs::symlink_metadata(&chained).is_ok() {
-                std::fs::rename(&chained, &hook).map_err(|e| Failure(format!("cannot restore {}: {e}", chained.display())))?;
-                emit(ctx.out, &format!("removed opl's hook and restored your {}\n", hook.display()))?;
+                std::fs::rename(&chained, &hook)
+                    .map_err(|e| Failure(format!("cannot restore {}: {e}", chained.display())))?;
+                emit(
+                    ctx.out,
+                    &format!("removed opl's hook and restored your {}\n", hook.display()),
+                )?;
             } else {
                 emit(ctx.out, &format!("removed {}\n", hook.display()))?;
             }

@@ -48,7 +48,11 @@ pub fn open(ctx: &Ctx) -> Result<(PathBuf, Repo), Failure> {
 pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let state = state_of(source);
-    let git = if state == State::WorkTree { None } else { Some(need_git(&root)?) };
+    let git = if state == State::WorkTree {
+        None
+    } else {
+        Some(need_git(&root)?)
+    };
     let repo = load_state(&root, git.as_ref(), &state, &Selection::All)?;
     Ok((root, repo))
 }
@@ -66,26 +70,48 @@ pub fn state_of(source: &SourceArgs) -> State {
 pub fn need_git(root: &std::path::Path) -> Result<Git, Failure> {
     match Git::discover(root) {
         Ok(Some(g)) => Ok(g),
-        Ok(None) => Err(Failure(format!("{} is not inside a git repository; --rev, --staged, diff and hooks need one", root.display()))),
+        Ok(None) => Err(Failure(format!(
+            "{} is not inside a git repository; --rev, --staged, diff and hooks need one",
+            root.display()
+        ))),
         Err(e) => Err(Failure(e.0)),
     }
 }
 
 /// Loads one state of the config repository.
-pub fn load_state(root: &std::path::Path, git: Option<&Git>, state: &State, selection: &Selection) -> Result<Repo, Failure> {
+pub fn load_state(
+    root: &std::path::Path,
+    git: Option<&Git>,
+    state: &State,
+    selection: &Selection,
+) -> Result<Repo, Failure> {
     let loaded = match state {
         State::WorkTree => crate::layer::load_selected(&WorkTree::new(root), selection),
         _ => {
-            let git = git.ok_or_else(|| Failure("reading a revision needs a git repository".into()))?;
+            let git =
+                git.ok_or_else(|| Failure("reading a revision needs a git repository".into()))?;
             let snap = git.snapshot(state).map_err(|e| Failure(e.0))?;
             if !snap.has_root() {
-                let at = if git.prefix().is_empty() { "the top of the repository".to_string() } else { git.prefix().to_string() };
-                return Err(Failure(format!("{} has no opl.toml at {at}", state.label())));
+                let at = if git.prefix().is_empty() {
+                    "the top of the repository".to_string()
+                } else {
+                    git.prefix().to_string()
+                };
+                return Err(Failure(format!(
+                    "{} has no opl.toml at {at}",
+                    state.label()
+                )));
             }
             crate::layer::load_selected(&snap, selection)
         }
     };
-    loaded.map_err(|e| Failure(format!("cannot read {} of {}: {e}", state.label(), root.display())))
+    loaded.map_err(|e| {
+        Failure(format!(
+            "cannot read {} of {}: {e}",
+            state.label(),
+            root.display()
+        ))
+    })
 }
 
 /// Writes to a stream, turning a broken pipe into a quiet failure.

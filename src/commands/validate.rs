@@ -11,17 +11,26 @@ use crate::snapshot::find_root;
 pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let state = state_of(&args.source);
-    let git = if state == State::WorkTree { None } else { Some(need_git(&root)?) };
+    let git = if state == State::WorkTree {
+        None
+    } else {
+        Some(need_git(&root)?)
+    };
     // With --staged, check what the commit would change: the agents the staged changes affect.
     let mut scope_note = String::new();
     let selection = if !args.agents.is_empty() {
         Selection::Agents(args.agents.iter().cloned().collect())
     } else if state == State::Index && !args.all && git.as_ref().is_some_and(|g| g.has_head()) {
         let g = git.as_ref().expect("checked");
-        let changed = g.changed_paths(&State::Rev("HEAD".into()), &State::Index).map_err(|e| Failure(e.0))?;
+        let changed = g
+            .changed_paths(&State::Rev("HEAD".into()), &State::Index)
+            .map_err(|e| Failure(e.0))?;
         let sel = crate::diff::affected(&changed);
         if let Selection::Agents(ids) = &sel {
-            scope_note = format!(" affected by the staged changes ({} of the index; --all for every agent)", ids.len());
+            scope_note = format!(
+                " affected by the staged changes ({} of the index; --all for every agent)",
+                ids.len()
+            );
         }
         sel
     } else {
@@ -35,7 +44,12 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     }
     let only: Option<Vec<String>> = match &selection {
         Selection::All => None,
-        Selection::Agents(ids) => Some(ids.iter().filter(|a| repo.agents.contains_key(*a)).cloned().collect()),
+        Selection::Agents(ids) => Some(
+            ids.iter()
+                .filter(|a| repo.agents.contains_key(*a))
+                .cloned()
+                .collect(),
+        ),
     };
     let v = crate::stack::validate(&repo, only.as_deref());
     match args.format {
