@@ -69,6 +69,22 @@ pub enum Command {
     ///
     /// Example: opl hook install --chain
     Hook(HookArgs),
+    /// The commits that changed an agent's effective config, even from global/ or a client.
+    ///
+    /// Example: opl log support-bot policy.tools -n 5
+    Log(LogArgs),
+    /// Who set each effective value of an agent: commit, author, date and file:line.
+    ///
+    /// Example: opl blame support-bot model
+    Blame(BlameArgs),
+    /// The commits at which an agent's rendered document had a digest.
+    ///
+    /// Example: opl whence support-bot sha256:9a49c9b9...
+    Whence(WhenceArgs),
+    /// Every commit of a range with the agents it changed, the keys, and widening changes.
+    ///
+    /// Example: opl audit main~50..main --format csv
+    Audit(AuditArgs),
     /// Print the JSON Schema of a layer file or of the rendered document.
     ///
     /// Example: opl schema layer > schemas/layer.schema.json
@@ -250,4 +266,88 @@ pub enum HookAction {
     },
     /// Remove the hook opl wrote (and restore a chained one).
     Uninstall,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The agent.
+    pub agent: String,
+    /// Only changes to this key path and everything under it.
+    pub key: Option<String>,
+    /// Walk from this revision (default: HEAD).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    /// At most N commits.
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    pub max: Option<usize>,
+    /// Only commits at or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Follow only the first parent of merges.
+    #[arg(long)]
+    pub first_parent: bool,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BlameArgs {
+    /// The agent.
+    pub agent: String,
+    /// Only leaves under this key path.
+    pub key: Option<String>,
+    /// Blame the values at this revision (default: the work tree, whose uncommitted values are
+    /// "not committed yet").
+    #[arg(long, value_name = "REV", conflicts_with = "staged")]
+    pub rev: Option<String>,
+    /// Blame the values in the index.
+    #[arg(long)]
+    pub staged: bool,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhenceArgs {
+    /// The agent.
+    pub agent: String,
+    /// A digest as `opl render` prints it (sha256:...).
+    pub digest: String,
+    /// Walk from this revision (default: HEAD).
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub rev: String,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Output formats of `opl audit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Human,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A range `A..B`, or a revision to walk back from (default: the whole history of HEAD).
+    pub range: Option<String>,
+    /// Only commits at or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Human)]
+    pub format: AuditFormat,
+    /// No progress on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
 }

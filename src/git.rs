@@ -19,6 +19,18 @@ pub enum State {
     Index,
     /// A revision as git understands it (`HEAD~2`, a branch, a tag, a sha).
     Rev(String),
+    /// One commit, already resolved.
+    Commit(Id),
+}
+
+/// A git object id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(Oid);
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 impl State {
@@ -28,6 +40,7 @@ impl State {
             State::WorkTree => "work tree".into(),
             State::Index => "index".into(),
             State::Rev(r) => r.clone(),
+            State::Commit(id) => id.to_string()[..12].to_string(),
         }
     }
 }
@@ -151,32 +164,104 @@ impl Git {
 
     /// A snapshot of a commit or of the index, rooted at the config root.
     pub fn snapshot(&self, state: &State) -> Result<GitSnapshot<'_>, GitError> {
+        self.snapshot_focused(state, None)
+    }
+
+    /// A snapshot that lists only `opl.toml`, `global/`, `clients/` and the named agents (every
+    /// path when `agents` is `None`); other paths are still read on demand (fragments).
+    pub fn snapshot_focused(
+        &self,
+        state: &State,
+        agents: Option<&[String]>,
+    ) -> Result<GitSnapshot<'_>, GitError> {
+        self.snapshot_in(state, agents, None)
+    }
+
+    /// As [`Git::snapshot_focused`], listing only the named clients' folders when `clients` is
+    /// given (the other clients appear as empty folders).
+    pub fn snapshot_in(
+        &self,
+        state: &State,
+        agents: Option<&[String]>,
+        clients: Option<&[String]>,
+    ) -> Result<GitSnapshot<'_>, GitError> {
         let repo = self.repo.lock().expect("git lock");
         let mut files: HashMap<String, (Oid, EntryKind)> = HashMap::new();
         let label = state.label();
+        let mut tree_id = None;
         match state {
             State::WorkTree => {
                 return Err(GitError(
                     "the work tree is read from disk, not from git".into(),
                 ));
             }
-            State::Rev(spec) => {
-                let oid = self.resolve(&repo, spec)?;
+            State::Rev(_) | State::Commit(_) => {
+                let oid = match state {
+                    State::Commit(id) => id.0,
+                    State::Rev(spec) => self.resolve(&repo, spec)?,
+                    _ => unreachable!(),
+                };
                 let tree = repo.find_commit(oid)?.tree()?;
                 if let Some(sub) = self.subtree(&repo, &tree)? {
-                    sub.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
-                        let Ok(name) = e.name() else {
-                            return git2::TreeWalkResult::Ok;
-                        };
-                        let kind = match (e.kind(), e.filemode()) {
-                            (Some(ObjectType::Tree), _) => EntryKind::Dir,
-                            (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
-                            (Some(ObjectType::Blob), _) => EntryKind::File,
-                            _ => EntryKind::Other,
-                        };
-                        files.insert(format!("{dir}{name}"), (e.id(), kind));
-                        git2::TreeWalkResult::Ok
-                    })?;
+                    tree_id = Some(sub.id());
+                    match agents {
+                        None => walk_into(&sub, "", &mut files)?,
+                        Some(agents) => {
+                            for e in sub.iter() {
+                                let Ok(name) = e.name() else { continue };
+                                files.insert(name.to_string(), (e.id(), kind_of(&e)));
+                                if e.kind() != Some(ObjectType::Tree) {
+                                    continue;
+                                }
+                                let t = repo.find_tree(e.id())?;
+                                match name {
+                                    "clients" if clients.is_some() => {
+                                        let wanted = clients.unwrap_or_default();
+                                        for c in t.iter() {
+                                            let Ok(cn) = c.name() else { continue };
+                                            files.insert(
+                                                format!("clients/{cn}"),
+                                                (c.id(), kind_of(&c)),
+                                            );
+                                            if c.kind() == Some(ObjectType::Tree)
+                                                && wanted.iter().any(|w| w == cn)
+                                            {
+                                                walk_into(
+                                                    &repo.find_tree(c.id())?,
+                                                    &format!("clients/{cn}/"),
+                                                    &mut files,
+                                                )?;
+                                            }
+                                        }
+                                    }
+                                    "global" | "clients" => {
+                                        walk_into(&t, &format!("{name}/"), &mut files)?
+                                    }
+                                    "agents" => {
+                                        for a in t.iter() {
+                                            let Ok(an) = a.name() else { continue };
+                                            let id = an.strip_suffix(".toml").unwrap_or(an);
+                                            if !agents.iter().any(|x| x == id) {
+                                                continue;
+                                            }
+                                            files.insert(
+                                                format!("agents/{an}"),
+                                                (a.id(), kind_of(&a)),
+                                            );
+                                            if a.kind() == Some(ObjectType::Tree) {
+                                                walk_into(
+                                                    &repo.find_tree(a.id())?,
+                                                    &format!("agents/{an}/"),
+                                                    &mut files,
+                                                )?;
+                                            }
+                                        }
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
+                    }
                 }
             }
             State::Index => {
@@ -203,6 +288,7 @@ impl Git {
             git: self,
             files,
             label,
+            tree: tree_id,
         })
     }
 
@@ -235,19 +321,21 @@ impl Git {
         let tree_of = |s: &State| -> Result<Option<Tree<'_>>, GitError> {
             match s {
                 State::Rev(spec) => Ok(Some(repo.find_commit(self.resolve(&repo, spec)?)?.tree()?)),
+                State::Commit(id) => Ok(Some(repo.find_commit(id.0)?.tree()?)),
                 _ => Ok(None),
             }
         };
+        let commit = |s: &State| matches!(s, State::Rev(_) | State::Commit(_));
         let diff = match (from, to) {
-            (State::Rev(_), State::Rev(_)) => repo.diff_tree_to_tree(
+            (f, t) if commit(f) && commit(t) => repo.diff_tree_to_tree(
                 tree_of(from)?.as_ref(),
                 tree_of(to)?.as_ref(),
                 Some(&mut opts),
             )?,
-            (State::Rev(_), State::Index) => {
+            (f, State::Index) if commit(f) => {
                 repo.diff_tree_to_index(tree_of(from)?.as_ref(), None, Some(&mut opts))?
             }
-            (State::Rev(_), State::WorkTree) => {
+            (f, State::WorkTree) if commit(f) => {
                 repo.diff_tree_to_workdir_with_index(tree_of(from)?.as_ref(), Some(&mut opts))?
             }
             (State::Index, State::WorkTree) => repo.diff_index_to_workdir(None, Some(&mut opts))?,
@@ -275,11 +363,193 @@ impl Git {
     }
 }
 
+/// A commit with what history output shows of it.
+#[derive(Clone, Debug)]
+pub struct CommitMeta {
+    pub id: Id,
+    pub parents: Vec<Id>,
+    pub author: String,
+    pub email: String,
+    /// Author time, seconds since the epoch, and its offset in minutes.
+    pub time: i64,
+    pub offset: i32,
+    pub committer: String,
+    pub committer_email: String,
+    pub summary: String,
+}
+
+impl Git {
+    /// The commits reachable from `spec` in git's default log order (newest commit time first),
+    /// or along first parents only. Stops at commits older than `since` (seconds).
+    pub fn log(
+        &self,
+        spec: &str,
+        first_parent: bool,
+        since: Option<i64>,
+    ) -> Result<Vec<CommitMeta>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let start = self.resolve(&repo, spec)?;
+        let mut walk = repo.revwalk()?;
+        walk.set_sorting(git2::Sort::TIME)?;
+        if first_parent {
+            walk.simplify_first_parent()?;
+        }
+        walk.push(start)?;
+        let mut out = Vec::new();
+        for oid in walk {
+            let oid = oid?;
+            let c = repo.find_commit(oid)?;
+            if since.is_some_and(|s| c.time().seconds() < s) {
+                continue;
+            }
+            out.push(meta(&c));
+        }
+        Ok(out)
+    }
+
+    /// The commits of `a..b` (reachable from `b`, not from `a`), newest first.
+    pub fn range(&self, a: &str, b: &str, since: Option<i64>) -> Result<Vec<CommitMeta>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let (ia, ib) = (self.resolve(&repo, a)?, self.resolve(&repo, b)?);
+        let mut walk = repo.revwalk()?;
+        walk.set_sorting(git2::Sort::TIME)?;
+        walk.push(ib)?;
+        walk.hide(ia)?;
+        let mut out = Vec::new();
+        for oid in walk {
+            let c = repo.find_commit(oid?)?;
+            if since.is_some_and(|s| c.time().seconds() < s) {
+                continue;
+            }
+            out.push(meta(&c));
+        }
+        Ok(out)
+    }
+
+    /// The ids of the entries at these config-root-relative paths in a commit (`None` where a
+    /// path is absent), with the kind of each.
+    pub fn entry_ids(
+        &self,
+        commit: Id,
+        paths: &[&str],
+    ) -> Result<Vec<Option<(Id, EntryKind)>>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let tree = repo.find_commit(commit.0)?.tree()?;
+        let Some(sub) = self.subtree(&repo, &tree)? else {
+            return Ok(vec![None; paths.len()]);
+        };
+        Ok(paths
+            .iter()
+            .map(|p| {
+                sub.get_path(Path::new(p))
+                    .ok()
+                    .map(|e| (Id(e.id()), kind_of(&e)))
+            })
+            .collect())
+    }
+
+    /// The bytes of a blob.
+    pub fn blob(&self, id: Id) -> Result<Vec<u8>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        Ok(repo.find_blob(id.0)?.content().to_vec())
+    }
+
+    /// The `*.toml` blobs under a tree, with their paths relative to it.
+    pub fn toml_blobs(&self, tree: Id) -> Result<Vec<(String, Id)>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let t = repo.find_tree(tree.0)?;
+        let mut files = HashMap::new();
+        walk_into(&t, "", &mut files)?;
+        let mut v: Vec<(String, Id)> = files
+            .into_iter()
+            .filter(|(p, (_, k))| *k == EntryKind::File && p.ends_with(".toml"))
+            .map(|(p, (o, _))| (p, Id(o)))
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// The commits at which a shallow clone's history is cut (empty for a full clone).
+    pub fn shallow_boundary(&self) -> std::collections::HashSet<Id> {
+        if !self.shallow {
+            return Default::default();
+        }
+        let repo = self.repo.lock().expect("git lock");
+        std::fs::read_to_string(repo.path().join("shallow"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| Oid::from_str(l.trim()).ok().map(Id))
+            .collect()
+    }
+
+    /// True for a shallow clone.
+    pub fn is_shallow(&self) -> bool {
+        self.shallow
+    }
+}
+
+fn meta(c: &git2::Commit) -> CommitMeta {
+    let a = c.author();
+    let k = c.committer();
+    CommitMeta {
+        id: Id(c.id()),
+        parents: c.parent_ids().map(Id).collect(),
+        author: a.name().unwrap_or("").to_string(),
+        email: a.email().unwrap_or("").to_string(),
+        time: a.when().seconds(),
+        offset: a.when().offset_minutes(),
+        committer: k.name().unwrap_or("").to_string(),
+        committer_email: k.email().unwrap_or("").to_string(),
+        summary: c
+            .summary_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn kind_of(e: &git2::TreeEntry) -> EntryKind {
+    match (e.kind(), e.filemode()) {
+        (Some(ObjectType::Tree), _) => EntryKind::Dir,
+        (Some(ObjectType::Blob), 0o120000) => EntryKind::Symlink,
+        (Some(ObjectType::Blob), _) => EntryKind::File,
+        _ => EntryKind::Other,
+    }
+}
+
+fn walk_into(
+    tree: &Tree,
+    base: &str,
+    files: &mut HashMap<String, (Oid, EntryKind)>,
+) -> Result<(), GitError> {
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
+        if let Ok(name) = e.name() {
+            files.insert(format!("{base}{dir}{name}"), (e.id(), kind_of(e)));
+        }
+        git2::TreeWalkResult::Ok
+    })?;
+    Ok(())
+}
+
 /// The files of one commit or of the index, read through git.
 pub struct GitSnapshot<'g> {
     git: &'g Git,
     files: HashMap<String, (Oid, EntryKind)>,
     label: String,
+    /// The config root's tree, for paths outside the listed ones.
+    tree: Option<Oid>,
+}
+
+impl GitSnapshot<'_> {
+    /// The id and kind of a path, listed or looked up in the tree.
+    fn lookup(&self, path: &str) -> Option<(Oid, EntryKind)> {
+        if let Some(x) = self.files.get(path) {
+            return Some(*x);
+        }
+        let repo = self.git.repo.lock().expect("git lock");
+        let tree = repo.find_tree(self.tree?).ok()?;
+        let e = tree.get_path(Path::new(path)).ok()?;
+        Some((e.id(), kind_of(&e)))
+    }
 }
 
 impl GitSnapshot<'_> {
@@ -318,8 +588,12 @@ impl Snapshot for GitSnapshot<'_> {
         Ok(out)
     }
 
+    fn stat(&self, path: &str) -> Option<EntryKind> {
+        self.lookup(path).map(|(_, k)| k)
+    }
+
     fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>> {
-        let Some((oid, EntryKind::File)) = self.files.get(path) else {
+        let Some((oid, EntryKind::File)) = self.lookup(path) else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!("{path} is not a file in {}", self.label),
@@ -330,11 +604,11 @@ impl Snapshot for GitSnapshot<'_> {
             .odb()
             .map_err(|e| io::Error::other(e.message().to_string()))?;
         let (size, _) = odb
-            .read_header(*oid)
+            .read_header(oid)
             .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
         check_limit(size as u64, limit)?;
         let blob = repo
-            .find_blob(*oid)
+            .find_blob(oid)
             .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
         Ok(blob.content().to_vec())
     }

@@ -412,7 +412,11 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         .enumerate()
         .map(|(i, path)| {
             let fid = FileId(base + i as u32);
-            let res = match kinds.get(path.as_str()).map(|e| (e.kind, e.size)) {
+            let kind = kinds
+                .get(path.as_str())
+                .map(|e| e.kind)
+                .or_else(|| snap.stat(path));
+            let res = match kind.map(|k| (k, 0u64)) {
                 None => Err("does not exist".to_string()),
                 Some((EntryKind::Symlink, _)) => {
                     Err("is a symbolic link, which opl never follows".to_string())

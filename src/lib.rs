@@ -16,6 +16,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod git;
 pub mod glob;
+pub mod history;
 pub mod key_path;
 pub mod layer;
 pub mod merge;
@@ -69,6 +70,10 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Diff(a) => commands::diff::run(&mut ctx, a),
         cli::Command::Check(a) => commands::check::run(&mut ctx, a),
         cli::Command::Hook(a) => commands::hook::run(&mut ctx, a),
+        cli::Command::Log(a) => commands::history::log(&mut ctx, a),
+        cli::Command::Blame(a) => commands::history::blame(&mut ctx, a),
+        cli::Command::Whence(a) => commands::history::whence(&mut ctx, a),
+        cli::Command::Audit(a) => commands::history::audit(&mut ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// What a path is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     File,
     Symlink,
@@ -36,6 +36,11 @@ pub trait Snapshot: Sync {
     fn read(&self, path: &str, limit: u64) -> io::Result<Vec<u8>>;
     /// How to name this state in messages (`work tree`, `HEAD`, `index`).
     fn describe(&self) -> String;
+    /// The kind of a path that [`Snapshot::entries`] may not list (a fragment outside the
+    /// layers); `None` when absent.
+    fn stat(&self, _path: &str) -> Option<EntryKind> {
+        None
+    }
 }
 
 /// The error for a file over the size limit.
@@ -121,6 +126,20 @@ impl Snapshot for WorkTree {
 
     fn describe(&self) -> String {
         "work tree".into()
+    }
+
+    fn stat(&self, path: &str) -> Option<EntryKind> {
+        let m = std::fs::symlink_metadata(self.root.join(path)).ok()?;
+        let ft = m.file_type();
+        Some(if ft.is_symlink() {
+            EntryKind::Symlink
+        } else if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        })
     }
 }
 

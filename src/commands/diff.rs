@@ -222,7 +222,7 @@ fn human(r: &Report, color: bool) -> String {
 }
 
 /// `old -> new` for display; for two arrays that share elements, what was added and removed.
-fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
+pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
     if let (Some(serde_json::Value::Array(o)), Some(serde_json::Value::Array(n))) = (old, new) {
         let removed: Vec<String> = o
             .iter()

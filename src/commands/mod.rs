@@ -3,6 +3,7 @@
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod history;
 pub mod hook;
 pub mod init;
 pub mod render;
@@ -90,7 +91,13 @@ pub fn load_state(
         _ => {
             let git =
                 git.ok_or_else(|| Failure("reading a revision needs a git repository".into()))?;
-            let snap = git.snapshot(state).map_err(|e| Failure(e.0))?;
+            let snap = match selection {
+                Selection::All => git.snapshot(state),
+                Selection::Agents(ids) => {
+                    git.snapshot_focused(state, Some(&ids.iter().cloned().collect::<Vec<_>>()))
+                }
+            }
+            .map_err(|e| Failure(e.0))?;
             if !snap.has_root() {
                 let at = if git.prefix().is_empty() {
                     "the top of the repository".to_string()
@@ -135,4 +142,42 @@ pub fn unknown_agent(repo: &Repo, id: &str) -> Failure {
 /// after, and for a large repository freeing costs more than everything after loading.
 pub fn leak(repo: Repo) {
     std::mem::forget(repo);
+}
+
+/// Progress on stderr for long walks: only on a terminal, never with `--quiet` or under `CI`,
+/// and only once a walk has taken more than a second.
+pub struct Progress {
+    start: std::time::Instant,
+    enabled: bool,
+    shown: bool,
+    label: &'static str,
+}
+
+impl Progress {
+    /// A progress line for `label`.
+    pub fn new(label: &'static str, quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let enabled = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        Progress {
+            start: std::time::Instant::now(),
+            enabled,
+            shown: false,
+            label,
+        }
+    }
+    /// Reports `done` of `total` commits.
+    pub fn tick(&mut self, done: usize, total: usize) {
+        if self.enabled && done % 512 == 0 && self.start.elapsed().as_secs_f32() > 1.0 {
+            self.shown = true;
+            let _ = std::io::stderr()
+                .write_all(format!("\r{}: {done}/{total} commits", self.label).as_bytes());
+        }
+    }
+    /// Clears the line.
+    pub fn finish(&mut self) {
+        if self.shown {
+            let _ = std::io::stderr().write_all(b"\r\x1b[K");
+            self.shown = false;
+        }
+    }
 }

@@ -1,0 +1,676 @@
+//! `opl log`, `opl blame`, `opl whence` and `opl audit`: the history of effective configs.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use super::{Ctx, Failure, Outcome, Progress, emit, load_state, need_git};
+use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, WhenceArgs};
+use crate::diff::{Status, affected, compare};
+use crate::git::{CommitMeta, Git, State};
+use crate::history::{
+    AgentState, Blame, Engine, LogOptions, format_time, parse_date, render_snapshot,
+};
+use crate::key_path::KeyPath;
+use crate::layer::Selection;
+use crate::origin::short;
+use crate::snapshot::{WorkTree, find_root};
+use crate::source::safe;
+
+fn open_git(ctx: &Ctx) -> Result<(std::path::PathBuf, Git), Failure> {
+    let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
+    let git = need_git(&root)?;
+    if !git.has_head() {
+        return Err(Failure(
+            "this repository has no commits yet: there is no history to read".into(),
+        ));
+    }
+    Ok((root, git))
+}
+
+fn key_arg(key: &Option<String>) -> Result<Option<KeyPath>, Failure> {
+    key.as_deref()
+        .map(|k| {
+            KeyPath::parse(k).map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(k))))
+        })
+        .transpose()
+}
+
+fn git_err(e: crate::git::GitError) -> Failure {
+    Failure(e.0)
+}
+
+fn commit_json(c: &CommitMeta) -> Json {
+    json!({
+        "commit": c.id.to_string(),
+        "author": c.author,
+        "email": c.email,
+        "date": format_time(c.time, c.offset),
+        "summary": c.summary,
+    })
+}
+
+fn short_id(c: &CommitMeta) -> String {
+    c.id.to_string()[..12].to_string()
+}
+
+/// Runs `opl log`.
+pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
+    let (_, git) = open_git(ctx)?;
+    let key = key_arg(&args.key)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(parse_date)
+        .transpose()
+        .map_err(Failure)?;
+    let mut engine = Engine::new(&git, &args.agent);
+    let mut progress = Progress::new("opl log", args.quiet);
+    let opts = LogOptions {
+        rev: &args.rev,
+        key: key.as_ref(),
+        max: args.max,
+        since,
+        first_parent: args.first_parent,
+    };
+    let entries = crate::history::log(&mut engine, &opts, &mut |d, t| progress.tick(d, t))
+        .map_err(git_err)?;
+    progress.finish();
+    match args.format {
+        FindingsFormat::Json => {
+            let v: Vec<Json> = entries
+                .iter()
+                .map(|e| {
+                    let mut j = commit_json(&e.commit);
+                    j["state"] = json!(e.state);
+                    j["boundary"] = json!(e.boundary);
+                    j["changes"] = json!(e.changes);
+                    j
+                })
+                .collect();
+            emit(
+                ctx.out,
+                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
+            )?;
+        }
+        FindingsFormat::Human => {
+            let own = |f: &str| {
+                f == format!("agents/{}.toml", args.agent)
+                    || f.starts_with(&format!("agents/{}/", args.agent))
+            };
+            let mut out = String::new();
+            if entries.is_empty() {
+                out.push_str(&format!(
+                    "no commit reachable from {} changed agent `{}`{}\n",
+                    safe(&args.rev),
+                    safe(&args.agent),
+                    key.as_ref()
+                        .map(|k| format!(" at `{k}`"))
+                        .unwrap_or_default()
+                ));
+            }
+            for e in &entries {
+                let c = &e.commit;
+                let mark = if e.boundary { "^" } else { "" };
+                out.push_str(&format!(
+                    "{mark}{}  {} <{}>  {}\n    {}\n",
+                    short_id(c),
+                    safe(&c.author),
+                    safe(&c.email),
+                    format_time(c.time, c.offset),
+                    safe(&c.summary)
+                ));
+                if e.boundary {
+                    out.push_str(
+                        "    (shallow-clone boundary: earlier history is not in this clone)\n",
+                    );
+                }
+                if e.state != "present" {
+                    out.push_str(&format!("    agent is {} here\n", e.state));
+                }
+                if !e.changes.is_empty()
+                    && e.changes.iter().all(|c| c.old.is_none())
+                    && key.is_none()
+                {
+                    out.push_str(&format!(
+                        "    agent appears with {} values (--format json lists them)\n",
+                        e.changes.len()
+                    ));
+                    out.push('\n');
+                    continue;
+                }
+                for ch in &e.changes {
+                    let what = super::diff::change_text(ch.old.as_ref(), ch.new.as_ref());
+                    let at = match (&ch.file, ch.line) {
+                        (Some(f), Some(l)) if !own(f) => format!("  ({}:{l})", safe(f)),
+                        _ => String::new(),
+                    };
+                    out.push_str(&format!("    {}: {what}{at}\n", safe(&ch.path)));
+                }
+                out.push('\n');
+            }
+            emit(ctx.out, &out)?;
+        }
+    }
+    Ok(crate::EXIT_CLEAN)
+}
+
+/// Blames at a revision, or at the work tree / index (values that differ from HEAD are not
+/// committed yet).
+pub fn blame_entries(
+    git: &Git,
+    root: &std::path::Path,
+    agent: &str,
+    rev: Option<&str>,
+    staged: bool,
+    key: Option<&KeyPath>,
+    quiet: bool,
+) -> Result<Vec<Blame>, Failure> {
+    let mut engine = Engine::new(git, agent);
+    let mut progress = Progress::new("opl blame", quiet);
+    let start = rev.unwrap_or("HEAD");
+    let mut blames =
+        crate::history::blame(&mut engine, start, key, &mut |d, t| progress.tick(d, t))
+            .map_err(git_err)?;
+    progress.finish();
+    if rev.is_some() {
+        return Ok(blames);
+    }
+    // The work tree (or index): leaves whose value differs from HEAD are not committed yet.
+    let state = if staged {
+        let snap = git
+            .snapshot_focused(&State::Index, Some(&[agent.to_string()]))
+            .map_err(git_err)?;
+        render_snapshot(&snap, agent)
+    } else {
+        render_snapshot(&WorkTree::new(root), agent)
+    }
+    .map_err(|e| Failure(e.to_string()))?
+    .0;
+    let AgentState::Present(doc) = state else {
+        return Err(Failure(format!(
+            "agent `{}` is {} in the {}",
+            safe(agent),
+            state.word(),
+            if staged { "index" } else { "work tree" }
+        )));
+    };
+    let committed: BTreeMap<String, Blame> =
+        blames.drain(..).map(|b| (b.path.clone(), b)).collect();
+    let mut out = Vec::new();
+    for (path, (value, origin)) in &doc.leaves {
+        if key.is_some_and(|k| !KeyPath::parse(path).is_ok_and(|p| p.starts_with(k))) {
+            continue;
+        }
+        match committed.get(path) {
+            Some(b) if &b.value == value => out.push(b.clone()),
+            _ => out.push(Blame {
+                path: path.clone(),
+                value: value.clone(),
+                commit: None,
+                file: origin.as_ref().map(|o| o.file.clone()),
+                line: origin.as_ref().map(|o| o.line),
+                boundary: false,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `opl blame`.
+pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
+    let (root, git) = open_git(ctx)?;
+    let key = key_arg(&args.key)?;
+    let list = blame_entries(
+        &git,
+        &root,
+        &args.agent,
+        args.rev.as_deref(),
+        args.staged,
+        key.as_ref(),
+        args.quiet,
+    )?;
+    if list.is_empty() {
+        return Err(Failure(format!(
+            "agent `{}` has no effective values at {}",
+            safe(&args.agent),
+            args.rev.as_deref().unwrap_or("HEAD")
+        )));
+    }
+    match args.format {
+        FindingsFormat::Json => {
+            let v: Vec<Json> = list
+                .iter()
+                .map(|b| {
+                    json!({
+                        "path": b.path, "value": b.value,
+                        "commit": b.commit.as_ref().map(|c| c.id.to_string()),
+                        "author": b.commit.as_ref().map(|c| c.author.clone()),
+                        "email": b.commit.as_ref().map(|c| c.email.clone()),
+                        "date": b.commit.as_ref().map(|c| format_time(c.time, c.offset)),
+                        "summary": b.commit.as_ref().map(|c| c.summary.clone()),
+                        "file": b.file, "line": b.line, "boundary": b.boundary,
+                    })
+                })
+                .collect();
+            emit(
+                ctx.out,
+                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
+            )?;
+        }
+        FindingsFormat::Human => {
+            let pw = list
+                .iter()
+                .map(|b| b.path.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(56);
+            let mut out = String::new();
+            for b in &list {
+                let who = match &b.commit {
+                    Some(c) => format!(
+                        "{}{}  {:<16}  {}",
+                        if b.boundary { "^" } else { "" },
+                        &c.id.to_string()[..10],
+                        safe(&c.author.chars().take(16).collect::<String>()),
+                        &format_time(c.time, c.offset)[..10]
+                    ),
+                    None => "(not committed yet)".to_string(),
+                };
+                let at = match (&b.file, b.line) {
+                    (Some(f), Some(l)) => format!("{}:{l}", safe(f)),
+                    _ => String::new(),
+                };
+                let summary = b
+                    .commit
+                    .as_ref()
+                    .map(|c| safe(&c.summary))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "{:<pw$}  {:<24}  {who}  {at}  {summary}\n",
+                    safe(&b.path),
+                    short(&b.value, 24)
+                ));
+            }
+            if list.iter().any(|b| b.boundary) {
+                out.push_str("^ shallow-clone boundary: the value is at least this old; fetch more history to see who set it\n");
+            }
+            emit(ctx.out, &out)?;
+        }
+    }
+    Ok(crate::EXIT_CLEAN)
+}
+
+/// Runs `opl whence`.
+pub fn whence(ctx: &mut Ctx, args: &WhenceArgs) -> Outcome {
+    let (_, git) = open_git(ctx)?;
+    let mut engine = Engine::new(&git, &args.agent);
+    let mut progress = Progress::new("opl whence", args.quiet);
+    let found = crate::history::whence(&mut engine, &args.rev, args.digest.trim(), &mut |d, t| {
+        progress.tick(d, t)
+    })
+    .map_err(git_err)?;
+    progress.finish();
+    match args.format {
+        FindingsFormat::Json => {
+            let v: Vec<Json> = found.iter().map(commit_json).collect();
+            emit(
+                ctx.out,
+                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
+            )?;
+        }
+        FindingsFormat::Human => {
+            let mut out = String::new();
+            for c in &found {
+                out.push_str(&format!(
+                    "{}  {}  {}  {}\n",
+                    short_id(c),
+                    format_time(c.time, c.offset),
+                    safe(&c.author),
+                    safe(&c.summary)
+                ));
+            }
+            if found.is_empty() {
+                out.push_str(&format!(
+                    "no commit reachable from {} rendered agent `{}` with that digest\n",
+                    safe(&args.rev),
+                    safe(&args.agent)
+                ));
+            }
+            emit(ctx.out, &out)?;
+        }
+    }
+    Ok(if found.is_empty() {
+        crate::EXIT_FINDINGS
+    } else {
+        crate::EXIT_CLEAN
+    })
+}
+
+/// Runs `opl audit`.
+pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
+    let (root, git) = open_git(ctx)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(parse_date)
+        .transpose()
+        .map_err(Failure)?;
+    let commits = match args.range.as_deref() {
+        Some(r) if r.contains("..") => {
+            let (a, b) = r.split_once("..").expect("checked");
+            git.range(a, if b.is_empty() { "HEAD" } else { b }, since)
+        }
+        Some(r) => git.log(r, false, since),
+        None => git.log("HEAD", false, since),
+    }
+    .map_err(git_err)?;
+    let boundary = git.shallow_boundary();
+    let mut progress = Progress::new("opl audit", args.quiet);
+    let mut rows = Vec::new();
+    let total = commits.len();
+    for (i, c) in commits.iter().enumerate() {
+        progress.tick(i, total);
+        let to = State::Commit(c.id);
+        let parent = if boundary.contains(&c.id) {
+            None
+        } else {
+            c.parents.first().copied()
+        };
+        let report = match parent {
+            Some(p) => {
+                let from = State::Commit(p);
+                let changed = git.changed_paths(&from, &to).map_err(git_err)?;
+                if changed.is_empty() {
+                    continue;
+                }
+                let sel = affected(&changed);
+                let old = load_state(&root, Some(&git), &from, &sel)?;
+                let new = load_state(&root, Some(&git), &to, &sel)?;
+                let ids = match &sel {
+                    Selection::All => old
+                        .agents
+                        .keys()
+                        .chain(new.agents.keys())
+                        .cloned()
+                        .collect(),
+                    Selection::Agents(ids) => ids.iter().cloned().collect(),
+                };
+                compare(&old, &new, &ids, changed, p.to_string(), c.id.to_string())
+            }
+            None => {
+                let new = match load_state(&root, Some(&git), &to, &Selection::All) {
+                    Ok(r) => r,
+                    Err(_) => continue,
+                };
+                let old = crate::layer::load(&crate::snapshot::Memory::new([(
+                    "opl.toml",
+                    "version = 1\n",
+                )]))
+                .map_err(|e| Failure(e.to_string()))?;
+                let ids = new.agents.keys().cloned().collect();
+                compare(
+                    &old,
+                    &new,
+                    &ids,
+                    Vec::new(),
+                    "(none)".into(),
+                    c.id.to_string(),
+                )
+            }
+        };
+        if report.agents.is_empty() {
+            continue;
+        }
+        rows.push((c.clone(), report));
+    }
+    progress.finish();
+    let text = match args.format {
+        AuditFormat::Json => audit_json(&rows),
+        AuditFormat::Csv => audit_csv(&rows),
+        AuditFormat::Markdown => audit_markdown(&rows),
+        AuditFormat::Human => audit_human(&rows),
+    };
+    emit(ctx.out, &text)?;
+    Ok(crate::EXIT_CLEAN)
+}
+
+type Row = (CommitMeta, crate::diff::Report);
+
+#[derive(Default, serde::Serialize)]
+struct Tally {
+    commits: usize,
+    agent_changes: usize,
+    widening: usize,
+}
+
+fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally>) {
+    let mut by_author: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_client: BTreeMap<String, Tally> = BTreeMap::new();
+    for (c, r) in rows {
+        let t = by_author
+            .entry(format!("{} <{}>", c.author, c.email))
+            .or_default();
+        t.commits += 1;
+        t.agent_changes += r.agents.len();
+        t.widening += r.widened();
+        let mut seen = std::collections::HashSet::new();
+        for a in &r.agents {
+            let client = a.client.clone().unwrap_or_else(|| "(no client)".into());
+            let t = by_client.entry(client.clone()).or_default();
+            if seen.insert(client) {
+                t.commits += 1;
+            }
+            t.agent_changes += 1;
+            t.widening += usize::from(a.widens());
+        }
+    }
+    (by_author, by_client)
+}
+
+fn audit_json(rows: &[Row]) -> String {
+    let commits: Vec<Json> = rows
+        .iter()
+        .map(|(c, r)| {
+            let mut j = commit_json(c);
+            j["committer"] = json!(c.committer);
+            j["committer_email"] = json!(c.committer_email);
+            j["agents"] = r
+                .agents
+                .iter()
+                .map(|a| {
+                    json!({
+                        "agent": a.agent, "client": a.client, "status": a.status,
+                        "keys": a.changes.iter().map(|ch| ch.path.clone()).collect::<Vec<_>>(),
+                        "widening": a.changes.iter().filter_map(|ch| ch.widening.as_ref().map(|w| json!({"path": ch.path, "why": w}))).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            j
+        })
+        .collect();
+    let (by_author, by_client) = tallies(rows);
+    serde_json::to_string_pretty(
+        &json!({"commits": commits, "by_author": by_author, "by_client": by_client}),
+    )
+    .expect("JSON")
+        + "\n"
+}
+
+fn csv_field(s: &str) -> String {
+    let s = safe(s);
+    // A leading =, +, - or @ would be a formula in a spreadsheet.
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn audit_csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "commit,date,author,email,committer,summary,agent,client,status,keys,widening\n",
+    );
+    for (c, r) in rows {
+        for a in &r.agents {
+            let keys: Vec<&str> = a.changes.iter().map(|ch| ch.path.as_str()).collect();
+            let widening: Vec<String> = a
+                .changes
+                .iter()
+                .filter_map(|ch| ch.widening.as_ref().map(|w| format!("{}: {w}", ch.path)))
+                .collect();
+            let status = match a.status {
+                Status::Added => "added",
+                Status::Removed => "removed",
+                Status::Changed => "changed",
+            };
+            let fields = [
+                c.id.to_string(),
+                format_time(c.time, c.offset),
+                c.author.clone(),
+                c.email.clone(),
+                c.committer.clone(),
+                c.summary.clone(),
+                a.agent.clone(),
+                a.client.clone().unwrap_or_default(),
+                status.to_string(),
+                keys.join(" "),
+                widening.join("; "),
+            ];
+            out.push_str(
+                &fields
+                    .iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn audit_human(rows: &[Row]) -> String {
+    let mut out = String::new();
+    for (c, r) in rows {
+        out.push_str(&format!(
+            "{}  {}  {} <{}>{}\n    {}\n",
+            short_id(c),
+            format_time(c.time, c.offset),
+            safe(&c.author),
+            safe(&c.email),
+            if c.committer != c.author {
+                format!(" (committed by {})", safe(&c.committer))
+            } else {
+                String::new()
+            },
+            safe(&c.summary)
+        ));
+        for a in &r.agents {
+            let keys: Vec<&str> = a
+                .changes
+                .iter()
+                .map(|ch| ch.path.as_str())
+                .take(6)
+                .collect();
+            let more = if a.changes.len() > 6 {
+                format!(" (+{} more)", a.changes.len() - 6)
+            } else {
+                String::new()
+            };
+            out.push_str(
+                &format!(
+                    "    {:?} {}: {}{more}\n",
+                    a.status,
+                    safe(&a.agent),
+                    keys.iter().map(|k| safe(k)).collect::<Vec<_>>().join(", ")
+                )
+                .to_lowercase(),
+            );
+            for ch in a.changes.iter().filter(|ch| ch.widening.is_some()) {
+                out.push_str(&format!(
+                    "      ! {}: {}\n",
+                    safe(&ch.path),
+                    safe(ch.widening.as_deref().unwrap_or_default())
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    let (by_author, by_client) = tallies(rows);
+    out.push_str("by author:\n");
+    for (a, t) in &by_author {
+        out.push_str(&format!(
+            "  {}  {} commits, {} agent changes, {} widening\n",
+            safe(a),
+            t.commits,
+            t.agent_changes,
+            t.widening
+        ));
+    }
+    out.push_str("by client:\n");
+    for (a, t) in &by_client {
+        out.push_str(&format!(
+            "  {}  {} commits, {} agent changes, {} widening\n",
+            safe(a),
+            t.commits,
+            t.agent_changes,
+            t.widening
+        ));
+    }
+    out
+}
+
+fn audit_markdown(rows: &[Row]) -> String {
+    let cell = |s: &str| safe(s).replace('|', "\\|");
+    let mut out = String::from(
+        "| commit | date | author | agent | client | keys | widening |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (c, r) in rows {
+        for a in &r.agents {
+            let keys: Vec<&str> = a.changes.iter().map(|ch| ch.path.as_str()).collect();
+            let w: Vec<String> = a
+                .changes
+                .iter()
+                .filter_map(|ch| ch.widening.as_ref().map(|w| format!("{}: {w}", ch.path)))
+                .collect();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | `{}` | {} | {} | {} |\n",
+                short_id(c),
+                &format_time(c.time, c.offset)[..10],
+                cell(&c.author),
+                cell(&a.agent),
+                cell(a.client.as_deref().unwrap_or("-")),
+                cell(&keys.join(", ")),
+                cell(&w.join("; "))
+            ));
+        }
+    }
+    let (by_author, by_client) = tallies(rows);
+    out.push_str("\n| author | commits | agent changes | widening |\n|---|---|---|---|\n");
+    for (a, t) in &by_author {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            cell(a),
+            t.commits,
+            t.agent_changes,
+            t.widening
+        ));
+    }
+    out.push_str("\n| client | commits | agent changes | widening |\n|---|---|---|---|\n");
+    for (a, t) in &by_client {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            cell(a),
+            t.commits,
+            t.agent_changes,
+            t.widening
+        ));
+    }
+    out
+}

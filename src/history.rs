@@ -1,0 +1,690 @@
+//! History of one agent's effective config over commits (spec section 8): log, blame, whence.
+//!
+//! Never renders every commit. For each commit, the ids of the tree entries the agent depends on
+//! (`opl.toml`, `global/`, its client's folder, its own file or folder, fragment files outside
+//! those) form a key; the effective config is rendered once per distinct key and shared. A commit
+//! whose key equals its parent's has the same value without any comparison of leaves.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::git::{CommitMeta, Git, GitError, Id, State};
+use crate::key_path::KeyPath;
+use crate::layer::{Selection, load_selected};
+use crate::origin::{Origin, provenance};
+use crate::render::{digest, document};
+use crate::snapshot::EntryKind;
+use crate::stack::Stacks;
+
+/// The rendered document's leaves with their origins.
+#[derive(Debug)]
+pub struct Doc {
+    pub digest: String,
+    pub client: Option<String>,
+    pub leaves: BTreeMap<String, (Json, Option<Origin>)>,
+}
+
+/// `eff(A, C)`: absent, invalid, or the rendered document.
+#[derive(Debug)]
+pub enum AgentState {
+    Absent,
+    /// The document cannot be built; the codes of the errors that prevent it.
+    Invalid(Vec<&'static str>),
+    Present(Doc),
+}
+
+impl AgentState {
+    /// A short word for the state.
+    pub fn word(&self) -> &'static str {
+        match self {
+            AgentState::Absent => "absent",
+            AgentState::Invalid(_) => "invalid",
+            AgentState::Present(_) => "present",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct BaseKey {
+    root: Option<(Id, EntryKind)>,
+    global: Option<(Id, EntryKind)>,
+    agent_file: Option<(Id, EntryKind)>,
+    agent_dir: Option<(Id, EntryKind)>,
+    client: Option<(String, Option<(Id, EntryKind)>)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    base: BaseKey,
+    externals: Vec<Option<(Id, EntryKind)>>,
+}
+
+/// The value of a key path (and everything under it) in a state; `None` when absent.
+pub fn value_at<'a>(state: &'a AgentState, key: Option<&KeyPath>) -> Value<'a> {
+    match state {
+        AgentState::Absent => Value::Absent,
+        AgentState::Invalid(_) => Value::Invalid,
+        AgentState::Present(d) => {
+            let leaves: Vec<(&'a str, &'a Json)> = d
+                .leaves
+                .iter()
+                .filter(|(p, _)| {
+                    key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)))
+                })
+                .map(|(p, (v, _))| (p.as_str(), v))
+                .collect();
+            if leaves.is_empty() {
+                Value::Absent
+            } else {
+                Value::Leaves(leaves)
+            }
+        }
+    }
+}
+
+/// A comparable value: absent, invalid, or leaves (path -> value).
+#[derive(Debug, PartialEq)]
+pub enum Value<'a> {
+    Absent,
+    Invalid,
+    Leaves(Vec<(&'a str, &'a Json)>),
+}
+
+/// One agent's history engine with its caches.
+pub struct Engine<'g> {
+    git: &'g Git,
+    agent: String,
+    keys: HashMap<Id, Arc<Key>>,
+    states: HashMap<Arc<Key>, Arc<AgentState>>,
+    clients: HashMap<(Option<Id>, Option<Id>), Option<String>>,
+    externals: HashMap<BaseKey, Vec<String>>,
+    /// Number of documents rendered (for tests and benchmarks).
+    pub renders: usize,
+}
+
+impl<'g> Engine<'g> {
+    /// An engine for `agent`.
+    pub fn new(git: &'g Git, agent: &str) -> Self {
+        Engine {
+            git,
+            agent: agent.to_string(),
+            keys: HashMap::new(),
+            states: HashMap::new(),
+            clients: HashMap::new(),
+            externals: HashMap::new(),
+            renders: 0,
+        }
+    }
+
+    fn client_of(
+        &mut self,
+        file: Option<(Id, EntryKind)>,
+        dir: Option<(Id, EntryKind)>,
+    ) -> Result<Option<String>, GitError> {
+        let k = (file.map(|f| f.0), dir.map(|d| d.0));
+        if let Some(c) = self.clients.get(&k) {
+            return Ok(c.clone());
+        }
+        let mut blobs = Vec::new();
+        if let Some((id, EntryKind::File)) = file {
+            blobs.push(id);
+        }
+        if let Some((id, EntryKind::Dir)) = dir {
+            blobs.extend(self.git.toml_blobs(id)?.into_iter().map(|(_, b)| b));
+        }
+        let mut client = None;
+        for b in blobs {
+            let bytes = self.git.blob(b)?;
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            if let Ok(doc) = toml_edit::Document::parse(text)
+                && let Some(c) = doc
+                    .get("agent")
+                    .and_then(|a| a.get("client"))
+                    .and_then(|c| c.as_str())
+            {
+                client = Some(c.to_string());
+            }
+        }
+        self.clients.insert(k, client.clone());
+        Ok(client)
+    }
+
+    fn key(&mut self, commit: Id) -> Result<Arc<Key>, GitError> {
+        if let Some(k) = self.keys.get(&commit) {
+            return Ok(k.clone());
+        }
+        let a = &self.agent;
+        let ids = self.git.entry_ids(
+            commit,
+            &[
+                "opl.toml",
+                "global",
+                &format!("agents/{a}.toml"),
+                &format!("agents/{a}"),
+            ],
+        )?;
+        let (root, global, agent_file, agent_dir) = (ids[0], ids[1], ids[2], ids[3]);
+        let client = match self.client_of(agent_file, agent_dir)? {
+            Some(c) => {
+                let id = self.git.entry_ids(commit, &[&format!("clients/{c}")])?[0];
+                Some((c, id))
+            }
+            None => None,
+        };
+        let base = BaseKey {
+            root,
+            global,
+            agent_file,
+            agent_dir,
+            client,
+        };
+        let externals = match self.externals.get(&base) {
+            Some(paths) if !paths.is_empty() => {
+                let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+                self.git.entry_ids(commit, &refs)?
+            }
+            _ => Vec::new(),
+        };
+        let key = Arc::new(Key { base, externals });
+        self.keys.insert(commit, key.clone());
+        Ok(key)
+    }
+
+    /// `eff(A, C)`.
+    pub fn state(&mut self, commit: Id) -> Result<Arc<AgentState>, GitError> {
+        let key = self.key(commit)?;
+        if let Some(s) = self.states.get(&key) {
+            return Ok(s.clone());
+        }
+        let (state, externals) = self.render(commit, &key)?;
+        self.renders += 1;
+        self.externals.entry(key.base.clone()).or_insert(externals);
+        let state = Arc::new(state);
+        self.states.insert(key, state.clone());
+        Ok(state)
+    }
+
+    fn render(&self, commit: Id, key: &Key) -> Result<(AgentState, Vec<String>), GitError> {
+        if key.base.root.is_none()
+            || (key.base.agent_file.is_none() && key.base.agent_dir.is_none())
+        {
+            return Ok((AgentState::Absent, Vec::new()));
+        }
+        let clients: Vec<String> = key.base.client.iter().map(|(c, _)| c.clone()).collect();
+        let agents = [self.agent.clone()];
+        let snap = self
+            .git
+            .snapshot_in(&State::Commit(commit), Some(&agents), Some(&clients))?;
+        if !snap.has_root() {
+            return Ok((AgentState::Absent, Vec::new()));
+        }
+        render_snapshot(&snap, &self.agent).map_err(|e| GitError(e.to_string()))
+    }
+
+    /// True when the two commits have the same value at `key`.
+    pub fn same(&mut self, a: Id, b: Id, key: Option<&KeyPath>) -> Result<bool, GitError> {
+        let (ka, kb) = (self.key(a)?, self.key(b)?);
+        if ka == kb {
+            return Ok(true);
+        }
+        let (sa, sb) = (self.state(a)?, self.state(b)?);
+        if Arc::ptr_eq(&sa, &sb) {
+            return Ok(true);
+        }
+        Ok(value_at(&sa, key) == value_at(&sb, key))
+    }
+}
+
+/// `eff(A, S)` of one snapshot, and the fragment files it uses outside the global layer, its
+/// client's folder and its own folder.
+pub fn render_snapshot(
+    snap: &dyn crate::snapshot::Snapshot,
+    agent: &str,
+) -> std::io::Result<(AgentState, Vec<String>)> {
+    let repo = load_selected(
+        snap,
+        &Selection::Agents([agent.to_string()].into_iter().collect()),
+    )?;
+    if repo.root_file.is_none() {
+        return Ok((AgentState::Absent, Vec::new()));
+    }
+    let stacks = Stacks::new(&repo);
+    let Some(r) = stacks.agent(agent) else {
+        return Ok((AgentState::Absent, Vec::new()));
+    };
+    let client = r.client.clone();
+    let mut externals: Vec<String> = repo
+        .sources
+        .iter()
+        .filter(|(_, f)| f.layer == crate::source::LayerKind::Fragment)
+        .map(|(_, f)| f.path.clone())
+        .filter(|p| {
+            !(p.starts_with("global/")
+                || p.starts_with(&format!("agents/{agent}/"))
+                || client
+                    .as_deref()
+                    .is_some_and(|c| p.starts_with(&format!("clients/{c}/"))))
+        })
+        .collect();
+    externals.sort();
+    if !r.buildable() {
+        let mut codes: Vec<&'static str> = r
+            .all_findings()
+            .filter(|f| f.is_error() && crate::stack::UNBUILDABLE.contains(&f.code))
+            .map(|f| f.code)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        return Ok((AgentState::Invalid(codes), externals));
+    }
+    let doc = document(&repo, agent, &r.eff);
+    let leaves = provenance(&repo, &r, Some(&doc))
+        .into_iter()
+        .map(|p| (p.path, (p.value, p.origin)))
+        .collect();
+    Ok((
+        AgentState::Present(Doc {
+            digest: digest(&doc),
+            client,
+            leaves,
+        }),
+        externals,
+    ))
+}
+
+/// One leaf-level change between two states.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LeafChange {
+    pub path: String,
+    pub old: Option<Json>,
+    pub new: Option<Json>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// The leaf changes from `old` to `new` under `key`.
+pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec<LeafChange> {
+    let empty = BTreeMap::new();
+    fn leaves<'a>(
+        s: &'a AgentState,
+        empty: &'a BTreeMap<String, (Json, Option<Origin>)>,
+    ) -> &'a BTreeMap<String, (Json, Option<Origin>)> {
+        match s {
+            AgentState::Present(d) => &d.leaves,
+            _ => empty,
+        }
+    }
+    let (lo, ln) = (leaves(old, &empty), leaves(new, &empty));
+    let under = |p: &str| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)));
+    let mut paths: Vec<&String> = lo.keys().chain(ln.keys()).filter(|p| under(p)).collect();
+    paths.sort();
+    paths.dedup();
+    let mut out = Vec::new();
+    for p in paths {
+        let (o, n) = (lo.get(p), ln.get(p));
+        if o.map(|x| &x.0) == n.map(|x| &x.0) {
+            continue;
+        }
+        let origin = n
+            .and_then(|x| x.1.clone())
+            .or_else(|| o.and_then(|x| x.1.clone()));
+        out.push(LeafChange {
+            path: p.clone(),
+            old: o.map(|x| x.0.clone()),
+            new: n.map(|x| x.0.clone()),
+            file: origin.as_ref().map(|o| o.file.clone()),
+            line: origin.as_ref().map(|o| o.line),
+        });
+    }
+    out
+}
+
+/// A commit of the log with the changes it made.
+#[derive(Debug)]
+pub struct LogEntry {
+    pub commit: CommitMeta,
+    pub state: &'static str,
+    pub changes: Vec<LeafChange>,
+    /// The commit is where a shallow clone's history is cut: what came before is unknown.
+    pub boundary: bool,
+}
+
+/// Options of a log walk.
+pub struct LogOptions<'a> {
+    pub rev: &'a str,
+    pub key: Option<&'a KeyPath>,
+    pub max: Option<usize>,
+    pub since: Option<i64>,
+    pub first_parent: bool,
+}
+
+/// The commits that changed the agent's value (spec 8), newest first.
+pub fn log(
+    engine: &mut Engine,
+    opts: &LogOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<LogEntry>, GitError> {
+    let commits = engine.git.log(opts.rev, opts.first_parent, opts.since)?;
+    let boundary = engine.git.shallow_boundary();
+    let mut out = Vec::new();
+    let total = commits.len();
+    for (i, c) in commits.into_iter().enumerate() {
+        progress(i, total);
+        let cut = boundary.contains(&c.id);
+        let parents: Vec<Id> = if cut {
+            Vec::new()
+        } else if opts.first_parent {
+            c.parents.iter().take(1).copied().collect()
+        } else {
+            c.parents.clone()
+        };
+        let differs = if parents.is_empty() {
+            let st = engine.state(c.id)?;
+            !matches!(value_at(&st, opts.key), Value::Absent)
+        } else {
+            let mut all = true;
+            for p in &parents {
+                if engine.same(*p, c.id, opts.key)? {
+                    all = false;
+                    break;
+                }
+            }
+            all
+        };
+        if !differs {
+            continue;
+        }
+        let new = engine.state(c.id)?;
+        let old = match parents.first() {
+            Some(p) => engine.state(*p)?,
+            None => Arc::new(AgentState::Absent),
+        };
+        let is_boundary = cut;
+        out.push(LogEntry {
+            changes: changes(&old, &new, opts.key),
+            state: new.word(),
+            commit: c,
+            boundary: is_boundary,
+        });
+        if opts.max.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Who set one leaf's current value.
+#[derive(Debug, Clone)]
+pub struct Blame {
+    pub path: String,
+    pub value: Json,
+    /// `None`: not committed yet.
+    pub commit: Option<CommitMeta>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// The walk stopped at a shallow-clone boundary: the value is at least this old.
+    pub boundary: bool,
+}
+
+#[derive(PartialEq, Eq)]
+struct Pending {
+    time: i64,
+    seq: usize,
+    commit: Id,
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.time.cmp(&o.time).then(o.seq.cmp(&self.seq))
+    }
+}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// Blames every leaf of the agent at `rev` (those under `key`): `b(C) = b(P)` for the first parent
+/// `P` whose value equals, otherwise `C`.
+pub fn blame(
+    engine: &mut Engine,
+    rev: &str,
+    key: Option<&KeyPath>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Blame>, GitError> {
+    let commits = engine.git.log(rev, false, None)?;
+    let Some(head) = commits.first().map(|c| c.id) else {
+        return Ok(Vec::new());
+    };
+    let meta: HashMap<Id, CommitMeta> = commits.into_iter().map(|c| (c.id, c)).collect();
+    let boundary = engine.git.shallow_boundary();
+    let start = engine.state(head)?;
+    let AgentState::Present(doc) = &*start else {
+        return Ok(Vec::new());
+    };
+    let leaves: Vec<(String, Json)> = doc
+        .leaves
+        .iter()
+        .filter(|(p, _)| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k))))
+        .map(|(p, (v, _))| (p.clone(), v.clone()))
+        .collect();
+    // commit -> indexes of leaves whose blame walk is at that commit
+    let mut at: HashMap<Id, Vec<usize>> = HashMap::new();
+    let mut heap = BinaryHeap::new();
+    let mut seq = 0;
+    let mut queued: HashSet<Id> = HashSet::new();
+    at.insert(head, (0..leaves.len()).collect());
+    heap.push(Pending {
+        time: meta[&head].time,
+        seq,
+        commit: head,
+    });
+    queued.insert(head);
+    let mut result: Vec<Option<(Id, bool)>> = vec![None; leaves.len()];
+    let total = meta.len();
+    let mut visited = 0;
+    while let Some(Pending { commit, .. }) = heap.pop() {
+        queued.remove(&commit);
+        visited += 1;
+        progress(visited, total);
+        let Some(group) = at.remove(&commit) else {
+            continue;
+        };
+        let parents: Vec<Id> = if boundary.contains(&commit) {
+            Vec::new()
+        } else {
+            meta.get(&commit)
+                .map(|m| m.parents.clone())
+                .unwrap_or_default()
+        };
+        let here = engine.state(commit)?;
+        for li in group {
+            let (path, _) = &leaves[li];
+            let pk = KeyPath::parse(path).ok();
+            let mut moved = None;
+            for p in &parents {
+                let ps = engine.state(*p)?;
+                let equal = Arc::ptr_eq(&ps, &here)
+                    || value_at(&ps, pk.as_ref()) == value_at(&here, pk.as_ref());
+                if equal {
+                    moved = Some(*p);
+                    break;
+                }
+            }
+            match moved {
+                Some(p) if meta.contains_key(&p) => {
+                    at.entry(p).or_default().push(li);
+                    if queued.insert(p) {
+                        seq += 1;
+                        heap.push(Pending {
+                            time: meta[&p].time,
+                            seq,
+                            commit: p,
+                        });
+                    }
+                }
+                _ => result[li] = Some((commit, boundary.contains(&commit))),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (path, value)) in leaves.into_iter().enumerate() {
+        let Some((c, b)) = result[i] else { continue };
+        let st = engine.state(c)?;
+        let (file, line) = match &*st {
+            AgentState::Present(d) => d
+                .leaves
+                .get(&path)
+                .and_then(|(_, o)| o.as_ref())
+                .map(|o| (Some(o.file.clone()), Some(o.line)))
+                .unwrap_or((None, None)),
+            _ => (None, None),
+        };
+        out.push(Blame {
+            path,
+            value,
+            commit: meta.get(&c).cloned(),
+            file,
+            line,
+            boundary: b,
+        });
+    }
+    Ok(out)
+}
+
+/// The commits reachable from `rev` whose rendered document has `digest`, newest first.
+pub fn whence(
+    engine: &mut Engine,
+    rev: &str,
+    wanted: &str,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<CommitMeta>, GitError> {
+    let commits = engine.git.log(rev, false, None)?;
+    let total = commits.len();
+    let mut out = Vec::new();
+    for (i, c) in commits.into_iter().enumerate() {
+        progress(i, total);
+        if let AgentState::Present(d) = &*engine.state(c.id)?
+            && d.digest == wanted
+        {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// `2023-11-14T22:13:20+01:00` from seconds since the epoch and an offset in minutes.
+pub fn format_time(secs: i64, offset_min: i32) -> String {
+    let local = secs + i64::from(offset_min) * 60;
+    let days = local.div_euclid(86_400);
+    let rem = local.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let sign = if offset_min < 0 { '-' } else { '+' };
+    let o = offset_min.unsigned_abs();
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        o / 60,
+        o % 60
+    )
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[Z|±HH:MM]` to seconds since the epoch (UTC when
+/// no offset is given).
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    let bad = || {
+        format!(
+            "`{}` is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+            crate::source::safe(s)
+        )
+    };
+    let (date, rest) = s.split_at(s.len().min(10));
+    let p: Vec<&str> = date.split('-').collect();
+    if p.len() != 3 {
+        return Err(bad());
+    }
+    let (y, m, d): (i64, u32, u32) = (
+        p[0].parse().map_err(|_| bad())?,
+        p[1].parse().map_err(|_| bad())?,
+        p[2].parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if let Some(t) = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' ')) {
+        let (hms, off) = match t.find(['Z', 'z', '+', '-']) {
+            Some(i) => t.split_at(i),
+            None => (t, ""),
+        };
+        let h: Vec<&str> = hms.split(':').collect();
+        let num = |i: usize| {
+            h.get(i)
+                .map(|x| x.parse::<i64>().map_err(|_| bad()))
+                .unwrap_or(Ok(0))
+        };
+        secs += num(0)? * 3600 + num(1)? * 60 + num(2)?;
+        if let Some(o) = off
+            .strip_prefix('+')
+            .map(|o| (1, o))
+            .or_else(|| off.strip_prefix('-').map(|o| (-1, o)))
+        {
+            let (sign, o) = o;
+            let (oh, om) = o.split_once(':').ok_or_else(bad)?;
+            secs -= sign
+                * (oh.parse::<i64>().map_err(|_| bad())? * 3600
+                    + om.parse::<i64>().map_err(|_| bad())? * 60);
+        }
+    } else if !rest.is_empty() {
+        return Err(bad());
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(format_time(0, 0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(format_time(1_700_000_000, 60), "2023-11-14T23:13:20+01:00");
+        assert_eq!(format_time(951_782_400, -300), "2000-02-28T19:00:00-05:00");
+        assert_eq!(parse_date("2023-11-14").unwrap(), 1_699_920_000);
+        assert_eq!(parse_date("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000);
+        assert_eq!(
+            parse_date("2023-11-14T23:13:20+01:00").unwrap(),
+            1_700_000_000
+        );
+        assert!(parse_date("yesterday").is_err());
+        assert!(parse_date("2023-13-01").is_err());
+    }
+}
