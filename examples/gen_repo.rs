@@ -1,6 +1,10 @@
 //! Generates a large, valid opl config repository for benchmarks.
 //!
 //! cargo run --release --example gen_repo -- --agents 10000 --clients 200 OUT
+//!
+//! With `--commits N`, OUT becomes a git repository: the tree above as the first commit, then N
+//! commits (through `git fast-import`): mostly one agent's temperature, every 100th a client's
+//! retention ceiling, every 500th the global model, with authors taking turns.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -16,10 +20,17 @@ fn write(root: &Path, rel: &str, text: &str) {
 fn main() {
     let mut agents = 10_000usize;
     let mut clients = 200usize;
+    let mut commits = 0usize;
     let mut out: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--commits" => {
+                commits = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--commits N")
+            }
             "--agents" => {
                 agents = args
                     .next()
@@ -118,6 +129,37 @@ redact_pii = true
         );
     }
     for a in 0..agents {
+        write(
+            &root,
+            &format!("agents/a{a:05}.toml"),
+            &agent_text(a, clients, 3 + a % 6),
+        );
+    }
+    println!(
+        "wrote {agents} agents and {clients} clients to {}",
+        root.display()
+    );
+    if commits > 0 {
+        history(&root, agents, clients, commits);
+    }
+}
+
+fn client_text(c: usize, user_days: usize) -> String {
+    let mut t = String::new();
+    writeln!(t, "[meta]\nowner = \"user:owner{c}\"\n").unwrap();
+    writeln!(t, "[connections.desk]\nkind = \"mcp\"\nsystem = \"Helpdesk of client {c}\"\nurl = \"https://mcp.example/c{c}/desk\"\nauth = {{ mode = \"agent_identity\", secret_ref = \"vault://c{c}/desk\" }}\ndata_classification = \"confidential\"\n").unwrap();
+    writeln!(t, "[policy.tools]\nallow = [\"desk.*\"]\n").unwrap();
+    writeln!(
+        t,
+        "[policy.memory]\nmax_retention_days = {{ user = {user_days} }}\n"
+    )
+    .unwrap();
+    writeln!(t, "[escalation]\ndefault_target = \"tier2\"\ncontacts.tier2 = {{ who = \"group:c{c}-tier2\" }}").unwrap();
+    t
+}
+
+fn agent_text(a: usize, clients: usize, temp_tenths: usize) -> String {
+    {
         let c = a % clients.max(1);
         let mut t = String::new();
         writeln!(
@@ -125,7 +167,7 @@ redact_pii = true
             "[agent]\nclient = \"c{c:04}\"\npurpose = \"Answer tickets for client {c} (agent {a})\"\nowner = \"user:owner{c}\"\nrisk_tier = \"medium\"\nlifecycle = \"production\"\n"
         )
         .unwrap();
-        writeln!(t, "[model.parameters]\ntemperature = 0.{}\n", 3 + a % 6).unwrap();
+        writeln!(t, "[model.parameters]\ntemperature = 0.{temp_tenths}\n").unwrap();
         let bulk = if a % 10 == 0 {
             ", \"send_bulk_reply\""
         } else {
@@ -140,10 +182,98 @@ redact_pii = true
             a % 13
         )
         .unwrap();
-        write(&root, &format!("agents/a{a:05}.toml"), &t);
+        t
     }
-    println!(
-        "wrote {agents} agents and {clients} clients to {}",
-        root.display()
+}
+
+fn git(root: &Path, args: &[&str]) {
+    let st = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .status()
+        .expect("git runs");
+    assert!(st.success(), "git {args:?} failed");
+}
+
+/// Commits the tree, then `n` more commits through `git fast-import`.
+fn history(root: &Path, agents: usize, clients: usize, n: usize) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(
+        root,
+        &[
+            "-c",
+            "user.name=Gen",
+            "-c",
+            "user.email=gen@example.com",
+            "commit",
+            "-qm",
+            "base",
+            "--date",
+            "1600000000 +0000",
+        ],
     );
+    let mut stream = String::new();
+    let authors = [
+        "Ann <ann@example.com>",
+        "Bob <bob@example.com>",
+        "Cy <cy@example.com>",
+    ];
+    let mut state: u64 = 42;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for i in 1..=n {
+        let time = 1_600_000_000 + i * 60;
+        let who = authors[i % authors.len()];
+        let (path, text, msg) = if i % 500 == 0 {
+            let name = ["gpt-4.1-mini", "gpt-4.1", "o4-mini"][(i / 500) % 3];
+            (
+                "global/models.toml".to_string(),
+                format!(
+                    "[model]\nprovider = \"openai\"\nname = \"{name}\"\nparameters = {{ temperature = 0.2, max_output_tokens = 2048 }}\n"
+                ),
+                format!("global: model {name}"),
+            )
+        } else if i % 100 == 0 {
+            let c = next() % clients.max(1);
+            (
+                format!("clients/c{c:04}/client.toml"),
+                client_text(c, 30 + (i / 100) % 300),
+                format!("client c{c}: retention"),
+            )
+        } else {
+            let a = next() % agents;
+            (
+                format!("agents/a{a:05}.toml"),
+                agent_text(a, clients, 1 + i % 8),
+                format!("agent a{a}: temperature"),
+            )
+        };
+        writeln!(stream, "commit refs/heads/main\nmark :{i}\nauthor {who} {time} +0000\ncommitter {who} {time} +0000").unwrap();
+        writeln!(stream, "data {}\n{msg}", msg.len()).unwrap();
+        if i == 1 {
+            writeln!(stream, "from refs/heads/main^0").unwrap();
+        }
+        writeln!(
+            stream,
+            "M 100644 inline {path}\ndata {}\n{text}",
+            text.len()
+        )
+        .unwrap();
+    }
+    let mut child = std::process::Command::new("git")
+        .args(["fast-import", "--quiet", "--force"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), stream.as_bytes())
+        .expect("stream written");
+    assert!(child.wait().expect("fast-import").success());
+    git(root, &["reset", "-q", "--hard", "main"]);
+    println!("committed {n} more commits");
 }

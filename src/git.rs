@@ -67,6 +67,10 @@ pub struct Git {
 impl Git {
     /// The repository that holds `root`, or `None` when it is not inside one.
     pub fn discover(root: &Path) -> Result<Option<Git>, GitError> {
+        // Objects are read, never written: hashing every object read again (with SHA-1
+        // collision detection) costs more than everything else a history walk does. Packs are
+        // still checked by zlib and their own checksums.
+        git2::opts::strict_hash_verification(false);
         let repo = match Repository::discover(root) {
             Ok(r) => r,
             Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
@@ -145,6 +149,12 @@ impl Git {
                 Err(GitError(msg))
             }
         }
+    }
+
+    /// The commit a revision names, as an id.
+    pub fn resolve_id(&self, spec: &str) -> Result<Id, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        Ok(Id(self.resolve(&repo, spec)?))
     }
 
     /// The commit id a revision names.
@@ -434,18 +444,50 @@ impl Git {
         paths: &[&str],
     ) -> Result<Vec<Option<(Id, EntryKind)>>, GitError> {
         let repo = self.repo.lock().expect("git lock");
-        let tree = repo.find_commit(commit.0)?.tree()?;
-        let Some(sub) = self.subtree(&repo, &tree)? else {
-            return Ok(vec![None; paths.len()]);
+        let odb = repo.odb()?;
+        // Trees are read raw and scanned, never parsed into objects: a folder of 10,000 agents
+        // is one large tree that changes in almost every commit.
+        let mut cache: Vec<(Oid, git2::OdbObject)> = Vec::new();
+        let mut entry = |tree: Oid, name: &str| -> Result<Option<(Oid, i32)>, GitError> {
+            let pos = match cache.iter().position(|(t, _)| *t == tree) {
+                Some(p) => p,
+                None => {
+                    cache.push((tree, odb.read(tree)?));
+                    cache.len() - 1
+                }
+            };
+            Ok(scan_tree(cache[pos].1.data(), name.as_bytes()))
         };
-        Ok(paths
-            .iter()
-            .map(|p| {
-                sub.get_path(Path::new(p))
-                    .ok()
-                    .map(|e| (Id(e.id()), kind_of(&e)))
-            })
-            .collect())
+        let root_tree = repo.find_commit(commit.0)?.tree_id();
+        let mut base = Some(root_tree);
+        for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
+            base = match base {
+                Some(t) => entry(t, comp)?
+                    .filter(|(_, m)| *m == 0o040000)
+                    .map(|(o, _)| o),
+                None => None,
+            };
+        }
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let mut cur = base.map(|b| (b, 0o040000));
+            for comp in p.split('/') {
+                cur = match cur {
+                    Some((t, 0o040000)) => entry(t, comp)?,
+                    _ => None,
+                };
+            }
+            out.push(cur.map(|(o, m)| {
+                let kind = match m {
+                    0o040000 => EntryKind::Dir,
+                    0o120000 => EntryKind::Symlink,
+                    0o160000 => EntryKind::Other,
+                    _ => EntryKind::File,
+                };
+                (Id(o), kind)
+            }));
+        }
+        Ok(out)
     }
 
     /// The bytes of a blob.
@@ -486,6 +528,38 @@ impl Git {
     pub fn is_shallow(&self) -> bool {
         self.shallow
     }
+}
+
+/// Finds `name` in a raw tree object (`<octal mode> <name>\0<20-byte id>` repeated).
+///
+/// A substring search for ` <name>\0` preceded by a valid mode, instead of parsing every entry:
+/// a 20-byte object id would have to contain that whole pattern (mode digits, space, name, NUL)
+/// to be mistaken for an entry.
+fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, i32)> {
+    let mut pat = Vec::with_capacity(name.len() + 2);
+    pat.push(b' ');
+    pat.extend_from_slice(name);
+    pat.push(0);
+    for at in memchr::memmem::find_iter(data, &pat) {
+        let end = at + pat.len() + 20;
+        if end > data.len() {
+            continue;
+        }
+        for (mode, value) in [
+            (&b"100644"[..], 0o100644),
+            (b"100755", 0o100755),
+            (b"120000", 0o120000),
+            (b"160000", 0o160000),
+            (b"40000", 0o040000),
+        ] {
+            if at >= mode.len() && &data[at - mode.len()..at] == mode {
+                return Oid::from_bytes(&data[at + pat.len()..end])
+                    .ok()
+                    .map(|o| (o, value));
+            }
+        }
+    }
+    None
 }
 
 fn meta(c: &git2::Commit) -> CommitMeta {

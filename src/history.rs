@@ -455,10 +455,8 @@ pub fn blame(
     key: Option<&KeyPath>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Blame>, GitError> {
+    let head = engine.git.resolve_id(rev)?;
     let commits = engine.git.log(rev, false, None)?;
-    let Some(head) = commits.first().map(|c| c.id) else {
-        return Ok(Vec::new());
-    };
     let meta: HashMap<Id, CommitMeta> = commits.into_iter().map(|c| (c.id, c)).collect();
     let boundary = engine.git.shallow_boundary();
     let start = engine.state(head)?;
