@@ -78,6 +78,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         .into_iter()
         .filter(|p| p.key_path.starts_with(&key))
         .collect();
+    let past = history_of(ctx, &args.source, &args.agent, &key);
     let extra: Vec<Applied> = list
         .iter()
         .map(|p| {
@@ -106,10 +107,25 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                         "path": p.path, "value": p.value, "class": p.class, "origin": p.origin, "shadowed": p.shadowed,
                         "locks": l.iter().map(|(k, o)| json!({"lock": k.to_string(), "origin": o})).collect::<Vec<_>>(),
                         "constraints": c.iter().map(|(k, v, o)| json!({"path": k, "value": v, "origin": o})).collect::<Vec<_>>(),
+                        "blame": past.as_ref().and_then(|(b, _)| b.iter().find(|x| x.path == p.path)).map(|b| json!({
+                            "commit": b.commit.as_ref().map(|c| c.id.to_string()),
+                            "author": b.commit.as_ref().map(|c| c.author.clone()),
+                            "date": b.commit.as_ref().map(|c| crate::history::format_time(c.time, c.offset)),
+                            "summary": b.commit.as_ref().map(|c| c.summary.clone()),
+                            "boundary": b.boundary,
+                        })),
                     })
                 })
                 .collect();
-            let v = json!({"agent": args.agent, "key": key.to_string(), "class": class.name(), "set": !list.is_empty(), "leaves": leaves});
+            let history: Vec<_> = past
+                .as_ref()
+                .map(|(_, h)| {
+                    h.iter()
+                        .map(|e| json!({"commit": e.commit.id.to_string(), "author": e.commit.author, "date": crate::history::format_time(e.commit.time, e.commit.offset), "summary": e.commit.summary, "changes": e.changes}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let v = json!({"agent": args.agent, "key": key.to_string(), "class": class.name(), "set": !list.is_empty(), "leaves": leaves, "history": history});
             emit(
                 ctx.out,
                 &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
@@ -147,6 +163,51 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                 }
                 for (k, v, o) in c {
                     out.push_str(&format!("  policy   {k} = {}  at {o}\n", short(v, 60)));
+                }
+                if let Some(b) = past
+                    .as_ref()
+                    .and_then(|(b, _)| b.iter().find(|x| x.path == p.path))
+                {
+                    match &b.commit {
+                        Some(c) => out.push_str(&format!(
+                            "  blame    {}{} {} {} {}\n",
+                            if b.boundary { "^" } else { "" },
+                            &c.id.to_string()[..10],
+                            safe(&c.author),
+                            &crate::history::format_time(c.time, c.offset)[..10],
+                            safe(&c.summary)
+                        )),
+                        None => out.push_str("  blame    (not committed yet)\n"),
+                    }
+                }
+            }
+            if let Some((_, h)) = &past
+                && !h.is_empty()
+            {
+                out.push_str(&format!("history of `{key}` (newest first):\n"));
+                for e in h {
+                    let what: Vec<String> = e
+                        .changes
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}: {}",
+                                safe(&c.path),
+                                super::diff::change_text(c.old.as_ref(), c.new.as_ref())
+                            )
+                        })
+                        .collect();
+                    out.push_str(&format!(
+                        "  {} {} {}  {}\n",
+                        &e.commit.id.to_string()[..10],
+                        &crate::history::format_time(e.commit.time, e.commit.offset)[..10],
+                        safe(&e.commit.author),
+                        if what.is_empty() {
+                            format!("agent {}", e.state)
+                        } else {
+                            what.join("; ")
+                        }
+                    ));
                 }
             }
             if agent.has_errors() {
@@ -216,4 +277,41 @@ fn suggest(key: &KeyPath) -> String {
         break;
     }
     String::new()
+}
+
+type Past = (Vec<crate::history::Blame>, Vec<crate::history::LogEntry>);
+
+/// The blame of the key's leaves and its last changes, when the root is in a git repository with
+/// commits (nothing otherwise).
+fn history_of(
+    ctx: &Ctx,
+    source: &crate::cli::SourceArgs,
+    agent: &str,
+    key: &KeyPath,
+) -> Option<Past> {
+    let root = crate::snapshot::find_root(ctx.repo.as_deref()).ok()?;
+    let git = crate::git::Git::discover(&root).ok()??;
+    if !git.has_head() {
+        return None;
+    }
+    let blames = super::history::blame_entries(
+        &git,
+        &root,
+        agent,
+        source.rev.as_deref(),
+        source.staged,
+        Some(key),
+        true,
+    )
+    .ok()?;
+    let mut engine = crate::history::Engine::new(&git, agent);
+    let opts = crate::history::LogOptions {
+        rev: source.rev.as_deref().unwrap_or("HEAD"),
+        key: Some(key),
+        max: Some(5),
+        since: None,
+        first_parent: false,
+    };
+    let log = crate::history::log(&mut engine, &opts, &mut |_, _| {}).ok()?;
+    Some((blames, log))
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Benchmarks opl's history commands on a generated repository with a long history, against
+# `git log --format=%H -- <the agent's paths>` measured in the same run.
+#
+#   bench/history.sh [AGENTS] [CLIENTS] [COMMITS]      (default 10000 200 100000)
+#
+# Generating 100,000 commits takes several minutes the first time (bench/out is reused).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+agents=${1:-10000}
+clients=${2:-200}
+commits=${3:-100000}
+out=bench/out/hist-$agents-$clients-$commits
+cargo build --release -q --examples --bin opl
+opl=$PWD/target/release/opl
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+if [ ! -d "$out/.git" ]; then
+  rm -rf "$out"
+  target/release/examples/gen_repo --agents "$agents" --clients "$clients" --commits "$commits" "$out" >/dev/null
+fi
+cd "$out"
+agent=a00042
+client=c$(printf '%04d' $((42 % clients)))
+seconds() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); awk -v n=$((e - s)) 'BEGIN { printf "%.2f", n / 1e9 }'; }
+base=$(seconds git log --format=%H -- opl.toml global "clients/$client" "agents/$agent.toml" "agents/$agent")
+log=$(seconds "$opl" log "$agent" -q --format json)
+blame=$(seconds "$opl" blame "$agent" --rev HEAD -q --format json)
+audit=$(seconds "$opl" audit HEAD~1000..HEAD -q --format json)
+echo "repository: $agents agents, $clients clients, $((commits + 1)) commits; agent $agent"
+printf '%-44s %8s %8s\n' command seconds ratio
+printf '%-44s %8s %8s\n' "git log --format=%H -- <agent's paths>" "$base" "1.00x"
+for row in "opl log $agent:$log" "opl blame $agent:$blame"; do
+  printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$base" 'BEGIN { printf "%.2fx", t / b }')"
+done
+printf '%-44s %8s\n' "opl audit HEAD~1000..HEAD" "$audit"

@@ -1,0 +1,559 @@
+//! opl log, blame, whence and audit on scripted histories (git2, fixed authors and times).
+
+mod common;
+
+use std::path::Path;
+
+use common::{BASE, opl};
+use predicates::prelude::*;
+use serde_json::Value;
+
+struct Hist {
+    dir: tempfile::TempDir,
+    repo: git2::Repository,
+    n: i64,
+}
+
+fn agent(client: &str, extra: &str) -> String {
+    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
+}
+
+fn temp(t: &str) -> String {
+    agent(
+        "acme",
+        &format!("\n[model.parameters]\ntemperature = {t}\n"),
+    )
+}
+
+impl Hist {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let h = Hist { dir, repo, n: 0 };
+        for (p, t) in BASE {
+            h.write(p, t);
+        }
+        h
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn write(&self, p: &str, t: &str) {
+        let f = self.path().join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, t).unwrap();
+    }
+    fn remove(&self, p: &str) {
+        std::fs::remove_file(self.path().join(p)).unwrap();
+    }
+    /// Commits the work tree with these parents (HEAD when `None`), as `who`.
+    fn commit_as(
+        &mut self,
+        who: &str,
+        msg: &str,
+        parents: Option<Vec<git2::Oid>>,
+        move_head: bool,
+    ) -> git2::Oid {
+        let mut index = self.repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        self.n += 1;
+        let sig = git2::Signature::new(
+            who,
+            &format!("{}@example.com", who.to_lowercase()),
+            &git2::Time::new(1_700_000_000 + self.n * 3600, 0),
+        )
+        .unwrap();
+        let parents = parents.unwrap_or_else(|| {
+            self.repo
+                .head()
+                .ok()
+                .and_then(|h| h.target())
+                .into_iter()
+                .collect()
+        });
+        let pc: Vec<git2::Commit> = parents
+            .iter()
+            .map(|p| self.repo.find_commit(*p).unwrap())
+            .collect();
+        let refs: Vec<&git2::Commit> = pc.iter().collect();
+        // Moving HEAD to a commit whose first parent is not HEAD needs a forced ref update.
+        let id = self
+            .repo
+            .commit(None, &sig, &sig, msg, &tree, &refs)
+            .unwrap();
+        if move_head {
+            let target = self
+                .repo
+                .find_reference("HEAD")
+                .unwrap()
+                .symbolic_target()
+                .unwrap()
+                .unwrap()
+                .to_string();
+            self.repo.reference(&target, id, true, "test").unwrap();
+        }
+        id
+    }
+    fn commit(&mut self, msg: &str) -> git2::Oid {
+        self.commit_as("Ann", msg, None, true)
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let out = opl().current_dir(self.path()).args(args).output().unwrap();
+        assert!(
+            out.status.code() == Some(0) || out.status.code() == Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+fn commits(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn blame_of<'a>(v: &'a Value, path: &str) -> &'a Value {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["path"] == path)
+        .unwrap_or_else(|| panic!("no blame for {path}"))
+}
+
+#[test]
+fn linear_changes_newest_first_with_old_and_new() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("one");
+    h.write("agents/bot.toml", &temp("0.2"));
+    h.commit("two");
+    h.write("README.md", "unrelated\n");
+    h.commit("docs");
+    h.write("agents/bot.toml", &temp("0.3"));
+    h.commit("three");
+    let v = h.json(&[
+        "log",
+        "bot",
+        "model.parameters.temperature",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(commits(&v), ["three", "two", "one"]);
+    let c = &v[0]["changes"][0];
+    assert_eq!(
+        (c["path"].as_str(), c["old"].as_f64(), c["new"].as_f64()),
+        (Some("model.parameters.temperature"), Some(0.2), Some(0.3))
+    );
+    assert_eq!(v[0]["author"], "Ann");
+    assert_eq!(v[0]["email"], "ann@example.com");
+    assert!(v[0]["date"].as_str().unwrap().starts_with("2023-11-"));
+    assert_eq!(v[0]["commit"].as_str().unwrap().len(), 40);
+    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    assert_eq!(commits(&v), ["three"]);
+}
+
+#[test]
+fn a_revert_is_blamed_to_the_revert() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("set");
+    h.write("agents/bot.toml", &temp("0.5"));
+    h.commit("raise");
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("Revert \"raise\"");
+    let v = h.json(&[
+        "blame",
+        "bot",
+        "model.parameters.temperature",
+        "--rev",
+        "HEAD",
+        "--format",
+        "json",
+    ]);
+    let b = blame_of(&v, "model.parameters.temperature");
+    assert_eq!(b["summary"], "Revert \"raise\"");
+    assert_eq!(b["file"], "agents/bot.toml");
+    assert_eq!(b["line"], 7);
+    assert_eq!(b["boundary"], false);
+}
+
+#[test]
+fn a_change_inherited_from_global_is_in_the_agents_log() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.commit("base");
+    h.write("global/base.toml", &BASE[1].1.replace("gpt-4.1", "gpt-5"));
+    h.commit_as("Bob", "global model", None, true);
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    assert_eq!(commits(&v)[0], "global model");
+    let c = &v[0]["changes"][0];
+    assert_eq!(c["path"], "model.name");
+    assert_eq!(c["file"], "global/base.toml");
+    assert_eq!(c["line"], 3);
+    assert_eq!(v[0]["author"], "Bob");
+    let out = opl()
+        .current_dir(h.path())
+        .args(["log", "bot", "-n", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("model.name: \"gpt-4.1\" -> \"gpt-5\"  (global/base.toml:3)")
+    );
+    let b = h.json(&["blame", "bot", "model.name", "--format", "json"]);
+    assert_eq!(blame_of(&b, "model.name")["author"], "Bob");
+}
+
+#[test]
+fn moving_a_value_between_layers_is_not_a_change() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.4"));
+    h.commit("agent sets it");
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.write(
+        "clients/acme/model.toml",
+        "[model.parameters]\ntemperature = 0.4\n",
+    );
+    h.commit("move to client");
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    assert_eq!(commits(&v), ["agent sets it"]);
+}
+
+#[test]
+fn merges_follow_spec_8() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &agent("acme", ""));
+    let base = h.commit("base");
+    // side branch changes the temperature
+    h.write("agents/bot.toml", &temp("0.6"));
+    let side = h.commit_as("Sid", "side: temperature", Some(vec![base]), false);
+    // main changes the model name in global
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.write("global/base.toml", &BASE[1].1.replace("gpt-4.1", "o3"));
+    let main = h.commit_as("Mia", "main: model", Some(vec![base]), true);
+    // a merge taking both sides differs from every parent: listed
+    h.write("agents/bot.toml", &temp("0.6"));
+    let both = h.commit_as("Mia", "merge both", Some(vec![main, side]), true);
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    let c = commits(&v);
+    assert_eq!(c[0], "merge both");
+    assert!(
+        c.contains(&"side: temperature".to_string()) && c.contains(&"main: model".to_string()),
+        "{c:?}"
+    );
+    // blame goes through the parent whose value equals
+    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    assert_eq!(
+        blame_of(&b, "model.parameters.temperature")["summary"],
+        "side: temperature"
+    );
+    assert_eq!(blame_of(&b, "model.name")["summary"], "main: model");
+    // --first-parent follows main only
+    let v = h.json(&["log", "bot", "--first-parent", "--format", "json"]);
+    assert_eq!(commits(&v), ["merge both", "main: model", "base"]);
+
+    // a merge that takes one side is not listed
+    h.write("agents/bot.toml", &temp("0.7"));
+    let side2 = h.commit_as("Sid", "side: 0.7", Some(vec![both]), false);
+    h.write("agents/bot.toml", &temp("0.6"));
+    h.write("metadata.txt", "x\n");
+    let _ours = h.commit_as("Mia", "merge ours", Some(vec![both, side2]), true);
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    assert!(!commits(&v).contains(&"merge ours".to_string()));
+    // an evil merge (a change in neither parent) is listed, and blamed to the merge
+    let head = h.repo.head().unwrap().target().unwrap();
+    h.write("agents/bot.toml", &temp("0.8"));
+    let side3 = h.commit_as("Sid", "side: 0.8", Some(vec![head]), false);
+    h.write(
+        "agents/bot.toml",
+        &agent(
+            "acme",
+            "\n[model.parameters]\ntemperature = 0.8\n\n[metadata]\nevil = true\n",
+        ),
+    );
+    h.commit_as("Eve", "evil merge", Some(vec![head, side3]), true);
+    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    assert_eq!(commits(&v), ["evil merge"]);
+    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    assert_eq!(blame_of(&b, "metadata.evil")["summary"], "evil merge");
+    assert_eq!(
+        blame_of(&b, "model.parameters.temperature")["summary"],
+        "side: 0.8"
+    );
+}
+
+#[test]
+fn moving_to_another_client_and_renaming() {
+    let mut h = Hist::new();
+    h.write(
+        "clients/beta/client.toml",
+        "[meta]\nowner = \"user:b\"\n\n[model]\nname = \"beta-model\"\n",
+    );
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.commit("base");
+    h.write("agents/bot.toml", &agent("beta", ""));
+    h.commit("move to beta");
+    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    let paths: Vec<&str> = v[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"agent.client") && paths.contains(&"model.name"),
+        "{paths:?}"
+    );
+    // a renamed agent file starts a new history
+    h.remove("agents/bot.toml");
+    h.write("agents/helper.toml", &agent("beta", ""));
+    h.commit("rename");
+    let v = h.json(&["log", "helper", "--format", "json"]);
+    assert_eq!(commits(&v), ["rename"]);
+    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    assert_eq!(commits(&v), ["rename"]);
+    assert_eq!(v[0]["state"], "absent");
+}
+
+#[test]
+fn an_unparseable_commit_is_a_state_of_its_own() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("good");
+    h.write("agents/bot.toml", "[agent\nbroken");
+    h.commit("broken");
+    h.write("agents/bot.toml", "[agent\nstill broken");
+    h.commit("still broken");
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("fixed");
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    assert_eq!(commits(&v), ["fixed", "broken", "good"]);
+    assert_eq!(v[1]["state"], "invalid");
+    assert_eq!(v[0]["state"], "present");
+    // blame passes through the invalid commits to the first value
+    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    assert_eq!(
+        blame_of(&b, "model.parameters.temperature")["summary"],
+        "fixed"
+    );
+}
+
+#[test]
+fn uncommitted_values_are_not_committed_yet() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("set");
+    h.write("agents/bot.toml", &temp("0.9"));
+    let b = h.json(&["blame", "bot", "--format", "json"]);
+    let t = blame_of(&b, "model.parameters.temperature");
+    assert_eq!(t["commit"], Value::Null);
+    assert_eq!(t["value"], 0.9);
+    assert_eq!(blame_of(&b, "model.name")["summary"], "set");
+    opl()
+        .current_dir(h.path())
+        .args(["blame", "bot", "model.parameters"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("(not committed yet)"));
+}
+
+#[test]
+fn whence_finds_the_commits_with_a_digest() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("a");
+    h.write("agents/bot.toml", &temp("0.2"));
+    h.commit("b");
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("c");
+    let out = opl()
+        .current_dir(h.path())
+        .args(["render", "bot", "--rev", "HEAD~1"])
+        .output()
+        .unwrap();
+    let digest = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# digest: ")
+        .to_string();
+    let v = h.json(&["whence", "bot", &digest, "--format", "json"]);
+    assert_eq!(commits(&v), ["b"]);
+    let out = opl()
+        .current_dir(h.path())
+        .args(["render", "bot", "--rev", "HEAD"])
+        .output()
+        .unwrap();
+    let digest = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("# digest: ")
+        .to_string();
+    let v = h.json(&["whence", "bot", &digest, "--format", "json"]);
+    assert_eq!(commits(&v), ["c", "a"]);
+    opl()
+        .current_dir(h.path())
+        .args(["whence", "bot", "sha256:0000"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn audit_lists_agents_keys_widening_and_summaries() {
+    let mut h = Hist::new();
+    h.write(
+        "global/policy.toml",
+        "[policy.model]\nmax_temperature = 0.5\n",
+    );
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.commit("base");
+    h.write(
+        "global/policy.toml",
+        "[policy.model]\nmax_temperature = 0.7\n",
+    );
+    h.commit_as("Bob", "loosen", None, true);
+    h.write("README.md", "docs\n");
+    h.commit("docs only");
+    let v = h.json(&["audit", "HEAD~2..HEAD", "--format", "json"]);
+    let c = v["commits"].as_array().unwrap();
+    assert_eq!(c.len(), 1, "{v}");
+    assert_eq!(c[0]["summary"], "loosen");
+    assert_eq!(c[0]["committer"], "Bob");
+    assert_eq!(c[0]["agents"][0]["agent"], "bot");
+    assert_eq!(
+        c[0]["agents"][0]["keys"],
+        serde_json::json!(["policy.model.max_temperature"])
+    );
+    assert!(
+        c[0]["agents"][0]["widening"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("higher ceiling")
+    );
+    assert_eq!(v["by_author"]["Bob <bob@example.com>"]["widening"], 1);
+    assert_eq!(v["by_client"]["acme"]["agent_changes"], 1);
+    let out = opl()
+        .current_dir(h.path())
+        .args(["audit", "--format", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.starts_with(
+        "commit,date,author,email,committer,summary,agent,client,status,keys,widening\n"
+    ));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    opl()
+        .current_dir(h.path())
+        .args(["audit", "--format", "markdown"])
+        .assert()
+        .stdout(predicate::str::contains("| author | commits |"));
+    opl()
+        .current_dir(h.path())
+        .args(["audit", "--since", "2100-01-01", "--format", "json"])
+        .assert()
+        .stdout(predicate::str::contains("\"commits\": []"));
+}
+
+#[test]
+fn a_shallow_boundary_is_said_out_loud() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("old");
+    for i in 2..6 {
+        h.write("README.md", &format!("{i}\n"));
+        h.commit(&format!("docs {i}"));
+    }
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", h.path().display());
+    let st = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "3", &url])
+        .arg(clone.path().join("c"))
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let dir = clone.path().join("c");
+    let out = opl()
+        .current_dir(&dir)
+        .args([
+            "blame",
+            "bot",
+            "model.parameters.temperature",
+            "--rev",
+            "HEAD",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let b: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b[0]["boundary"], true);
+    assert_ne!(b[0]["summary"], "old");
+    let out = opl()
+        .current_dir(&dir)
+        .args([
+            "blame",
+            "bot",
+            "model.parameters.temperature",
+            "--rev",
+            "HEAD",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shallow-clone boundary"));
+    let v: Value = serde_json::from_slice(
+        &opl()
+            .current_dir(&dir)
+            .args(["log", "bot", "--format", "json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v.as_array().unwrap().last().unwrap()["boundary"], true);
+}
+
+#[test]
+fn explain_shows_blame_and_history_of_the_key() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit("first");
+    h.write("agents/bot.toml", &temp("0.3"));
+    h.commit_as("Bob", "warmer", None, true);
+    let out = opl()
+        .current_dir(h.path())
+        .args(["explain", "bot", "model.parameters.temperature"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        s.contains("  blame    ") && s.contains(" Bob ") && s.contains("warmer"),
+        "{s}"
+    );
+    assert!(
+        s.contains("model.parameters.temperature: 0.1 -> 0.3"),
+        "{s}"
+    );
+    let v = h.json(&[
+        "explain",
+        "bot",
+        "model.parameters.temperature",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["leaves"][0]["blame"]["author"], "Bob");
+    assert_eq!(v["history"].as_array().unwrap().len(), 2);
+}
