@@ -85,6 +85,26 @@ pub enum Command {
     ///
     /// Example: opl audit main~50..main --format csv
     Audit(AuditArgs),
+    /// One row per agent: owner, model, systems, actions, approvals, memory, escalation, digest.
+    ///
+    /// Example: opl inventory --client acme-retail --format csv
+    Inventory(InventoryArgs),
+    /// Print a CODEOWNERS file from each layer's meta.owner.
+    ///
+    /// Example: opl codeowners > .github/CODEOWNERS
+    Codeowners,
+    /// Print global, clients and agents with how many values each layer sets.
+    ///
+    /// Example: opl graph --format mermaid
+    Graph(GraphArgs),
+    /// Print shell completions.
+    ///
+    /// Example: opl completions bash > /etc/bash_completion.d/opl
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// Example: opl man | man -l -
+    Man,
     /// Print the JSON Schema of a layer file or of the rendered document.
     ///
     /// Example: opl schema layer > schemas/layer.schema.json
@@ -350,4 +370,44 @@ pub struct AuditArgs {
     /// No progress on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Output formats of `opl inventory`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InventoryFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only the agents of this client.
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
+    #[arg(long, value_enum, default_value_t = InventoryFormat::Table)]
+    pub format: InventoryFormat,
+}
+
+/// Output formats of `opl graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

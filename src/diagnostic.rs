@@ -172,6 +172,16 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         Severity::Warning,
         "a connection no agent uses",
     ),
+    (
+        "hoist",
+        Severity::Warning,
+        "a value every agent of a client, or every client, sets identically",
+    ),
+    (
+        "codeowners-drift",
+        Severity::Warning,
+        "the committed CODEOWNERS disagrees with the layers' meta.owner",
+    ),
 ];
 
 /// The severity a code always has.

@@ -19,6 +19,7 @@ pub mod glob;
 pub mod history;
 pub mod key_path;
 pub mod layer;
+pub mod lint;
 pub mod merge;
 pub mod origin;
 pub mod output;
@@ -74,6 +75,11 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Blame(a) => commands::history::blame(&mut ctx, a),
         cli::Command::Whence(a) => commands::history::whence(&mut ctx, a),
         cli::Command::Audit(a) => commands::history::audit(&mut ctx, a),
+        cli::Command::Inventory(a) => commands::inventory::run(&mut ctx, a),
+        cli::Command::Codeowners => commands::owners::run(&mut ctx),
+        cli::Command::Graph(a) => commands::graph::run(&mut ctx, a),
+        cli::Command::Completions(a) => commands::manual::completions(&mut ctx, a),
+        cli::Command::Man => commands::manual::man(&mut ctx),
     };
     match result {
         Ok(code) => code,

@@ -245,6 +245,9 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .filter(|(used, _)| !used)
             .filter_map(|(_, f)| f),
     );
+    if only.is_none() {
+        findings.extend(crate::lint::hoist(repo));
+    }
     findings.retain(|f| !repo.allowed_lints.iter().any(|c| c == f.code));
     normalize(&mut findings, &repo.sources);
     let files = repo

@@ -3,9 +3,13 @@
 pub mod check;
 pub mod diff;
 pub mod explain;
+pub mod graph;
 pub mod history;
 pub mod hook;
 pub mod init;
+pub mod inventory;
+pub mod manual;
+pub mod owners;
 pub mod render;
 pub mod schema;
 pub mod validate;

@@ -1,0 +1,81 @@
+//! `opl graph`: where configuration lives, as a DOT or Mermaid graph.
+
+use super::{Ctx, Outcome, emit, open};
+use crate::cli::{GraphArgs, GraphFormat};
+use crate::value::{Table, Value};
+
+/// Number of leaves a layer sets (arrays count once).
+pub fn count(t: &Table) -> usize {
+    t.values()
+        .map(|n| match &n.value {
+            Value::Table(sub) => count(sub),
+            _ => 1,
+        })
+        .sum()
+}
+
+fn id(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Runs `opl graph`.
+pub fn run(ctx: &mut Ctx, args: &GraphArgs) -> Outcome {
+    let (_, repo) = open(ctx)?;
+    let mut edges = Vec::new();
+    let mut nodes = vec![(
+        "global".to_string(),
+        format!("global ({} values)", count(&repo.global.table)),
+    )];
+    for (c, l) in &repo.clients {
+        nodes.push((
+            format!("c_{}", id(c)),
+            format!("client {c} ({} values)", count(&l.table)),
+        ));
+        edges.push(("global".to_string(), format!("c_{}", id(c))));
+    }
+    for (a, l) in &repo.agents {
+        nodes.push((
+            format!("a_{}", id(a)),
+            format!("agent {a} ({} values)", count(&l.table)),
+        ));
+        let client = l
+            .table
+            .get("agent")
+            .and_then(|n| n.value.as_table())
+            .and_then(|t| t.get("client"))
+            .and_then(|n| n.value.as_str());
+        let from = match client {
+            Some(c) if repo.clients.contains_key(c) => format!("c_{}", id(c)),
+            _ => "global".to_string(),
+        };
+        edges.push((from, format!("a_{}", id(a))));
+    }
+    let esc = |s: &str| crate::source::safe(s).replace('"', "'");
+    let text = match args.format {
+        GraphFormat::Dot => {
+            let mut s = String::from("digraph opl {\n  rankdir=LR;\n  node [shape=box];\n");
+            for (n, label) in &nodes {
+                s.push_str(&format!("  {n} [label=\"{}\"];\n", esc(label)));
+            }
+            for (a, b) in &edges {
+                s.push_str(&format!("  {a} -> {b};\n"));
+            }
+            s.push_str("}\n");
+            s
+        }
+        GraphFormat::Mermaid => {
+            let mut s = String::from("graph LR\n");
+            for (n, label) in &nodes {
+                s.push_str(&format!("  {n}[\"{}\"]\n", esc(label)));
+            }
+            for (a, b) in &edges {
+                s.push_str(&format!("  {a} --> {b}\n"));
+            }
+            s
+        }
+    };
+    emit(ctx.out, &text)?;
+    Ok(crate::EXIT_CLEAN)
+}
