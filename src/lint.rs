@@ -24,7 +24,10 @@ fn leaves<'a>(t: &'a Table, prefix: &str, out: &mut BTreeMap<String, &'a Node>) 
     }
 }
 
-fn common<'a>(layers: &[(String, BTreeMap<String, &'a Node>)]) -> Vec<(String, &'a Node)> {
+/// A layer's name and its leaves by dotted path.
+type Leaves<'a> = (String, BTreeMap<String, &'a Node>);
+
+fn common<'a>(layers: &[Leaves<'a>]) -> Vec<(String, &'a Node)> {
     let Some((_, first)) = layers.first() else {
         return Vec::new();
     };
@@ -44,7 +47,7 @@ fn common<'a>(layers: &[(String, BTreeMap<String, &'a Node>)]) -> Vec<(String, &
 pub fn hoist(repo: &Repo) -> Vec<Finding> {
     let mut out = Vec::new();
     // Agents of each client.
-    let mut by_client: BTreeMap<&str, Vec<(String, BTreeMap<String, &Node>)>> = BTreeMap::new();
+    let mut by_client: BTreeMap<&str, Vec<Leaves>> = BTreeMap::new();
     for (id, layer) in &repo.agents {
         let client = layer
             .table
@@ -83,7 +86,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         }
     }
     // Every client.
-    let clients: Vec<(String, BTreeMap<String, &Node>)> = repo
+    let clients: Vec<Leaves> = repo
         .clients
         .iter()
         .map(|(c, l)| {
