@@ -37,6 +37,39 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             j
         })
         .collect();
+    // A committed CODEOWNERS that disagrees with the layers' owners.
+    if head == State::WorkTree {
+        let top = git
+            .as_ref()
+            .and_then(|g| g.workdir().map(|w| w.to_path_buf()))
+            .unwrap_or_else(|| root.clone());
+        for name in [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"] {
+            let Ok(committed) = std::fs::read_to_string(top.join(name)) else {
+                continue;
+            };
+            let rules = super::owners::rules(&repo, &prefix);
+            for (pattern, owners, line) in super::owners::drift(&committed, &rules) {
+                let line = line.unwrap_or(1);
+                items.push(JsonFinding {
+                    code: "codeowners-drift",
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{name} should have `{pattern} {}` (from meta.owner)",
+                        owners.join(" ")
+                    ),
+                    file: name.to_string(),
+                    line,
+                    column: 1,
+                    end_line: line,
+                    end_column: 1,
+                    label: None,
+                    related: Vec::new(),
+                    help: Some("regenerate it: opl codeowners > CODEOWNERS".into()),
+                });
+            }
+            break;
+        }
+    }
     let report = match &args.base {
         Some(base) => {
             let git = git.as_ref().expect("--base needs git");

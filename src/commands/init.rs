@@ -92,10 +92,29 @@ retention_days = { session = 7 }
     ),
 ];
 
+/// Editor support: taplo (Even Better TOML) checks and completes layer files with the schema.
+pub const TAPLO: &str = r#"# Editors that use taplo (Even Better TOML) complete and check opl layer files with this.
+[[rule]]
+include = ["global/**/*.toml", "clients/**/*.toml", "agents/**/*.toml"]
+
+[rule.schema]
+path = "schemas/layer.schema.json"
+"#;
+
 /// Runs `opl init`.
 pub fn run(ctx: &mut Ctx, args: &InitArgs) -> Outcome {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let existing: Vec<&str> = FILES
+    let schema =
+        serde_json::to_string_pretty(&crate::schema::layer_json_schema()).expect("JSON") + "\n";
+    let files: Vec<(&str, &str)> = FILES
+        .iter()
+        .copied()
+        .chain([
+            (".taplo.toml", TAPLO),
+            ("schemas/layer.schema.json", schema.as_str()),
+        ])
+        .collect();
+    let existing: Vec<&str> = files
         .iter()
         .map(|(p, _)| *p)
         .filter(|p| std::fs::symlink_metadata(dir.join(p)).is_ok())
@@ -107,7 +126,7 @@ pub fn run(ctx: &mut Ctx, args: &InitArgs) -> Outcome {
             existing.join(", ")
         )));
     }
-    for (path, text) in FILES {
+    for (path, text) in &files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             ensure_dir(parent).map_err(Failure)?;
@@ -119,7 +138,7 @@ pub fn run(ctx: &mut Ctx, args: &InitArgs) -> Outcome {
         &format!(
             "created an opl config repository in {}:\n{}\nnext: opl -C {0} validate && opl -C {0} render assistant --explain\n",
             dir.display(),
-            FILES
+            files
                 .iter()
                 .map(|(p, _)| format!("  {p}\n"))
                 .collect::<String>()

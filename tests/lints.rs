@@ -1,0 +1,332 @@
+//! Inventory, ownership, lints, graph, completions, manual and editor support.
+
+mod common;
+
+use common::{base_repo, codes, fixtures, opl, validate_json};
+use predicates::prelude::*;
+
+#[test]
+fn inventory_has_every_field_in_json_and_csv() {
+    let acme = fixtures().join("acme");
+    let out = opl()
+        .arg("-C")
+        .arg(&acme)
+        .args(["inventory", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 9);
+    let r = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "returns-bot")
+        .unwrap();
+    assert_eq!(r["client"], "acme-retail");
+    assert_eq!(r["owner"], "user:jane.doe");
+    assert_eq!(r["risk_tier"], "high");
+    assert_eq!(r["model"], "azure-openai/gpt-4.1-mini");
+    assert_eq!(r["fallbacks"], serde_json::json!(["openai/gpt-4.1-mini"]));
+    assert!(
+        r["systems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with(
+                "zendesk: Zendesk (Acme Retail tenant) (confidential; the agent's own credentials)"
+            ))
+    );
+    assert!(r["approvals"].as_array().unwrap().iter().any(|s| {
+        s.as_str()
+            .unwrap()
+            .contains("org.refund-large: *.create_refund when")
+            && s.as_str().unwrap().contains("by role:finance")
+    }));
+    assert_eq!(r["memory_scopes"], serde_json::json!(["session"]));
+    assert_eq!(r["retention_days"], serde_json::json!(["session=14"]));
+    assert_eq!(r["escalation_target"], "acme-tier2");
+    assert!(
+        r["instructions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(
+                "acme.tone (clients/acme-retail/tone.md)"
+            ))
+    );
+    assert!(r["digest"].as_str().unwrap().starts_with("sha256:"));
+    // the fixture is committed in this repository: its last change is a commit
+    assert!(
+        r["last_change"]["status"] == "committed" || r["last_change"]["status"] == "uncommitted"
+    );
+
+    let out = opl()
+        .arg("-C")
+        .arg(&acme)
+        .args(["inventory", "--format", "csv", "--client", "initech"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    let head = lines.next().unwrap();
+    assert_eq!(head.split(',').count(), 21);
+    assert!(head.contains("systems") && head.contains("last_change"));
+    assert_eq!(lines.count(), 2);
+    opl()
+        .arg("-C")
+        .arg(&acme)
+        .args(["inventory", "--client", "nope"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn inventory_table_fits_the_terminal() {
+    let acme = fixtures().join("acme");
+    for width in ["60", "100", "160"] {
+        let out = opl()
+            .arg("-C")
+            .arg(&acme)
+            .arg("inventory")
+            .env("COLUMNS", width)
+            .output()
+            .unwrap();
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(s.lines().count() == 10, "{s}");
+        let w: usize = width.parse().unwrap();
+        for l in s.lines() {
+            assert!(
+                l.chars().count() <= w.max(6 * 11 + 20),
+                "line longer than {w}: {l}"
+            );
+        }
+        assert!(s.contains("AGENT"));
+    }
+    let wide = String::from_utf8(
+        opl()
+            .arg("-C")
+            .arg(&acme)
+            .arg("inventory")
+            .env("COLUMNS", "200")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(wide.contains("internal-helpdesk"));
+}
+
+#[test]
+fn codeowners_from_meta_owner_and_check_reports_drift() {
+    let d = base_repo(&[(
+        "global/base.toml",
+        &format!(
+            "[meta]\nowner = \"group:ai-governance\"\n\n{}",
+            common::BASE[1].1
+        ),
+    )]);
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .arg("codeowners")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("/global/ @ai-governance\n"), "{text}");
+    assert!(text.contains("/clients/acme/ @ann\n"), "{text}");
+    assert!(text.contains("/agents/bot.toml @ann\n"), "{text}");
+    // no CODEOWNERS committed: nothing to compare
+    opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(0);
+    std::fs::write(d.path().join("CODEOWNERS"), &text).unwrap();
+    opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["check"])
+        .assert()
+        .code(0);
+    std::fs::write(
+        d.path().join("CODEOWNERS"),
+        text.replace("/clients/acme/ @ann", "/clients/acme/ @mallory"),
+    )
+    .unwrap();
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v["findings"][0];
+    assert_eq!(f["code"], "codeowners-drift");
+    assert_eq!(f["file"], "CODEOWNERS");
+    assert_eq!(f["line"], 3);
+    opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["check", "--deny-warnings"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn hoist_noop_dead_rule_and_unused_connection_are_warnings_that_can_be_allowed() {
+    let two = "[agent]\nclient = \"acme\"\npurpose = \"Other\"\nowner = \"user:ann\"\n\n[model]\nname = \"o3\"\n";
+    let d = base_repo(&[
+        (
+            "agents/bot.toml",
+            "[agent]\nclient = \"acme\"\npurpose = \"Help\"\nowner = \"user:ann\"\n\n[model]\nname = \"o3\"\nprovider = \"openai\"\n",
+        ),
+        ("agents/two.toml", two),
+        (
+            "clients/acme/client.toml",
+            "[meta]\nowner = \"user:ann\"\n\n[connections.crm]\nsystem = \"CRM\"\n",
+        ),
+        (
+            "global/policy.toml",
+            "[policy.approvals]\nrules = [{ id = \"wire\", action = \"*.wire\", require = \"deny\" }]\n",
+        ),
+    ]);
+    let (code, v) = validate_json(d.path());
+    assert_eq!(code, 0);
+    let mut c = codes(&v);
+    c.sort();
+    assert_eq!(
+        c,
+        ["dead-rule", "hoist", "noop-override", "unused-connection"]
+    );
+    let hoist = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "hoist")
+        .unwrap();
+    assert_eq!(hoist["file"], "agents/bot.toml");
+    assert!(hoist["help"].as_str().unwrap().contains("clients/acme/"));
+    std::fs::write(
+        d.path().join("opl.toml"),
+        "version = 1\n\n[lints]\nhoist = \"allow\"\ndead-rule = \"allow\"\n",
+    )
+    .unwrap();
+    let (_, v) = validate_json(d.path());
+    let mut c = codes(&v);
+    c.sort();
+    assert_eq!(c, ["noop-override", "unused-connection"]);
+    std::fs::write(
+        d.path().join("opl.toml"),
+        "version = 1\n\n[lints]\nhoisst = \"allow\"\n",
+    )
+    .unwrap();
+    let (code, v) = validate_json(d.path());
+    assert_eq!(code, 1);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "unknown-key" && f["help"] == "did you mean `hoist`?")
+    );
+}
+
+#[test]
+fn graph_in_dot_and_mermaid() {
+    let acme = fixtures().join("acme");
+    let dot = String::from_utf8(
+        opl()
+            .arg("-C")
+            .arg(&acme)
+            .args(["graph", "--format", "dot"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(dot.starts_with("digraph opl {"));
+    assert!(dot.contains("global -> c_acme_retail;"));
+    assert!(dot.contains("c_acme_retail -> a_support_bot;"));
+    assert!(dot.contains("global -> a_internal_helpdesk;"));
+    assert!(dot.contains("label=\"global (28 values)\""), "{dot}");
+    let mm = String::from_utf8(
+        opl()
+            .arg("-C")
+            .arg(&acme)
+            .arg("graph")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(mm.starts_with("graph LR\n"));
+    assert!(mm.contains("c_initech --> a_lead_qualifier"));
+}
+
+#[test]
+fn completions_man_and_help_with_examples() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = opl().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(s.contains("validate") && s.contains("blame"), "{shell}");
+    }
+    let man = String::from_utf8(opl().arg("man").output().unwrap().stdout).unwrap();
+    assert!(man.contains(".TH opl 1"));
+    for cmd in [
+        "VALIDATE",
+        "RENDER",
+        "DIFF",
+        "CHECK",
+        "LOG",
+        "BLAME",
+        "AUDIT",
+        "INVENTORY",
+    ] {
+        assert!(
+            man.contains(&format!(".SH \"OPL {cmd}\"")),
+            "man page lacks {cmd}"
+        );
+    }
+    let help = String::from_utf8(opl().arg("--help").output().unwrap().stdout).unwrap();
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 17, "{commands:?}");
+    for c in commands {
+        let out = opl().args([c.as_str(), "--help"]).output().unwrap();
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            s.contains("Example: opl "),
+            "`opl {c} --help` has no example"
+        );
+    }
+}
+
+#[test]
+fn init_writes_taplo_config_and_schema() {
+    let d = tempfile::tempdir().unwrap();
+    opl().arg("init").arg(d.path()).assert().code(0);
+    let taplo = std::fs::read_to_string(d.path().join(".taplo.toml")).unwrap();
+    assert!(taplo.contains("path = \"schemas/layer.schema.json\""));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("schemas/layer.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["title"], "opl layer file (v1)");
+    // neither is a stray file
+    opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["validate", "--deny-warnings"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no findings"));
+}
