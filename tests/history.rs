@@ -557,3 +557,23 @@ fn explain_shows_blame_and_history_of_the_key() {
     assert_eq!(v["leaves"][0]["blame"]["author"], "Bob");
     assert_eq!(v["history"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn inventory_names_the_last_change_or_uncommitted() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    h.commit_as("Bob", "bot temperature", None, true);
+    h.write("README.md", "docs\n");
+    h.commit("docs");
+    let v = h.json(&["inventory", "--format", "json"]);
+    assert_eq!(v[0]["last_change"]["status"], "committed");
+    assert_eq!(v[0]["last_change"]["author"], "Bob");
+    h.write("agents/bot.toml", &temp("0.2"));
+    let v = h.json(&["inventory", "--format", "json"]);
+    assert_eq!(v[0]["last_change"]["status"], "uncommitted");
+    // outside git there is no history at all
+    let d = common::base_repo(&[]);
+    let out = opl().arg("-C").arg(d.path()).args(["inventory", "--format", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["last_change"]["status"], "uncommitted");
+}
