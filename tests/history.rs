@@ -573,7 +573,12 @@ fn inventory_names_the_last_change_or_uncommitted() {
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
     // outside git there is no history at all
     let d = common::base_repo(&[]);
-    let out = opl().arg("-C").arg(d.path()).args(["inventory", "--format", "json"]).output().unwrap();
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["inventory", "--format", "json"])
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
 }
