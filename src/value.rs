@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Finding;
 use crate::source::{FileId, Span};
 
+/// Most values (keys and array elements) one file may hold.
+pub const MAX_VALUES_PER_FILE: usize = 50_000;
+
 /// Largest integer that survives a round trip through a JSON number (2^53 - 1).
 pub const MAX_SAFE_INT: i64 = (1 << 53) - 1;
 
@@ -188,7 +191,43 @@ pub fn parse_file(file: FileId, text: &str, findings: &mut Vec<Finding>) -> Opti
         }
     };
     let whole = Span::new(file, 0..text.len());
+    let values = count_items(doc.as_table());
+    if values > MAX_VALUES_PER_FILE {
+        findings.push(
+            Finding::new(
+                "file-too-large",
+                Span::file_start(file),
+                format!(
+                    "the file holds {values} values, more than the limit of {MAX_VALUES_PER_FILE}"
+                ),
+            )
+            .label("too many values")
+            .help("split the layer into several files"),
+        );
+        return None;
+    }
     Some(convert_table(doc.as_table(), file, whole, findings))
+}
+
+fn count_items(t: &toml_edit::Table) -> usize {
+    t.iter().map(|(_, i)| 1 + count_item(i)).sum()
+}
+
+fn count_item(i: &toml_edit::Item) -> usize {
+    match i {
+        toml_edit::Item::Table(t) => count_items(t),
+        toml_edit::Item::ArrayOfTables(a) => a.iter().map(|t| 1 + count_items(t)).sum(),
+        toml_edit::Item::Value(v) => count_value(v),
+        toml_edit::Item::None => 0,
+    }
+}
+
+fn count_value(v: &toml_edit::Value) -> usize {
+    match v {
+        toml_edit::Value::Array(a) => a.iter().map(|e| 1 + count_value(e)).sum(),
+        toml_edit::Value::InlineTable(t) => t.iter().map(|(_, e)| 1 + count_value(e)).sum(),
+        _ => 0,
+    }
 }
 
 fn span_of(file: FileId, r: Option<std::ops::Range<usize>>, fallback: Span) -> Span {

@@ -51,15 +51,40 @@ pub fn open(ctx: &Ctx) -> Result<(PathBuf, Repo), Failure> {
 
 /// Finds the root and loads the state `source` names (work tree, index or a revision).
 pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
-    let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let state = state_of(source);
-    let git = if state == State::WorkTree {
-        None
-    } else {
-        Some(need_git(&root)?)
-    };
+    let (root, git) = locate(ctx, &state)?;
     let repo = load_state(&root, git.as_ref(), &state, &Selection::All)?;
     Ok((root, repo))
+}
+
+/// The config root and, for a revision or the index, its git repository. A bare repository
+/// (no work tree) can be read at a revision, with the config root at the top of its trees.
+pub fn locate(ctx: &Ctx, state: &State) -> Result<(PathBuf, Option<Git>), Failure> {
+    match find_root(ctx.repo.as_deref()) {
+        Ok(root) => {
+            let git = if *state == State::WorkTree {
+                None
+            } else {
+                Some(need_git(&root)?)
+            };
+            Ok((root, git))
+        }
+        Err(e) => {
+            if matches!(state, State::Rev(_)) {
+                let dir = ctx
+                    .repo
+                    .clone()
+                    .or_else(|| std::env::current_dir().ok())
+                    .unwrap_or_default();
+                if let Ok(Some(g)) = Git::discover(&dir)
+                    && g.workdir().is_none()
+                {
+                    return Ok((dir, Some(g)));
+                }
+            }
+            Err(Failure(e))
+        }
+    }
 }
 
 /// The state `--rev` / `--staged` name.

@@ -1,21 +1,15 @@
 //! `opl validate`: every finding of the repository in one run.
 
-use super::{Ctx, Failure, Outcome, emit, load_state, need_git, state_of, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, load_state, state_of, unknown_agent};
 use crate::cli::{FindingsFormat, ValidateArgs};
 use crate::git::State;
 use crate::layer::Selection;
 use crate::output;
-use crate::snapshot::find_root;
 
 /// Runs `opl validate`.
 pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
-    let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let state = state_of(&args.source);
-    let git = if state == State::WorkTree {
-        None
-    } else {
-        Some(need_git(&root)?)
-    };
+    let (root, git) = super::locate(ctx, &state)?;
     // With --staged, check what the commit would change: the agents the staged changes affect.
     let mut scope_note = String::new();
     let selection = if !args.agents.is_empty() {

@@ -1,0 +1,17 @@
+//! Loading and validating one arbitrary layer file: never a panic, whatever the bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let snap = opl::snapshot::Memory::new([
+        ("opl.toml", b"version = 1\n".to_vec()),
+        ("global/fuzz.toml", data.to_vec()),
+        ("agents/a.toml", b"[agent]\npurpose = \"p\"\nowner = \"user:a\"\n".to_vec()),
+    ]);
+    let repo = opl::layer::load(&snap).expect("memory snapshots always load");
+    let v = opl::stack::validate(&repo, None);
+    // Every finding points inside a known file and renders.
+    let _ = opl::output::json_report(&v.findings, &repo.sources, v.agents, v.files);
+    let _ = opl::output::human(&v.findings, &repo.sources, opl::output::Style { color: false, width: 80 });
+});
