@@ -4,7 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{BASE, opl};
+use common::{BASE, git, opl};
 use predicates::prelude::*;
 
 struct TestRepo {
@@ -534,21 +534,6 @@ fn an_unborn_branch_diffs_against_nothing() {
     let (_, v) = t.json(&["diff", "--format", "json"]);
     assert_eq!(v["from"], "(no commits)");
     assert_eq!(v["agents"][0]["status"], "added");
-}
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Ann")
-        .env("GIT_AUTHOR_EMAIL", "ann@example.com")
-        .env("GIT_COMMITTER_NAME", "Ann")
-        .env("GIT_COMMITTER_EMAIL", "ann@example.com")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 #[test]
