@@ -370,6 +370,25 @@ mod tests {
         }
     }
 
+    /// Found by the `render_digest` fuzz target: 1.9791e304 written by `es_number` must read back
+    /// as the same double, and the digest of the JCS form read back must not move.
+    #[test]
+    fn large_doubles_round_trip_through_jcs() {
+        for x in [
+            1.9791e304,
+            1.7976931348623157e308,
+            2.2250738585072014e-308,
+            9007199254740993.0,
+            0.1 + 0.2,
+        ] {
+            assert_eq!(es_number(x).parse::<f64>().unwrap(), x, "{x}");
+            let doc = json!({ "metadata": { "d": x } });
+            let back: Json = serde_json::from_str(&jcs(&doc)).unwrap();
+            assert_eq!(back["metadata"]["d"].as_f64(), Some(x), "{x}");
+            assert_eq!(digest(&back), digest(&doc), "{x}");
+        }
+    }
+
     #[test]
     fn jcs_sorts_keys_by_utf16_and_escapes_minimally() {
         let v = json!({"b": [1, 2.5, "x\u{1}"], "a": {"\u{e000}": 1, "\u{1f600}": 2}, "é": true});

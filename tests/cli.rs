@@ -541,3 +541,42 @@ fn schema_command_prints_the_committed_schemas() {
         std::fs::read_to_string(fixtures().join("../schemas/layer.schema.json")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
+
+/// A reader that goes away (`opl ... | head`) ends opl quietly with status 0: no write error, no
+/// panic from a generator. The inventory is larger than a pipe's buffer, so opl is still writing
+/// when the reader closes.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let d = base_repo(&[]);
+    for i in 0..400 {
+        let p = d.path().join(format!("agents/bot{i:03}.toml"));
+        std::fs::write(
+            p,
+            "[agent]\nclient = \"acme\"\npurpose = \"Help Acme customers with a long purpose\"\nowner = \"user:ann\"\n",
+        )
+        .unwrap();
+    }
+    let bin = assert_cmd::cargo::cargo_bin("opl");
+    let dir = d.path().to_str().unwrap();
+    let cases: [&[&str]; 3] = [
+        &["completions", "bash"],
+        &["man"],
+        &["-C", dir, "inventory", "--format", "json"],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(&bin)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env_remove("CI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
