@@ -23,6 +23,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         "a file is larger than the per-file limit",
     ),
     (
+        "too-many-files",
+        Severity::Error,
+        "the repository holds more paths than opl reads",
+    ),
+    (
         "symlink",
         Severity::Error,
         "a symbolic link where a layer file or fragment is expected",

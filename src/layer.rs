@@ -115,11 +115,7 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
 pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Result<Repo> {
     let entries = snap.entries()?;
     if entries.len() > MAX_FILES {
-        return Err(std::io::Error::other(format!(
-            "{} holds {} paths, more than the limit of {MAX_FILES}",
-            snap.describe(),
-            entries.len()
-        )));
+        return Ok(too_many_files(snap));
     }
     let kinds: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
     let mut sources = Sources::default();
@@ -517,6 +513,39 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
     })
 }
 
+/// The repository of a snapshot beyond the path limit: nothing is read; one `too-many-files`
+/// finding on `opl.toml` says why.
+fn too_many_files(snap: &dyn Snapshot) -> Repo {
+    let mut sources = Sources::default();
+    let id = sources.add(SourceFile::new(
+        "opl.toml".to_string(),
+        String::new(),
+        LayerKind::Root,
+    ));
+    let finding = Finding::new(
+        "too-many-files",
+        Span::file_start(id),
+        format!(
+            "{} holds more than {MAX_FILES} paths, the limit; nothing was read",
+            safe(&snap.describe())
+        ),
+    )
+    .label("repository root")
+    .help("keep generated or unrelated files out of the config root, or split the repository");
+    Repo {
+        sources,
+        name: None,
+        root_file: None,
+        global: Layer::new(LayerKind::Global),
+        clients: BTreeMap::new(),
+        agents: BTreeMap::new(),
+        fragments: HashMap::new(),
+        findings: vec![finding],
+        allowed_lints: Vec::new(),
+        agent_ids: Vec::new(),
+    }
+}
+
 /// Reads and parses a batch of files in parallel; file ids start at `base`.
 fn read_batch(
     snap: &dyn Snapshot,
@@ -756,6 +785,20 @@ fn check_root(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Beyond the path limit, nothing is read and one finding on `opl.toml` says why.
+    #[test]
+    fn too_many_paths_is_one_finding() {
+        let files = (0..MAX_FILES).map(|i| (format!("data/{i}.txt"), Vec::new()));
+        let snap = crate::snapshot::Memory::new(
+            files.chain([("opl.toml".to_string(), b"version = 1\n".to_vec())]),
+        );
+        let repo = load(&snap).unwrap();
+        let codes: Vec<&str> = repo.findings.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["too-many-files"]);
+        assert!(repo.findings[0].message.contains("more than 1000000 paths"));
+        assert!(repo.agents.is_empty() && repo.agent_ids.is_empty());
+    }
 
     #[test]
     fn id_pattern() {

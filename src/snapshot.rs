@@ -105,6 +105,9 @@ impl Snapshot for WorkTree {
                 (EntryKind::Other, 0)
             };
             out.push(Entry { path, kind, size });
+            if out.len() > crate::layer::MAX_FILES {
+                break; // enough to report `too-many-files` without listing the rest
+            }
         }
         Ok(out)
     }

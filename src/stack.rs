@@ -18,6 +18,7 @@ use crate::source::{LayerKind, Span, safe};
 pub const UNBUILDABLE: &[&str] = &[
     "parse",
     "file-too-large",
+    "too-many-files",
     "symlink",
     "invalid-id",
     "case-collision",
