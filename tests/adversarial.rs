@@ -302,6 +302,86 @@ fn escapes_and_newlines_never_reach_the_terminal_raw() {
     }
 }
 
+/// A valid agent whose purpose, metadata keys and values carry escape sequences and newlines,
+/// changed in a second commit: no command in any output format prints them raw.
+#[test]
+fn escapes_in_values_never_reach_the_terminal_raw_in_any_format() {
+    let d = tempfile::tempdir().unwrap();
+    write_tree(d.path(), BASE);
+    let agent = |v: &str| {
+        format!(
+            "[agent]\nclient = \"acme\"\npurpose = \"Help \\u001b[31m Acme\\ncustomers\"\nowner = \"user:ann\"\n\n[metadata]\n\"evil\\u001b[31m\" = \"red\\u001b[0m\\n{v}\\u0007\"\n"
+        )
+    };
+    write_tree(d.path(), &[("agents/bot.toml", &agent("one"))]);
+    common::git(d.path(), &["init", "-q"]);
+    common::git(d.path(), &["add", "-A"]);
+    common::git(d.path(), &["commit", "-qm", "one"]);
+    write_tree(d.path(), &[("agents/bot.toml", &agent("two\\u001b[2J"))]);
+    common::git(d.path(), &["commit", "-qam", "two"]);
+    let (code, v) = run(d.path());
+    assert_eq!(code, 0, "{v}");
+    let runs: &[&[&str]] = &[
+        &["validate"],
+        &["validate", "--format", "json"],
+        &["render", "bot"],
+        &["render", "bot", "--format", "json"],
+        &["render", "bot", "--format", "toml"],
+        &["render", "bot", "--explain"],
+        &["explain", "bot", "agent.purpose"],
+        &["inventory"],
+        &["inventory", "--format", "csv"],
+        &["inventory", "--format", "markdown"],
+        &["diff", "HEAD~1", "HEAD"],
+        &["diff", "HEAD~1", "HEAD", "--format", "markdown"],
+        &["diff", "HEAD~1", "HEAD", "--format", "patch"],
+        &["check", "--format", "github"],
+        &["check", "--format", "junit"],
+        &["check", "--format", "sarif"],
+        &["log", "bot"],
+        &["blame", "bot"],
+        &["whence", "bot", "metadata"],
+        &["audit", "HEAD~1..HEAD"],
+        &["audit", "HEAD~1..HEAD", "--format", "csv"],
+        &["audit", "HEAD~1..HEAD", "--format", "markdown"],
+        &["graph"],
+        &["graph", "--format", "mermaid"],
+        &["codeowners"],
+    ];
+    for args in runs {
+        let out = opl().arg("-C").arg(d.path()).args(*args).output().unwrap();
+        assert!(
+            out.status.code().unwrap() < 2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for stream in [&out.stdout, &out.stderr] {
+            let s = String::from_utf8_lossy(stream);
+            assert!(
+                !s.contains('\u{1b}') && !s.contains('\u{7}'),
+                "{args:?}: {s:?}"
+            );
+        }
+    }
+    // The machine formats keep the exact value, escaped by JSON.
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["render", "bot", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = if doc.get("document").is_some() {
+        &doc["document"]
+    } else {
+        &doc
+    };
+    assert_eq!(
+        doc["metadata"]["evil\u{1b}[31m"], "red\u{1b}[0m\ntwo\u{1b}[2J\u{7}",
+        "{doc}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn fragment_paths_that_escape_or_are_not_files() {
