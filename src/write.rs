@@ -40,20 +40,30 @@ pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.opl-tmp-{}", std::process::id()));
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.opl-tmp-{}-{seq}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&tmp)?;
         f.write_all(bytes)?;
-        if overwrite == Overwrite::Never && std::fs::symlink_metadata(path).is_ok() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "appeared while writing",
-            ));
+        drop(f);
+        match overwrite {
+            Overwrite::Allowed => std::fs::rename(&tmp, path),
+            // A hard link never replaces an existing name, so a file that appeared since the
+            // check above is kept; where links are not supported, check again and rename.
+            Overwrite::Never => match std::fs::hard_link(&tmp, path) {
+                Ok(()) => std::fs::remove_file(&tmp),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+                Err(_) if std::fs::symlink_metadata(path).is_ok() => Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "it appeared while opl was writing",
+                )),
+                Err(_) => std::fs::rename(&tmp, path),
+            },
         }
-        std::fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
@@ -112,6 +122,13 @@ mod tests {
             );
             assert_eq!(std::fs::read(&p).unwrap(), b"two");
         }
+        // Replacing is a rename: a reader holding the old file still reads all of it.
+        let mut old = std::fs::File::open(&p).unwrap();
+        write_atomic(&p, b"three", Overwrite::Allowed).unwrap();
+        let mut held = String::new();
+        std::io::Read::read_to_string(&mut old, &mut held).unwrap();
+        assert_eq!(held, "two");
+        assert_eq!(std::fs::read(&p).unwrap(), b"three");
         let leftovers: Vec<_> = std::fs::read_dir(d.path())
             .unwrap()
             .filter_map(|e| e.ok())
