@@ -491,18 +491,32 @@ fn table(rows: &[Json], width: usize) -> String {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    // Shorten the widest column until the table fits; the agent id goes last.
-    while w.iter().sum::<usize>() + 2 * (w.len() - 1) > width {
-        let widest = w
+    // Fit the terminal: shorten the widest column down to a readable minimum, then leave out
+    // columns from the least needed (the digest) to the most (the client); the agent id stays.
+    let mut min: Vec<usize> = heads
+        .iter()
+        .zip(&w)
+        .map(|(h, n)| (*n).min(h.chars().count().max(10)))
+        .collect();
+    min[0] = w[0].min(40);
+    let drop_order = [9, 8, 7, 6, 4, 10, 5, 3, 2, 1];
+    let mut shown: Vec<usize> = (0..cols.len()).collect();
+    let total = |shown: &[usize], w: &[usize]| {
+        shown.iter().map(|i| w[*i]).sum::<usize>() + 2 * (shown.len() - 1)
+    };
+    while total(&shown, &w) > width {
+        let widest = shown
             .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(_, m)| **m > 6)
-            .max_by_key(|(_, m)| **m)
-            .map(|(i, _)| i);
-        match widest.or_else(|| (w[0] > 6).then_some(0)) {
-            Some(i) => w[i] -= 1,
-            None => break,
+            .copied()
+            .filter(|i| w[*i] > min[*i])
+            .max_by_key(|i| w[*i] - min[*i]);
+        if let Some(i) = widest {
+            w[i] -= 1;
+        } else if let Some(d) = drop_order.iter().find(|d| shown.contains(d)) {
+            shown.retain(|i| i != d);
+        } else {
+            w[0] = width.max(2);
+            break;
         }
     }
     let fit = |s: &str, n: usize| {
@@ -516,19 +530,50 @@ fn table(rows: &[Json], width: usize) -> String {
         }
     };
     let mut out = String::new();
-    let line = |vals: Vec<String>| {
-        vals.iter()
-            .enumerate()
-            .map(|(i, v)| fit(v, w[i]))
+    let line = |vals: &[String]| {
+        shown
+            .iter()
+            .map(|i| fit(&vals[*i], w[*i]))
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
             .to_string()
             + "\n"
     };
-    out.push_str(&line(heads.iter().map(|h| h.to_string()).collect()));
-    for row in cells {
+    out.push_str(&line(&heads.map(String::from)));
+    for row in &cells {
         out.push_str(&line(row));
     }
+    let hidden: Vec<&str> = (0..cols.len())
+        .filter(|i| !shown.contains(i))
+        .map(|i| heads[i])
+        .collect();
+    if !hidden.is_empty() {
+        let note = format!(
+            "Not shown at this width: {}. `--format csv` or `--format json` has every field.",
+            hidden.join(", ")
+        );
+        out.push_str(&wrap(&note, width));
+    }
+    out
+}
+
+/// Breaks text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
