@@ -490,6 +490,29 @@ impl Git {
         Ok(out)
     }
 
+    /// The tree at the config root of a commit; `None` when the root's folder is absent there.
+    pub fn root_tree(&self, commit: Id) -> Result<Option<Id>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let odb = repo.odb()?;
+        let mut cur = Some(repo.find_commit(commit.0)?.tree_id());
+        for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
+            cur = match cur {
+                Some(t) => scan_tree(odb.read(t)?.data(), comp.as_bytes())
+                    .filter(|(_, m)| *m == 0o040000)
+                    .map(|(o, _)| o),
+                None => None,
+            };
+        }
+        Ok(cur.map(Id))
+    }
+
+    /// One tree, read raw (its entries are not parsed into objects).
+    pub fn raw_tree(&self, tree: Id) -> Result<RawTree, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let data = repo.odb()?.read(tree.0)?.data().to_vec();
+        RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
+    }
+
     /// The bytes of a blob.
     pub fn blob(&self, id: Id) -> Result<Vec<u8>, GitError> {
         let repo = self.repo.lock().expect("git lock");
@@ -535,6 +558,109 @@ impl Git {
 /// A substring search for ` <name>\0` preceded by a valid mode, instead of parsing every entry:
 /// a 20-byte object id would have to contain that whole pattern (mode digits, space, name, NUL)
 /// to be mistaken for an entry.
+/// A git tree's raw bytes and the place of each entry in them, in git's order.
+pub struct RawTree {
+    data: Vec<u8>,
+    /// (name start, name end, kind); the id follows the name's NUL.
+    entries: Vec<(u32, u32, EntryKind)>,
+}
+
+impl RawTree {
+    fn parse(data: Vec<u8>) -> Option<RawTree> {
+        let mut entries = Vec::new();
+        let mut at = 0usize;
+        while at < data.len() {
+            let sp = at + memchr::memchr(b' ', &data[at..])?;
+            let nul = sp + memchr::memchr(0, &data[sp..])?;
+            if nul + 21 > data.len() {
+                return None;
+            }
+            let kind = match &data[at..sp] {
+                b"40000" | b"040000" => EntryKind::Dir,
+                b"120000" => EntryKind::Symlink,
+                b"160000" => EntryKind::Other,
+                _ => EntryKind::File,
+            };
+            entries.push((sp as u32 + 1, nul as u32, kind));
+            at = nul + 21;
+        }
+        Some(RawTree { data, entries })
+    }
+
+    fn name(&self, i: usize) -> &[u8] {
+        let (a, b, _) = self.entries[i];
+        &self.data[a as usize..b as usize]
+    }
+
+    fn id_bytes(&self, i: usize) -> &[u8] {
+        let b = self.entries[i].1 as usize + 1;
+        &self.data[b..b + 20]
+    }
+
+    /// Git's sort key of entry `i`: its name, with a `/` after a folder's.
+    fn order(&self, i: usize) -> impl Iterator<Item = u8> + '_ {
+        let dir = self.entries[i].2 == EntryKind::Dir;
+        self.name(i).iter().copied().chain(dir.then_some(b'/'))
+    }
+
+    /// The id and kind of the entry named `name`, a folder or not.
+    pub fn find(&self, name: &str, dir: bool) -> Option<(Id, EntryKind)> {
+        let key = || name.bytes().chain(dir.then_some(b'/'));
+        let (mut lo, mut hi) = (0, self.entries.len());
+        let i = loop {
+            if lo >= hi {
+                return None;
+            }
+            let mid = (lo + hi) / 2;
+            match self.order(mid).cmp(key()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => break mid,
+            }
+        };
+        Some((
+            Id(Oid::from_bytes(self.id_bytes(i)).ok()?),
+            self.entries[i].2,
+        ))
+    }
+
+    /// The names whose entry differs between two trees (added, removed or changed).
+    pub fn changed_names<'a>(&'a self, other: &'a RawTree) -> Vec<&'a [u8]> {
+        use std::cmp::Ordering::*;
+        let (mut i, mut j, mut out) = (0, 0, Vec::new());
+        let (n, m) = (self.entries.len(), other.entries.len());
+        while i < n || j < m {
+            let ord = if i == n {
+                Greater
+            } else if j == m {
+                Less
+            } else if self.name(i) == other.name(j) && self.entries[i].2 == other.entries[j].2 {
+                Equal
+            } else {
+                self.order(i).cmp(other.order(j))
+            };
+            match ord {
+                Less => {
+                    out.push(self.name(i));
+                    i += 1;
+                }
+                Greater => {
+                    out.push(other.name(j));
+                    j += 1;
+                }
+                Equal => {
+                    if self.id_bytes(i) != other.id_bytes(j) {
+                        out.push(self.name(i));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
 fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, i32)> {
     let mut pat = Vec::with_capacity(name.len() + 2);
     pat.push(b' ');

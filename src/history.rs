@@ -118,6 +118,12 @@ impl<'g> Engine<'g> {
         }
     }
 
+    /// True when a state rendered so far read a fragment outside the global layer, the agent's
+    /// client folder and its own files.
+    fn reads_outside(&self) -> bool {
+        self.externals.values().any(|v| !v.is_empty())
+    }
+
     fn client_of(
         &mut self,
         file: Option<(Id, EntryKind)>,
@@ -182,6 +188,21 @@ impl<'g> Engine<'g> {
             agent_dir,
             client,
         };
+        // Which fragment files outside its folders the agent reads is a function of the base
+        // (the layer files name them) and is known from a render: render once per new base.
+        let rendered = match self.externals.get(&base) {
+            Some(_) => None,
+            None => {
+                let probe = Key {
+                    base: base.clone(),
+                    externals: Vec::new(),
+                };
+                let (state, paths) = self.render(commit, &probe)?;
+                self.renders += 1;
+                self.externals.insert(base.clone(), paths);
+                Some(state)
+            }
+        };
         let externals = match self.externals.get(&base) {
             Some(paths) if !paths.is_empty() => {
                 let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
@@ -190,6 +211,11 @@ impl<'g> Engine<'g> {
             _ => Vec::new(),
         };
         let key = Arc::new(Key { base, externals });
+        if let Some(state) = rendered {
+            self.states
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(state));
+        }
         self.keys.insert(commit, key.clone());
         Ok(key)
     }
@@ -415,6 +441,214 @@ pub fn log(
         }
     }
     Ok(out)
+}
+
+/// Where the walk of [`last_changes`] stands for one agent.
+pub struct LastChange {
+    /// The agent's state at the revision.
+    pub head: Arc<AgentState>,
+    /// The newest commit that changed its value; `None` when no commit did (the agent is absent,
+    /// or the history is cut before it).
+    pub commit: Option<CommitMeta>,
+}
+
+/// The newest commit that changed each agent's value, exactly as `opl log -n 1` finds it, for many
+/// agents in one walk. A commit is examined for an agent only when the commit's tree differs from
+/// its parents' where the agent reads: `opl.toml`, `global/` or any other file at the root (every
+/// agent), the agent's own entry under `agents/`, its client's folder under `clients/` (the client
+/// named by the agent's file on either side), or anything at all for an agent known to read a
+/// fragment outside those folders.
+pub fn last_changes(
+    git: &Git,
+    rev: &str,
+    agents: &[String],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BTreeMap<String, LastChange>, GitError> {
+    let head = git.resolve_id(rev)?;
+    let commits = git.log(rev, false, None)?;
+    let boundary = git.shallow_boundary();
+    let mut pending: BTreeMap<String, Engine> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for a in agents {
+        let mut e = Engine::new(git, a);
+        let state = e.state(head)?;
+        out.insert(
+            a.clone(),
+            LastChange {
+                head: state,
+                commit: None,
+            },
+        );
+        pending.insert(a.clone(), e);
+    }
+    let mut trees = Trees::default();
+    let total = commits.len();
+    for (i, c) in commits.into_iter().enumerate() {
+        if pending.is_empty() {
+            break;
+        }
+        progress(i, total);
+        let parents: Vec<Id> = if boundary.contains(&c.id) {
+            Vec::new()
+        } else {
+            c.parents.clone()
+        };
+        // An agent changes in a commit only when it differs from every parent.
+        let mut candidates: Option<HashSet<String>> = None;
+        for p in &parents {
+            if let Some(set) = trees.may_differ(git, *p, c.id, &mut pending)? {
+                candidates = Some(match candidates {
+                    None => set,
+                    Some(prev) => prev.intersection(&set).cloned().collect(),
+                });
+            }
+        }
+        let ids: Vec<String> = match candidates {
+            None => pending.keys().cloned().collect(),
+            Some(set) => {
+                let mut v: Vec<String> = set.into_iter().collect();
+                v.sort();
+                v
+            }
+        };
+        for a in ids {
+            let Some(e) = pending.get_mut(&a) else {
+                continue;
+            };
+            let differs = if parents.is_empty() {
+                !matches!(value_at(&*e.state(c.id)?, None), Value::Absent)
+            } else {
+                let mut all = true;
+                for p in &parents {
+                    if e.same(*p, c.id, None)? {
+                        all = false;
+                        break;
+                    }
+                }
+                all
+            };
+            if differs {
+                pending.remove(&a);
+                if let Some(lc) = out.get_mut(&a) {
+                    lc.commit = Some(c.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Trees read during a [`last_changes`] walk: the config root of each commit, and the last few
+/// `agents/` and `clients/` trees (a commit's parent is usually the next commit examined).
+#[derive(Default)]
+struct Trees {
+    roots: HashMap<Id, Option<Id>>,
+    raw: HashMap<Id, Arc<crate::git::RawTree>>,
+}
+
+impl Trees {
+    fn root(&mut self, git: &Git, commit: Id) -> Result<Option<Id>, GitError> {
+        if let Some(r) = self.roots.get(&commit) {
+            return Ok(*r);
+        }
+        let r = git.root_tree(commit)?;
+        self.roots.insert(commit, r);
+        Ok(r)
+    }
+
+    fn raw(&mut self, git: &Git, tree: Id) -> Result<Arc<crate::git::RawTree>, GitError> {
+        if let Some(t) = self.raw.get(&tree) {
+            return Ok(t.clone());
+        }
+        if self.raw.len() >= 64 {
+            self.raw.clear();
+        }
+        let t = Arc::new(git.raw_tree(tree)?);
+        self.raw.insert(tree, t.clone());
+        Ok(t)
+    }
+
+    /// A folder of a root tree, when it is one.
+    fn folder(
+        &mut self,
+        git: &Git,
+        root: &crate::git::RawTree,
+        name: &str,
+    ) -> Result<Option<Arc<crate::git::RawTree>>, GitError> {
+        match root.find(name, true) {
+            Some((id, _)) => Ok(Some(self.raw(git, id)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The pending agents whose value may differ between a parent and a commit; `None` for all.
+    fn may_differ(
+        &mut self,
+        git: &Git,
+        parent: Id,
+        commit: Id,
+        pending: &mut BTreeMap<String, Engine>,
+    ) -> Result<Option<HashSet<String>>, GitError> {
+        let (rp, rc) = (self.root(git, parent)?, self.root(git, commit)?);
+        if rp == rc {
+            return Ok(Some(HashSet::new()));
+        }
+        let (Some(rp), Some(rc)) = (rp, rc) else {
+            return Ok(None);
+        };
+        let (tp, tc) = (self.raw(git, rp)?, self.raw(git, rc)?);
+        let changed = tp.changed_names(&tc);
+        if changed.iter().any(|n| *n != b"agents" && *n != b"clients") {
+            return Ok(None);
+        }
+        let mut set: HashSet<String> = pending
+            .iter()
+            .filter(|(_, e)| e.reads_outside())
+            .map(|(a, _)| a.clone())
+            .collect();
+        let (ap, ac) = (
+            self.folder(git, &tp, "agents")?,
+            self.folder(git, &tc, "agents")?,
+        );
+        if changed.contains(&&b"agents"[..]) {
+            let (Some(ap), Some(ac)) = (&ap, &ac) else {
+                return Ok(None);
+            };
+            for n in ap.changed_names(ac) {
+                let n = String::from_utf8_lossy(n);
+                let id = n.strip_suffix(".toml").unwrap_or(&n);
+                if pending.contains_key(id) {
+                    set.insert(id.to_string());
+                }
+            }
+        }
+        if changed.contains(&&b"clients"[..]) {
+            let (cp, cc) = (
+                self.folder(git, &tp, "clients")?,
+                self.folder(git, &tc, "clients")?,
+            );
+            let (Some(cp), Some(cc)) = (cp, cc) else {
+                return Ok(None);
+            };
+            let clients: HashSet<String> = cp
+                .changed_names(&cc)
+                .into_iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            for (a, e) in pending.iter_mut() {
+                for agents in [&ap, &ac].into_iter().flatten() {
+                    let file = agents.find(&format!("{a}.toml"), false);
+                    let dir = agents.find(a, true);
+                    if let Some(c) = e.client_of(file, dir)?
+                        && clients.contains(&c)
+                    {
+                        set.insert(a.clone());
+                    }
+                }
+            }
+        }
+        Ok(Some(set))
+    }
 }
 
 /// Who set one leaf's current value.

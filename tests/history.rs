@@ -582,3 +582,95 @@ fn inventory_names_the_last_change_or_uncommitted() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
 }
+
+/// `opl inventory` finds every agent's last change in one walk of the history; for each agent it
+/// is the commit `opl log AGENT -n 1` names, whatever the change went through: a client folder, a
+/// fragment in another agent's folder or outside the layers, a merge, a move between clients, or a
+/// file that changes nothing.
+#[test]
+fn inventory_last_change_agrees_with_log_for_every_agent() {
+    let mut h = Hist::new();
+    h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bea\"\n");
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.write("agents/two.toml", &agent("acme", ""));
+    h.write("agents/three.toml", &agent("beta", ""));
+    h.write("agents/four.toml", &agent("acme", ""));
+    let frag = |file: &str| {
+        format!("\n[instructions]\nfragments = [{{ id = \"own.extra\", file = \"{file}\" }}]\n")
+    };
+    h.write(
+        "agents/reader/agent.toml",
+        &agent("beta", &frag("prompt.md")),
+    );
+    h.write("agents/reader/prompt.md", "Read carefully.\n");
+    h.write(
+        "agents/peer.toml",
+        &agent("acme", &frag("reader/prompt.md")),
+    );
+    h.write(
+        "agents/outside.toml",
+        &agent("beta", &frag("../docs/extra.md")),
+    );
+    h.write("docs/extra.md", "Extra.\n");
+    let base = h.commit("base");
+    h.write(
+        "clients/acme/client.toml",
+        "[meta]\nowner = \"user:ann\"\n\n[metadata]\ntier = \"gold\"\n",
+    );
+    h.commit("acme client");
+    h.write(
+        "clients/beta/client.toml",
+        "[meta]\nowner = \"user:bea\"\n\n[metadata]\ntier = \"silver\"\n",
+    );
+    h.commit("beta client");
+    h.write("README.md", "About this repository.\n");
+    h.commit("readme");
+    h.write("docs/extra.md", "Extra, revised.\n");
+    h.commit("docs fragment");
+    h.write("agents/reader/prompt.md", "Read very carefully.\n");
+    h.commit("reader prompt");
+    h.write(
+        "agents/bot.toml",
+        &format!("# a comment\n{}", agent("acme", "")),
+    );
+    h.commit("reformat bot");
+    let head = h.repo.head().unwrap().target().unwrap();
+    h.write("agents/two.toml", &temp("0.4"));
+    let side = h.commit_as("Sid", "side: two", Some(vec![head]), false);
+    h.write("agents/two.toml", &agent("acme", ""));
+    h.write("agents/three.toml", &agent("beta", "\n[metadata]\nx = 1\n"));
+    let main = h.commit_as("Mia", "main: three", Some(vec![head]), true);
+    h.write("agents/two.toml", &temp("0.4"));
+    h.commit_as("Mia", "merge", Some(vec![main, side]), true);
+    h.write("agents/four.toml", &agent("beta", ""));
+    h.commit("move four");
+    let _ = base;
+
+    let inv = h.json(&["inventory", "--format", "json"]);
+    let mut seen = std::collections::BTreeMap::new();
+    for row in inv.as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let log = h.json(&["log", id, "-n", "1", "--format", "json"]);
+        assert_eq!(
+            row["last_change"]["commit"], log[0]["commit"],
+            "{id}: inventory {} vs log {}",
+            row["last_change"], log[0]
+        );
+        seen.insert(
+            id.to_string(),
+            log[0]["summary"].as_str().unwrap().to_string(),
+        );
+    }
+    let want = [
+        ("bot", "acme client"),
+        ("two", "side: two"),
+        ("three", "main: three"),
+        ("four", "move four"),
+        ("reader", "reader prompt"),
+        ("peer", "reader prompt"),
+        ("outside", "docs fragment"),
+    ];
+    for (id, summary) in want {
+        assert_eq!(seen[id], summary, "{id}: {seen:?}");
+    }
+}

@@ -252,53 +252,49 @@ fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
     })
 }
 
-fn last_change(git: &crate::git::Git, rev: &str, row: &Row, from_worktree: bool) -> LastChange {
-    let mut engine = crate::history::Engine::new(git, &row.id);
-    if from_worktree {
-        let Ok(head) = git.resolve_id(rev) else {
-            return LastChange {
+/// Fills in the last change of every row in one walk of the history of `rev`. Read from the work
+/// tree, an agent whose document differs from the one at `rev` is "uncommitted".
+fn last_changes(
+    git: &crate::git::Git,
+    rev: &str,
+    rows: &mut [Row],
+    from_worktree: bool,
+) -> Result<(), Failure> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut progress = super::Progress::new("opl inventory", false);
+    let found = crate::history::last_changes(git, rev, &ids, &mut |d, t| progress.tick(d, t))
+        .map_err(|e| Failure(e.0))?;
+    progress.finish();
+    for r in rows {
+        let Some(lc) = found.get(&r.id) else { continue };
+        let at_rev = match &*lc.head {
+            crate::history::AgentState::Present(d) => Some(&d.digest),
+            _ => None,
+        };
+        r.last_change = if from_worktree && at_rev != Some(&r.digest) {
+            LastChange {
                 commit: None,
                 author: None,
                 date: None,
                 status: "uncommitted",
-            };
-        };
-        match engine.state(head).as_deref() {
-            Ok(crate::history::AgentState::Present(d)) if d.digest == row.digest => {}
-            _ => {
-                return LastChange {
-                    commit: None,
-                    author: None,
-                    date: None,
-                    status: "uncommitted",
-                };
             }
-        }
-    }
-    let opts = crate::history::LogOptions {
-        rev,
-        key: None,
-        max: Some(1),
-        since: None,
-        first_parent: false,
-    };
-    match crate::history::log(&mut engine, &opts, &mut |_, _| {}) {
-        Ok(entries) if !entries.is_empty() => {
-            let c = &entries[0].commit;
+        } else if let Some(c) = &lc.commit {
             LastChange {
                 commit: Some(c.id.to_string()),
                 author: Some(c.author.clone()),
                 date: Some(crate::history::format_time(c.time, c.offset)),
                 status: "committed",
             }
-        }
-        _ => LastChange {
-            commit: None,
-            author: None,
-            date: None,
-            status: "unknown",
-        },
+        } else {
+            LastChange {
+                commit: None,
+                author: None,
+                date: None,
+                status: "unknown",
+            }
+        };
     }
+    Ok(())
 }
 
 fn csv(v: &str) -> String {
@@ -393,9 +389,7 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
     if let Some(g) = &git {
         let rev = args.source.rev.clone().unwrap_or_else(|| "HEAD".into());
         let from_worktree = args.source.rev.is_none() && !args.source.staged;
-        for r in &mut rows {
-            r.last_change = last_change(g, &rev, r, from_worktree);
-        }
+        last_changes(g, &rev, &mut rows, from_worktree)?;
     }
     let json: Vec<Json> = rows
         .iter()
