@@ -26,6 +26,10 @@ base=$(seconds git log --format=%H -- opl.toml global "clients/$client" "agents/
 log=$(seconds "$opl" log "$agent" -q --format json)
 blame=$(seconds "$opl" blame "$agent" --rev HEAD -q --format json)
 audit=$(seconds "$opl" audit HEAD~1000..HEAD -q --format json)
+# Every agent's last change: the baseline is git walking the whole history over every config path.
+base_all=$(seconds git log --format=%H -- opl.toml global clients agents)
+inv=$(seconds "$opl" inventory --format json)
+inv1=$(seconds "$opl" inventory --rev HEAD~1 --format json)
 echo "repository: $agents agents, $clients clients, $((commits + 1)) commits; agent $agent"
 printf '%-44s %8s %8s\n' command seconds ratio
 printf '%-44s %8s %8s\n' "git log --format=%H -- <agent's paths>" "$base" "1.00x"
@@ -33,3 +37,7 @@ for row in "opl log $agent:$log" "opl blame $agent:$blame"; do
   printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$base" 'BEGIN { printf "%.2fx", t / b }')"
 done
 printf '%-44s %8s\n' "opl audit HEAD~1000..HEAD" "$audit"
+printf '%-44s %8s %8s\n' "git log --format=%H -- <every config path>" "$base_all" "1.00x"
+for row in "opl inventory (last change of all agents):$inv" "opl inventory --rev HEAD~1:$inv1"; do
+  printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$base_all" 'BEGIN { printf "%.2fx", t / b }')"
+done

@@ -217,6 +217,8 @@ impl Git {
                     match agents {
                         None => walk_into(&sub, "", &mut files)?,
                         Some(agents) => {
+                            let agents: std::collections::HashSet<&str> =
+                                agents.iter().map(String::as_str).collect();
                             for e in sub.iter() {
                                 let Ok(name) = e.name() else { continue };
                                 files.insert(name.to_string(), (e.id(), kind_of(&e)));
@@ -251,7 +253,7 @@ impl Git {
                                         for a in t.iter() {
                                             let Ok(an) = a.name() else { continue };
                                             let id = an.strip_suffix(".toml").unwrap_or(an);
-                                            if !agents.iter().any(|x| x == id) {
+                                            if !agents.contains(id) {
                                                 continue;
                                             }
                                             files.insert(
@@ -400,7 +402,7 @@ impl Git {
         let repo = self.repo.lock().expect("git lock");
         let start = self.resolve(&repo, spec)?;
         let mut walk = repo.revwalk()?;
-        walk.set_sorting(git2::Sort::TIME)?;
+        walk.set_sorting(git2::Sort::NONE)?; // git's default order: newest first, never a parent before its child
         if first_parent {
             walk.simplify_first_parent()?;
         }
@@ -422,7 +424,7 @@ impl Git {
         let repo = self.repo.lock().expect("git lock");
         let (ia, ib) = (self.resolve(&repo, a)?, self.resolve(&repo, b)?);
         let mut walk = repo.revwalk()?;
-        walk.set_sorting(git2::Sort::TIME)?;
+        walk.set_sorting(git2::Sort::NONE)?; // git's default order: newest first, never a parent before its child
         walk.push(ib)?;
         walk.hide(ia)?;
         let mut out = Vec::new();

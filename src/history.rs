@@ -159,10 +159,8 @@ impl<'g> Engine<'g> {
         Ok(client)
     }
 
-    fn key(&mut self, commit: Id) -> Result<Arc<Key>, GitError> {
-        if let Some(k) = self.keys.get(&commit) {
-            return Ok(k.clone());
-        }
+    /// The ids of `opl.toml`, `global/`, the agent's own entries and its client's folder.
+    fn base(&mut self, commit: Id) -> Result<BaseKey, GitError> {
         let a = &self.agent;
         let ids = self.git.entry_ids(
             commit,
@@ -181,13 +179,47 @@ impl<'g> Engine<'g> {
             }
             None => None,
         };
-        let base = BaseKey {
+        Ok(BaseKey {
             root,
             global,
             agent_file,
             agent_dir,
             client,
-        };
+        })
+    }
+
+    /// True when `state(commit)` would render (nothing cached serves it).
+    fn needs_render(&mut self, commit: Id) -> Result<bool, GitError> {
+        if let Some(k) = self.keys.get(&commit) {
+            return Ok(!self.states.contains_key(k));
+        }
+        let base = self.base(commit)?;
+        if !self.externals.contains_key(&base) {
+            return Ok(true);
+        }
+        let key = self.key(commit)?;
+        Ok(!self.states.contains_key(&key))
+    }
+
+    /// Gives the engine the state at `commit` rendered elsewhere (several agents at once).
+    fn prime(
+        &mut self,
+        commit: Id,
+        state: AgentState,
+        externals: Vec<String>,
+    ) -> Result<(), GitError> {
+        let base = self.base(commit)?;
+        self.externals.entry(base).or_insert(externals);
+        let key = self.key(commit)?;
+        self.states.entry(key).or_insert_with(|| Arc::new(state));
+        Ok(())
+    }
+
+    fn key(&mut self, commit: Id) -> Result<Arc<Key>, GitError> {
+        if let Some(k) = self.keys.get(&commit) {
+            return Ok(k.clone());
+        }
+        let base = self.base(commit)?;
         // Which fragment files outside its folders the agent reads is a function of the base
         // (the layer files name them) and is known from a render: render once per new base.
         let rendered = match self.externals.get(&base) {
@@ -271,23 +303,50 @@ pub fn render_snapshot(
     snap: &dyn crate::snapshot::Snapshot,
     agent: &str,
 ) -> std::io::Result<(AgentState, Vec<String>)> {
-    let repo = load_selected(
-        snap,
-        &Selection::Agents([agent.to_string()].into_iter().collect()),
-    )?;
+    let agents = [agent.to_string()];
+    let mut all = render_many(snap, &agents)?;
+    Ok(all.pop().expect("one state per agent"))
+}
+
+/// [`render_snapshot`] for several agents of one snapshot, loaded once; in the agents' order.
+pub fn render_many(
+    snap: &dyn crate::snapshot::Snapshot,
+    agents: &[String],
+) -> std::io::Result<Vec<(AgentState, Vec<String>)>> {
+    use rayon::prelude::*;
+    let repo = load_selected(snap, &Selection::Agents(agents.iter().cloned().collect()))?;
     if repo.root_file.is_none() {
-        return Ok((AgentState::Absent, Vec::new()));
+        return Ok(agents
+            .iter()
+            .map(|_| (AgentState::Absent, Vec::new()))
+            .collect());
     }
     let stacks = Stacks::new(&repo);
+    Ok(agents
+        .par_iter()
+        .map(|a| agent_state(&repo, &stacks, a))
+        .collect())
+}
+
+fn agent_state(
+    repo: &crate::layer::Repo,
+    stacks: &Stacks,
+    agent: &str,
+) -> (AgentState, Vec<String>) {
     let Some(r) = stacks.agent(agent) else {
-        return Ok((AgentState::Absent, Vec::new()));
+        return (AgentState::Absent, Vec::new());
     };
     let client = r.client.clone();
-    let mut externals: Vec<String> = repo
-        .sources
-        .iter()
-        .filter(|(_, f)| f.layer == crate::source::LayerKind::Fragment)
-        .map(|(_, f)| f.path.clone())
+    let layers = [
+        Some(&repo.global),
+        client.as_deref().and_then(|c| repo.clients.get(c)),
+        repo.agents.get(agent),
+    ];
+    let mut externals: Vec<String> = layers
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l.files.iter().flat_map(|f| f.fragments.iter()))
+        .map(|f| f.path.clone())
         .filter(|p| {
             !(p.starts_with("global/")
                 || p.starts_with(&format!("agents/{agent}/"))
@@ -297,6 +356,7 @@ pub fn render_snapshot(
         })
         .collect();
     externals.sort();
+    externals.dedup();
     if !r.buildable() {
         let mut codes: Vec<&'static str> = r
             .all_findings()
@@ -305,21 +365,21 @@ pub fn render_snapshot(
             .collect();
         codes.sort();
         codes.dedup();
-        return Ok((AgentState::Invalid(codes), externals));
+        return (AgentState::Invalid(codes), externals);
     }
-    let doc = document(&repo, agent, &r.eff);
-    let leaves = provenance(&repo, &r, Some(&doc))
+    let doc = document(repo, agent, &r.eff);
+    let leaves = provenance(repo, &r, Some(&doc))
         .into_iter()
         .map(|p| (p.path, (p.value, p.origin)))
         .collect();
-    Ok((
+    (
         AgentState::Present(Doc {
             digest: digest(&doc),
             client,
             leaves,
         }),
         externals,
-    ))
+    )
 }
 
 /// One leaf-level change between two states.
@@ -470,7 +530,10 @@ pub fn last_changes(
     let mut pending: BTreeMap<String, Engine> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for a in agents {
-        let mut e = Engine::new(git, a);
+        pending.insert(a.clone(), Engine::new(git, a));
+    }
+    prime_many(git, head, &mut pending, agents)?;
+    for (a, e) in pending.iter_mut() {
         let state = e.state(head)?;
         out.insert(
             a.clone(),
@@ -479,7 +542,6 @@ pub fn last_changes(
                 commit: None,
             },
         );
-        pending.insert(a.clone(), e);
     }
     let mut trees = Trees::default();
     let total = commits.len();
@@ -511,6 +573,11 @@ pub fn last_changes(
                 v
             }
         };
+        if ids.len() >= BATCH {
+            for x in std::iter::once(c.id).chain(parents.iter().copied()) {
+                prime_many(git, x, &mut pending, &ids)?;
+            }
+        }
         for a in ids {
             let Some(e) = pending.get_mut(&a) else {
                 continue;
@@ -536,6 +603,46 @@ pub fn last_changes(
         }
     }
     Ok(out)
+}
+
+/// From this many agents on, states at one commit are rendered from one loaded snapshot.
+const BATCH: usize = 16;
+
+/// Renders, from one snapshot of `commit`, the states the engines of `ids` do not have yet.
+fn prime_many(
+    git: &Git,
+    commit: Id,
+    engines: &mut BTreeMap<String, Engine>,
+    ids: &[String],
+) -> Result<(), GitError> {
+    let mut need = Vec::new();
+    for a in ids {
+        if let Some(e) = engines.get_mut(a)
+            && e.needs_render(commit)?
+        {
+            need.push(a.clone());
+        }
+    }
+    if need.len() < BATCH {
+        return Ok(());
+    }
+    // Listed like an engine's own snapshot: these agents' entries only, so a state rendered here
+    // equals the one the engine would render.
+    let snap = git.snapshot_in(&State::Commit(commit), Some(&need), None)?;
+    let states = if snap.has_root() {
+        render_many(&snap, &need).map_err(|e| GitError(e.to_string()))?
+    } else {
+        need.iter()
+            .map(|_| (AgentState::Absent, Vec::new()))
+            .collect()
+    };
+    for (a, (state, externals)) in need.iter().zip(states) {
+        if let Some(e) = engines.get_mut(a) {
+            e.renders += 1;
+            e.prime(commit, state, externals)?;
+        }
+    }
+    Ok(())
 }
 
 /// Trees read during a [`last_changes`] walk: the config root of each commit, and the last few
