@@ -674,3 +674,47 @@ fn inventory_last_change_agrees_with_log_for_every_agent() {
         assert_eq!(seen[id], summary, "{id}: {seen:?}");
     }
 }
+
+/// Commits are walked in git's default order, so a parent whose clock ran ahead (a committer date
+/// later than its child's) still comes after the child.
+#[test]
+fn a_parent_dated_after_its_child_comes_after_it() {
+    let mut h = Hist::new();
+    h.write("agents/bot.toml", &temp("0.1"));
+    let base = h.commit("base");
+    h.write("agents/bot.toml", &temp("0.2"));
+    let child = h.commit("child");
+    // Rewrite both with the base dated a day after the child.
+    let sig =
+        |t: i64| git2::Signature::new("Ann", "ann@example.com", &git2::Time::new(t, 0)).unwrap();
+    let tree = |id| h.repo.find_commit(id).unwrap().tree().unwrap();
+    let b = h
+        .repo
+        .commit(
+            None,
+            &sig(1_800_000_000),
+            &sig(1_800_000_000),
+            "base",
+            &tree(base),
+            &[],
+        )
+        .unwrap();
+    let bc = h.repo.find_commit(b).unwrap();
+    let c = h
+        .repo
+        .commit(
+            None,
+            &sig(1_700_000_000),
+            &sig(1_700_000_000),
+            "child",
+            &tree(child),
+            &[&bc],
+        )
+        .unwrap();
+    let head = h.repo.head().unwrap().name().unwrap().to_string();
+    h.repo.reference(&head, c, true, "test").unwrap();
+    let v = h.json(&["log", "bot", "--format", "json"]);
+    assert_eq!(commits(&v), ["child", "base"]);
+    let inv = h.json(&["inventory", "--format", "json"]);
+    assert_eq!(inv[0]["last_change"]["commit"], c.to_string());
+}
