@@ -51,6 +51,18 @@ fn run(dir: &Path) -> (i32, Value) {
     (code, v)
 }
 
+/// The rendered document of agent `bot`, as JSON.
+fn render_json(dir: &Path) -> Value {
+    let out = opl()
+        .arg("-C")
+        .arg(dir)
+        .args(["render", "bot", "--format", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 fn finding<'a>(v: &'a Value, code: &str) -> &'a Value {
     v["findings"]
         .as_array()
@@ -75,13 +87,7 @@ fn a_byte_order_mark_is_accepted() {
     let d = case("bom");
     let (code, v) = run(d.path());
     assert_eq!(code, 0, "{v}");
-    let out = opl()
-        .arg("-C")
-        .arg(d.path())
-        .args(["render", "bot", "--format", "json"])
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = render_json(d.path());
     assert_eq!(doc["metadata"]["bom"], true);
 }
 
@@ -228,13 +234,7 @@ fn keys_that_differ_only_by_normalisation_stay_distinct() {
     let d = case("unicode-keys");
     let (code, _) = run(d.path());
     assert_eq!(code, 0);
-    let out = opl()
-        .arg("-C")
-        .arg(d.path())
-        .args(["render", "bot", "--format", "json"])
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = render_json(d.path());
     assert_eq!(doc["metadata"].as_object().unwrap().len(), 2);
     // an id spelled with a combining accent breaks the id pattern
     write_tree(
@@ -364,18 +364,7 @@ fn escapes_in_values_never_reach_the_terminal_raw_in_any_format() {
         }
     }
     // The machine formats keep the exact value, escaped by JSON.
-    let out = opl()
-        .arg("-C")
-        .arg(d.path())
-        .args(["render", "bot", "--format", "json"])
-        .output()
-        .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let doc = if doc.get("document").is_some() {
-        &doc["document"]
-    } else {
-        &doc
-    };
+    let doc = render_json(d.path());
     assert_eq!(
         doc["metadata"]["evil\u{1b}[31m"], "red\u{1b}[0m\ntwo\u{1b}[2J\u{7}",
         "{doc}"
