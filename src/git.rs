@@ -225,6 +225,36 @@ impl Git {
                                 if e.kind() != Some(ObjectType::Tree) {
                                     continue;
                                 }
+                                if name == "agents" {
+                                    // Looked up by name in the raw tree: a folder of 10,000
+                                    // agents is not parsed for the few wanted.
+                                    let raw =
+                                        RawTree::parse(repo.odb()?.read(e.id())?.data().to_vec())
+                                            .ok_or_else(|| {
+                                            GitError("the agents tree is malformed".into())
+                                        })?;
+                                    for id in &agents {
+                                        for name in [format!("{id}.toml"), id.to_string()] {
+                                            for dir in [false, true] {
+                                                let Some((oid, kind)) = raw.find(&name, dir) else {
+                                                    continue;
+                                                };
+                                                files.insert(
+                                                    format!("agents/{name}"),
+                                                    (oid.0, kind),
+                                                );
+                                                if kind == EntryKind::Dir {
+                                                    walk_into(
+                                                        &repo.find_tree(oid.0)?,
+                                                        &format!("agents/{name}/"),
+                                                        &mut files,
+                                                    )?;
+                                                }
+                                            }
+                                        }
+                                    }
+                                    continue;
+                                }
                                 let t = repo.find_tree(e.id())?;
                                 match name {
                                     "clients" if clients.is_some() => {
@@ -248,26 +278,6 @@ impl Git {
                                     }
                                     "global" | "clients" => {
                                         walk_into(&t, &format!("{name}/"), &mut files)?
-                                    }
-                                    "agents" => {
-                                        for a in t.iter() {
-                                            let Ok(an) = a.name() else { continue };
-                                            let id = an.strip_suffix(".toml").unwrap_or(an);
-                                            if !agents.contains(id) {
-                                                continue;
-                                            }
-                                            files.insert(
-                                                format!("agents/{an}"),
-                                                (a.id(), kind_of(&a)),
-                                            );
-                                            if a.kind() == Some(ObjectType::Tree) {
-                                                walk_into(
-                                                    &repo.find_tree(a.id())?,
-                                                    &format!("agents/{an}/"),
-                                                    &mut files,
-                                                )?;
-                                            }
-                                        }
                                     }
                                     _ => {}
                                 }
@@ -322,6 +332,18 @@ impl Git {
 
     /// Config-root-relative paths that differ between two states.
     pub fn changed_paths(&self, from: &State, to: &State) -> Result<Vec<String>, GitError> {
+        // Two commits: their trees are compared raw, descending only into folders whose ids
+        // differ (a 10,000-entry `agents/` tree is never parsed into objects).
+        let commit_id = |s: &State| match s {
+            State::Commit(id) => Ok(Some(*id)),
+            State::Rev(spec) => self.resolve_id(spec).map(Some),
+            _ => Ok(None),
+        };
+        if let (Some(a), Some(b)) = (commit_id(from)?, commit_id(to)?) {
+            let mut out = BTreeSet::new();
+            self.raw_diff(self.root_tree(a)?, self.root_tree(b)?, "", &mut out)?;
+            return Ok(out.into_iter().collect());
+        }
         let repo = self.repo.lock().expect("git lock");
         let mut opts = git2::DiffOptions::new();
         if !self.prefix.is_empty() {
@@ -508,6 +530,40 @@ impl Git {
         Ok(cur.map(Id))
     }
 
+    /// Adds to `out` the paths (under `dir`) of the files that differ between two trees.
+    fn raw_diff(
+        &self,
+        a: Option<Id>,
+        b: Option<Id>,
+        dir: &str,
+        out: &mut BTreeSet<String>,
+    ) -> Result<(), GitError> {
+        if a == b {
+            return Ok(());
+        }
+        let read = |t: Option<Id>| match t {
+            Some(t) => self.raw_tree(t),
+            None => Ok(RawTree::empty()),
+        };
+        let (ta, tb) = (read(a)?, read(b)?);
+        let names: BTreeSet<&[u8]> = ta.changed_names(&tb).into_iter().collect();
+        for name in names {
+            // Names that are not UTF-8 cannot be layer files; they are not listed.
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            let path = format!("{dir}{name}");
+            let (da, db) = (ta.find(name, true), tb.find(name, true));
+            if da.is_some() || db.is_some() {
+                self.raw_diff(da.map(|d| d.0), db.map(|d| d.0), &format!("{path}/"), out)?;
+            }
+            if ta.find(name, false) != tb.find(name, false) {
+                out.insert(path);
+            }
+        }
+        Ok(())
+    }
+
     /// One tree, read raw (its entries are not parsed into objects).
     pub fn raw_tree(&self, tree: Id) -> Result<RawTree, GitError> {
         let repo = self.repo.lock().expect("git lock");
@@ -568,8 +624,15 @@ pub struct RawTree {
 }
 
 impl RawTree {
+    fn empty() -> RawTree {
+        RawTree {
+            data: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
     fn parse(data: Vec<u8>) -> Option<RawTree> {
-        let mut entries = Vec::new();
+        let mut entries = Vec::with_capacity(data.len() / 32);
         let mut at = 0usize;
         while at < data.len() {
             let sp = at + memchr::memchr(b' ', &data[at..])?;
@@ -817,5 +880,108 @@ impl Snapshot for GitSnapshot<'_> {
 
     fn describe(&self) -> String {
         self.label.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits the files (path, Some(text) to write, None to delete) and returns the commit.
+    fn commit(repo: &Repository, root: &Path, files: &[(&str, Option<&str>)]) -> Id {
+        for (p, t) in files {
+            let f = root.join(p);
+            match t {
+                Some(t) => {
+                    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+                    std::fs::write(f, t).unwrap();
+                }
+                None if f.is_dir() => std::fs::remove_dir_all(f).unwrap(),
+                None => std::fs::remove_file(f).unwrap(),
+            }
+        }
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit> = repo
+            .head()
+            .ok()
+            .and_then(|h| h.target())
+            .map(|id| repo.find_commit(id).unwrap())
+            .into_iter()
+            .collect();
+        let refs: Vec<&git2::Commit> = parents.iter().collect();
+        Id(repo
+            .commit(Some("HEAD"), &sig, &sig, "c", &tree, &refs)
+            .unwrap())
+    }
+
+    /// The raw comparison of two commits lists exactly the paths libgit2's tree diff lists:
+    /// additions, deletions, changes, a file that becomes a folder, nested folders, a subfolder
+    /// config root.
+    #[test]
+    fn raw_diff_agrees_with_libgit2() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let steps: Vec<Vec<(&str, Option<&str>)>> = vec![
+            vec![
+                ("cfg/opl.toml", Some("version = 1\n")),
+                ("cfg/agents/a.toml", Some("a\n")),
+                ("cfg/agents/b/agent.toml", Some("b\n")),
+                ("cfg/agents/b/p.md", Some("p\n")),
+                ("cfg/clients/c/x.toml", Some("x\n")),
+                ("other/file", Some("o\n")),
+            ],
+            vec![
+                ("cfg/agents/a.toml", Some("a2\n")),
+                ("cfg/agents/b/p.md", None),
+                ("cfg/agents/c.toml", Some("c\n")),
+                ("other/file", Some("o2\n")),
+            ],
+            vec![
+                ("cfg/agents/a.toml", None),
+                ("cfg/agents/a.toml/x.toml", Some("dir now\n")),
+                ("cfg/clients/c", None),
+                ("cfg/clients/d/deep/er/y.toml", Some("y\n")),
+            ],
+            vec![("README", Some("r\n"))],
+        ];
+        let ids: Vec<Id> = steps.iter().map(|s| commit(&repo, d.path(), s)).collect();
+        for prefix in ["", "cfg/"] {
+            let git = Git {
+                repo: Mutex::new(Repository::open(d.path()).unwrap()),
+                prefix: prefix.to_string(),
+                workdir: None,
+                shallow: false,
+            };
+            for (i, a) in ids.iter().enumerate() {
+                for b in &ids[i..] {
+                    let raw = git
+                        .changed_paths(&State::Commit(*a), &State::Commit(*b))
+                        .unwrap();
+                    let mut want = BTreeSet::new();
+                    let (ta, tb) = (
+                        repo.find_commit(a.0).unwrap().tree().unwrap(),
+                        repo.find_commit(b.0).unwrap().tree().unwrap(),
+                    );
+                    let diff = repo.diff_tree_to_tree(Some(&ta), Some(&tb), None).unwrap();
+                    for dl in diff.deltas() {
+                        for f in [dl.old_file(), dl.new_file()] {
+                            let p = f.path().unwrap().to_str().unwrap();
+                            if let Some(rel) = p.strip_prefix(prefix) {
+                                want.insert(rel.to_string());
+                            }
+                        }
+                    }
+                    let want: Vec<String> = want.into_iter().collect();
+                    assert_eq!(raw, want, "{prefix:?} {a} -> {b}");
+                }
+            }
+        }
     }
 }
