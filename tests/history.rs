@@ -571,6 +571,17 @@ fn inventory_names_the_last_change_or_uncommitted() {
     h.write("agents/bot.toml", &temp("0.2"));
     let v = h.json(&["inventory", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
+    // the index: committed until the change is staged
+    let v = h.json(&["inventory", "--staged", "--format", "json"]);
+    assert_eq!(v[0]["last_change"]["status"], "committed");
+    let mut index = h.repo.index().unwrap();
+    index.add_path(Path::new("agents/bot.toml")).unwrap();
+    index.write().unwrap();
+    let v = h.json(&["inventory", "--staged", "--format", "json"]);
+    assert_eq!(v[0]["last_change"]["status"], "uncommitted");
+    // at a revision, always the commit
+    let v = h.json(&["inventory", "--rev", "HEAD", "--format", "json"]);
+    assert_eq!(v[0]["last_change"]["author"], "Bob");
     // outside git there is no history at all
     let d = common::base_repo(&[]);
     let out = opl()

@@ -253,12 +253,12 @@ fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
 }
 
 /// Fills in the last change of every row in one walk of the history of `rev`. Read from the work
-/// tree, an agent whose document differs from the one at `rev` is "uncommitted".
+/// tree or the index, an agent whose document differs from the one at `rev` is "uncommitted".
 fn last_changes(
     git: &crate::git::Git,
     rev: &str,
     rows: &mut [Row],
-    from_worktree: bool,
+    uncommitted_possible: bool,
 ) -> Result<(), Failure> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut progress = super::Progress::new("opl inventory", false);
@@ -271,7 +271,7 @@ fn last_changes(
             crate::history::AgentState::Present(d) => Some(&d.digest),
             _ => None,
         };
-        r.last_change = if from_worktree && at_rev != Some(&r.digest) {
+        r.last_change = if uncommitted_possible && at_rev != Some(&r.digest) {
             LastChange {
                 commit: None,
                 author: None,
@@ -388,8 +388,10 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
         .collect();
     if let Some(g) = &git {
         let rev = args.source.rev.clone().unwrap_or_else(|| "HEAD".into());
-        let from_worktree = args.source.rev.is_none() && !args.source.staged;
-        last_changes(g, &rev, &mut rows, from_worktree)?;
+        // Read from the work tree or the index, a document that differs from HEAD's is not
+        // committed yet.
+        let uncommitted_possible = args.source.rev.is_none();
+        last_changes(g, &rev, &mut rows, uncommitted_possible)?;
     }
     let json: Vec<Json> = rows
         .iter()
