@@ -112,7 +112,7 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
             "results": results,
         }],
     });
-    serde_json::to_string_pretty(&log).expect("JSON") + "\n"
+    crate::output::json_text(&log)
 }
 
 fn xml(s: &str) -> String {

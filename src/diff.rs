@@ -89,6 +89,17 @@ impl AgentDiff {
     pub fn widens(&self) -> bool {
         self.changes.iter().any(|c| c.widening.is_some())
     }
+    /// The changed key paths.
+    pub fn keys(&self) -> Vec<&str> {
+        self.changes.iter().map(|c| c.path.as_str()).collect()
+    }
+    /// `path: why` for every change that widens.
+    pub fn widenings(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter_map(|c| c.widening.as_ref().map(|w| format!("{}: {w}", c.path)))
+            .collect()
+    }
 }
 
 /// A lock that appeared or disappeared.

@@ -295,13 +295,18 @@ pub fn human(findings: &[Finding], sources: &Sources, style: Style) -> String {
 }
 
 /// The JSON document of `opl validate --format json`.
+/// Pretty JSON with a final newline: every `--format json` output.
+pub fn json_text(v: &impl Serialize) -> String {
+    serde_json::to_string_pretty(v).expect("opl's output types serialize to JSON") + "\n"
+}
+
 pub fn json_report(findings: &[Finding], sources: &Sources, agents: usize, files: usize) -> String {
     let (errors, warnings) = counts(findings);
     let v = serde_json::json!({
         "findings": findings.iter().map(|f| json_finding(f, sources)).collect::<Vec<_>>(),
         "summary": {"errors": errors, "warnings": warnings, "agents": agents, "files": files},
     });
-    serde_json::to_string_pretty(&v).expect("JSON of plain data") + "\n"
+    json_text(&v)
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
                     "agents": r.agents,
                 });
             }
-            serde_json::to_string_pretty(&j).expect("JSON") + "\n"
+            crate::output::json_text(&j)
         }
         CheckFormat::Human => {
             let mut out = output::human(&v.findings, &repo.sources, ctx.style);

@@ -269,7 +269,7 @@ fn json(r: &Report) -> String {
             "locks_removed": r.locks_removed,
         }
     });
-    serde_json::to_string_pretty(&v).expect("JSON") + "\n"
+    crate::output::json_text(&v)
 }
 
 fn md_cell(s: &str) -> String {

@@ -126,10 +126,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                 })
                 .unwrap_or_default();
             let v = json!({"agent": args.agent, "key": key.to_string(), "class": class.name(), "set": !list.is_empty(), "leaves": leaves, "history": history});
-            emit(
-                ctx.out,
-                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
-            )?;
+            emit(ctx.out, &crate::output::json_text(&v))?;
         }
         FindingsFormat::Human => {
             let mut out = String::new();

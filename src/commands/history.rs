@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 
 use super::{Ctx, Failure, Outcome, Progress, emit, load_state, need_git};
 use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, WhenceArgs};
-use crate::diff::{Status, affected, compare};
+use crate::diff::{Status, compare};
 use crate::git::{CommitMeta, Git, State};
 use crate::history::{
     AgentState, Blame, Engine, LogOptions, format_time, parse_date, render_snapshot,
@@ -88,10 +88,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                     j
                 })
                 .collect();
-            emit(
-                ctx.out,
-                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
-            )?;
+            emit(ctx.out, &crate::output::json_text(&v))?;
         }
         FindingsFormat::Human => {
             let own = |f: &str| {
@@ -253,10 +250,7 @@ pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
                     })
                 })
                 .collect();
-            emit(
-                ctx.out,
-                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
-            )?;
+            emit(ctx.out, &crate::output::json_text(&v))?;
         }
         FindingsFormat::Human => {
             let pw = list
@@ -314,10 +308,7 @@ pub fn whence(ctx: &mut Ctx, args: &WhenceArgs) -> Outcome {
     match args.format {
         FindingsFormat::Json => {
             let v: Vec<Json> = found.iter().map(commit_json).collect();
-            emit(
-                ctx.out,
-                &(serde_json::to_string_pretty(&v).expect("JSON") + "\n"),
-            )?;
+            emit(ctx.out, &crate::output::json_text(&v))?;
         }
         FindingsFormat::Human => {
             let mut out = String::new();
@@ -378,26 +369,7 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
             c.parents.first().copied()
         };
         let report = match parent {
-            Some(p) => {
-                let from = State::Commit(p);
-                let changed = git.changed_paths(&from, &to).map_err(git_err)?;
-                if changed.is_empty() {
-                    continue;
-                }
-                let sel = affected(&changed);
-                let old = load_state(&root, Some(&git), &from, &sel)?;
-                let new = load_state(&root, Some(&git), &to, &sel)?;
-                let ids = match &sel {
-                    Selection::All => old
-                        .agents
-                        .keys()
-                        .chain(new.agents.keys())
-                        .cloned()
-                        .collect(),
-                    Selection::Agents(ids) => ids.iter().cloned().collect(),
-                };
-                compare(&old, &new, &ids, changed, p.to_string(), c.id.to_string())
-            }
+            Some(p) => super::diff::diff_states(&root, &git, &State::Commit(p), &to, &[])?,
             None => {
                 let new = match load_state(&root, Some(&git), &to, &Selection::All) {
                     Ok(r) => r,
@@ -490,11 +462,9 @@ fn audit_json(rows: &[Row]) -> String {
         })
         .collect();
     let (by_author, by_client) = tallies(rows);
-    serde_json::to_string_pretty(
+    crate::output::json_text(
         &json!({"commits": commits, "by_author": by_author, "by_client": by_client}),
     )
-    .expect("JSON")
-        + "\n"
 }
 
 fn csv_field(s: &str) -> String {
@@ -518,12 +488,7 @@ fn audit_csv(rows: &[Row]) -> String {
     );
     for (c, r) in rows {
         for a in &r.agents {
-            let keys: Vec<&str> = a.changes.iter().map(|ch| ch.path.as_str()).collect();
-            let widening: Vec<String> = a
-                .changes
-                .iter()
-                .filter_map(|ch| ch.widening.as_ref().map(|w| format!("{}: {w}", ch.path)))
-                .collect();
+            let (keys, widening) = (a.keys(), a.widenings());
             let status = match a.status {
                 Status::Added => "added",
                 Status::Removed => "removed",
@@ -603,25 +568,17 @@ fn audit_human(rows: &[Row]) -> String {
         out.push('\n');
     }
     let (by_author, by_client) = tallies(rows);
-    out.push_str("by author:\n");
-    for (a, t) in &by_author {
-        out.push_str(&format!(
-            "  {}  {} commits, {} agent changes, {} widening\n",
-            safe(a),
-            t.commits,
-            t.agent_changes,
-            t.widening
-        ));
-    }
-    out.push_str("by client:\n");
-    for (a, t) in &by_client {
-        out.push_str(&format!(
-            "  {}  {} commits, {} agent changes, {} widening\n",
-            safe(a),
-            t.commits,
-            t.agent_changes,
-            t.widening
-        ));
+    for (what, tally) in [("author", &by_author), ("client", &by_client)] {
+        out.push_str(&format!("by {what}:\n"));
+        for (a, t) in tally {
+            out.push_str(&format!(
+                "  {}  {} commits, {} agent changes, {} widening\n",
+                safe(a),
+                t.commits,
+                t.agent_changes,
+                t.widening
+            ));
+        }
     }
     out
 }
@@ -633,12 +590,7 @@ fn audit_markdown(rows: &[Row]) -> String {
     );
     for (c, r) in rows {
         for a in &r.agents {
-            let keys: Vec<&str> = a.changes.iter().map(|ch| ch.path.as_str()).collect();
-            let w: Vec<String> = a
-                .changes
-                .iter()
-                .filter_map(|ch| ch.widening.as_ref().map(|w| format!("{}: {w}", ch.path)))
-                .collect();
+            let (keys, w) = (a.keys(), a.widenings());
             out.push_str(&format!(
                 "| `{}` | {} | {} | `{}` | {} | {} | {} |\n",
                 short_id(c),
@@ -652,25 +604,19 @@ fn audit_markdown(rows: &[Row]) -> String {
         }
     }
     let (by_author, by_client) = tallies(rows);
-    out.push_str("\n| author | commits | agent changes | widening |\n|---|---|---|---|\n");
-    for (a, t) in &by_author {
+    for (what, tally) in [("author", &by_author), ("client", &by_client)] {
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            cell(a),
-            t.commits,
-            t.agent_changes,
-            t.widening
+            "\n| {what} | commits | agent changes | widening |\n|---|---|---|---|\n"
         ));
-    }
-    out.push_str("\n| client | commits | agent changes | widening |\n|---|---|---|---|\n");
-    for (a, t) in &by_client {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            cell(a),
-            t.commits,
-            t.agent_changes,
-            t.widening
-        ));
+        for (a, t) in tally {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                cell(a),
+                t.commits,
+                t.agent_changes,
+                t.widening
+            ));
+        }
     }
     out
 }

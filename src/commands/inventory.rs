@@ -398,7 +398,7 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
         .map(|r| serde_json::to_value(r).expect("row"))
         .collect();
     let text = match args.format {
-        InventoryFormat::Json => serde_json::to_string_pretty(&json).expect("JSON") + "\n",
+        InventoryFormat::Json => crate::output::json_text(&json),
         InventoryFormat::Csv => {
             let mut out = FIELDS.join(",") + "\n";
             for r in &json {

@@ -31,12 +31,12 @@ pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
     let doc = document(&repo, id, &agent.eff);
     let dg = digest(&doc);
     let text = match (args.format, args.explain) {
-        (DocFormat::Json, false) => serde_json::to_string_pretty(&doc).expect("JSON") + "\n",
+        (DocFormat::Json, false) => crate::output::json_text(&doc),
         (DocFormat::Toml, false) => to_toml(&doc, &dg),
         (DocFormat::Json, true) => {
             let prov = crate::origin::provenance(&repo, &agent, Some(&doc));
             let v = serde_json::json!({"agent": id, "client": agent.client, "digest": dg, "document": doc, "provenance": prov});
-            serde_json::to_string_pretty(&v).expect("JSON") + "\n"
+            crate::output::json_text(&v)
         }
         (DocFormat::Toml, true) => {
             let prov = crate::origin::provenance(&repo, &agent, Some(&doc));
@@ -95,7 +95,7 @@ fn render_all(ctx: &mut Ctx, args: &RenderArgs, repo: &Repo, stacks: &Stacks) ->
             let doc = document(repo, id, &agent.eff);
             let dg = digest(&doc);
             let text = match args.format {
-                DocFormat::Json => serde_json::to_string_pretty(&doc).expect("JSON") + "\n",
+                DocFormat::Json => crate::output::json_text(&doc),
                 DocFormat::Toml => to_toml(&doc, &dg),
             };
             let file = format!("{id}.{ext}");
@@ -121,7 +121,7 @@ fn render_all(ctx: &mut Ctx, args: &RenderArgs, repo: &Repo, stacks: &Stacks) ->
     let idx = serde_json::json!({"agents": index, "refused": refused});
     write_atomic(
         &dir.join("index.json"),
-        (serde_json::to_string_pretty(&idx).expect("JSON") + "\n").as_bytes(),
+        crate::output::json_text(&idx).as_bytes(),
         overwrite,
     )
     .map_err(Failure)?;

@@ -9,9 +9,6 @@ pub fn run(ctx: &mut Ctx, args: &SchemaArgs) -> Outcome {
         SchemaKind::Layer => crate::schema::layer_json_schema(),
         SchemaKind::Effective => crate::schema::effective_json_schema(),
     };
-    emit(
-        ctx.out,
-        &(serde_json::to_string_pretty(&s).expect("JSON of plain data") + "\n"),
-    )?;
+    emit(ctx.out, &crate::output::json_text(&s))?;
     Ok(crate::EXIT_CLEAN)
 }
