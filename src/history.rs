@@ -507,9 +507,10 @@ pub fn log(
 pub struct LastChange {
     /// The agent's state at the revision.
     pub head: Arc<AgentState>,
-    /// The newest commit that changed its value; `None` when no commit did (the agent is absent,
-    /// or the history is cut before it).
+    /// The newest commit that changed its value; `None` when no commit did (the agent is absent).
     pub commit: Option<CommitMeta>,
+    /// The commit is where a shallow clone's history is cut: the value is at least that old.
+    pub boundary: bool,
 }
 
 /// The newest commit that changed each agent's value, exactly as `opl log -n 1` finds it, for many
@@ -540,6 +541,7 @@ pub fn last_changes(
             LastChange {
                 head: state,
                 commit: None,
+                boundary: false,
             },
         );
     }
@@ -550,11 +552,8 @@ pub fn last_changes(
             break;
         }
         progress(i, total);
-        let parents: Vec<Id> = if boundary.contains(&c.id) {
-            Vec::new()
-        } else {
-            c.parents.clone()
-        };
+        let cut = boundary.contains(&c.id);
+        let parents: Vec<Id> = if cut { Vec::new() } else { c.parents.clone() };
         // An agent changes in a commit only when it differs from every parent.
         let mut candidates: Option<HashSet<String>> = None;
         for p in &parents {
@@ -598,6 +597,7 @@ pub fn last_changes(
                 pending.remove(&a);
                 if let Some(lc) = out.get_mut(&a) {
                     lc.commit = Some(c.clone());
+                    lc.boundary = cut;
                 }
             }
         }

@@ -502,6 +502,20 @@ fn a_shallow_boundary_is_said_out_loud() {
     let b: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(b[0]["boundary"], true);
     assert_ne!(b[0]["summary"], "old");
+    // the inventory says the last change is at or before the cut, never that it is the cut
+    let out = opl()
+        .current_dir(&dir)
+        .args(["inventory", "--format", "json"])
+        .output()
+        .unwrap();
+    let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inv[0]["last_change"]["status"], "boundary");
+    let out = opl()
+        .current_dir(&dir)
+        .args(["inventory", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(",^"));
     let out = opl()
         .current_dir(&dir)
         .args([

@@ -283,7 +283,8 @@ fn last_changes(
                 commit: Some(c.id.to_string()),
                 author: Some(c.author.clone()),
                 date: Some(crate::history::format_time(c.time, c.offset)),
-                status: "committed",
+                // At a shallow clone's cut the value is at least that old; its change is earlier.
+                status: if lc.boundary { "boundary" } else { "committed" },
             }
         } else {
             LastChange {
@@ -351,7 +352,17 @@ fn field(r: &Json, f: &str) -> String {
         Json::Object(o) if f == "last_change" => {
             match (&o.get("commit"), &o.get("author"), &o.get("date")) {
                 (Some(Json::String(c)), Some(Json::String(a)), Some(Json::String(d))) => {
-                    format!("{} {a} {}", &c[..12.min(c.len())], &d[..10.min(d.len())])
+                    // `^` as git blame marks a shallow clone's cut: the change is at or before it.
+                    let cut = if o.get("status") == Some(&Json::from("boundary")) {
+                        "^"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{cut}{} {a} {}",
+                        &c[..12.min(c.len())],
+                        &d[..10.min(d.len())]
+                    )
                 }
                 _ => o
                     .get("status")
