@@ -515,7 +515,7 @@ fn a_shallow_boundary_is_said_out_loud() {
         .args(["inventory", "--format", "csv"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains(",^"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" ^"));
     let out = opl()
         .current_dir(&dir)
         .args([

@@ -358,10 +358,11 @@ fn field(r: &Json, f: &str) -> String {
                     } else {
                         ""
                     };
+                    // The date first: it is what a narrow table keeps.
                     format!(
-                        "{cut}{} {a} {}",
-                        &c[..12.min(c.len())],
-                        &d[..10.min(d.len())]
+                        "{} {cut}{} {a}",
+                        &d[..10.min(d.len())],
+                        &c[..12.min(c.len())]
                     )
                 }
                 _ => o
