@@ -506,26 +506,35 @@ fn table(rows: &[Json], width: usize) -> String {
         .zip(&w)
         .map(|(h, n)| (*n).min(h.chars().count().max(10)))
         .collect();
+    // Who and what stay whole longer than the rest: id, client, owner, risk, lifecycle.
     min[0] = w[0].min(40);
+    for i in [1, 2, 3, 4] {
+        min[i] = w[i].min(20);
+    }
+    // Leave out columns, least needed first, until the shown ones fit at their minimum; then
+    // widen them toward their full width, most needed first.
     let drop_order = [9, 8, 7, 6, 4, 10, 5, 3, 2, 1];
+    let grow_order = [0, 1, 2, 3, 4, 10, 5, 6, 7, 8, 9];
     let mut shown: Vec<usize> = (0..cols.len()).collect();
     let total = |shown: &[usize], w: &[usize]| {
         shown.iter().map(|i| w[*i]).sum::<usize>() + 2 * (shown.len() - 1)
     };
-    while total(&shown, &w) > width {
-        let widest = shown
-            .iter()
-            .copied()
-            .filter(|i| w[*i] > min[*i])
-            .max_by_key(|i| w[*i] - min[*i]);
-        if let Some(i) = widest {
-            w[i] -= 1;
-        } else if let Some(d) = drop_order.iter().find(|d| shown.contains(d)) {
-            shown.retain(|i| i != d);
-        } else {
-            w[0] = width.max(2);
-            break;
+    while total(&shown, &min) > width {
+        match drop_order.iter().find(|d| shown.contains(d)) {
+            Some(d) => shown.retain(|i| i != d),
+            None => break,
         }
+    }
+    let natural = w;
+    let mut w = min;
+    let mut spare = width.saturating_sub(total(&shown, &w));
+    for i in grow_order.iter().filter(|i| shown.contains(i)) {
+        let more = (natural[*i] - w[*i]).min(spare);
+        w[*i] += more;
+        spare -= more;
+    }
+    if total(&shown, &w) > width {
+        w[0] = width.max(2); // only the agent id is left, and even it is too wide
     }
     let fit = |s: &str, n: usize| {
         if s.chars().count() > n {
