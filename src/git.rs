@@ -228,11 +228,7 @@ impl Git {
                                 if name == "agents" {
                                     // Looked up by name in the raw tree: a folder of 10,000
                                     // agents is not parsed for the few wanted.
-                                    let raw =
-                                        RawTree::parse(repo.odb()?.read(e.id())?.data().to_vec())
-                                            .ok_or_else(|| {
-                                            GitError("the agents tree is malformed".into())
-                                        })?;
+                                    let raw = raw_tree_in(&repo, e.id())?;
                                     for id in &agents {
                                         for name in [format!("{id}.toml"), id.to_string()] {
                                             for dir in [false, true] {
@@ -482,16 +478,7 @@ impl Git {
             };
             Ok(scan_tree(cache[pos].1.data(), name.as_bytes()))
         };
-        let root_tree = repo.find_commit(commit.0)?.tree_id();
-        let mut base = Some(root_tree);
-        for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
-            base = match base {
-                Some(t) => entry(t, comp)?
-                    .filter(|(_, m)| *m == 0o040000)
-                    .map(|(o, _)| o),
-                None => None,
-            };
-        }
+        let base = self.root_tree_in(&repo, &odb, commit)?;
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let mut cur = base.map(|b| (b, 0o040000));
@@ -518,6 +505,15 @@ impl Git {
     pub fn root_tree(&self, commit: Id) -> Result<Option<Id>, GitError> {
         let repo = self.repo.lock().expect("git lock");
         let odb = repo.odb()?;
+        Ok(self.root_tree_in(&repo, &odb, commit)?.map(Id))
+    }
+
+    fn root_tree_in(
+        &self,
+        repo: &Repository,
+        odb: &git2::Odb,
+        commit: Id,
+    ) -> Result<Option<Oid>, GitError> {
         let mut cur = Some(repo.find_commit(commit.0)?.tree_id());
         for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
             cur = match cur {
@@ -527,7 +523,7 @@ impl Git {
                 None => None,
             };
         }
-        Ok(cur.map(Id))
+        Ok(cur)
     }
 
     /// Adds to `out` the paths (under `dir`) of the files that differ between two trees.
@@ -566,9 +562,7 @@ impl Git {
 
     /// One tree, read raw (its entries are not parsed into objects).
     pub fn raw_tree(&self, tree: Id) -> Result<RawTree, GitError> {
-        let repo = self.repo.lock().expect("git lock");
-        let data = repo.odb()?.read(tree.0)?.data().to_vec();
-        RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
+        raw_tree_in(&self.repo.lock().expect("git lock"), tree.0)
     }
 
     /// The bytes of a blob.
@@ -611,11 +605,11 @@ impl Git {
     }
 }
 
-/// Finds `name` in a raw tree object (`<octal mode> <name>\0<20-byte id>` repeated).
-///
-/// A substring search for ` <name>\0` preceded by a valid mode, instead of parsing every entry:
-/// a 20-byte object id would have to contain that whole pattern (mode digits, space, name, NUL)
-/// to be mistaken for an entry.
+fn raw_tree_in(repo: &Repository, tree: Oid) -> Result<RawTree, GitError> {
+    let data = repo.odb()?.read(tree)?.data().to_vec();
+    RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
+}
+
 /// A git tree's raw bytes and the place of each entry in them, in git's order.
 pub struct RawTree {
     data: Vec<u8>,
@@ -726,6 +720,11 @@ impl RawTree {
     }
 }
 
+/// Finds `name` in a raw tree object (`<octal mode> <name>\0<20-byte id>` repeated).
+///
+/// A substring search for ` <name>\0` preceded by a valid mode, instead of parsing every entry:
+/// a 20-byte object id would have to contain that whole pattern (mode digits, space, name, NUL)
+/// to be mistaken for an entry.
 fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, i32)> {
     let mut pat = Vec::with_capacity(name.len() + 2);
     pat.push(b' ');

@@ -197,7 +197,7 @@ impl<'g> Engine<'g> {
         if !self.externals.contains_key(&base) {
             return Ok(true);
         }
-        let key = self.key(commit)?;
+        let key = self.key_of(commit, base)?;
         Ok(!self.states.contains_key(&key))
     }
 
@@ -209,8 +209,8 @@ impl<'g> Engine<'g> {
         externals: Vec<String>,
     ) -> Result<(), GitError> {
         let base = self.base(commit)?;
-        self.externals.entry(base).or_insert(externals);
-        let key = self.key(commit)?;
+        self.externals.entry(base.clone()).or_insert(externals);
+        let key = self.key_of(commit, base)?;
         self.states.entry(key).or_insert_with(|| Arc::new(state));
         Ok(())
     }
@@ -220,6 +220,11 @@ impl<'g> Engine<'g> {
             return Ok(k.clone());
         }
         let base = self.base(commit)?;
+        self.key_of(commit, base)
+    }
+
+    /// The key of `commit`, whose base is `base`; remembered for the commit.
+    fn key_of(&mut self, commit: Id, base: BaseKey) -> Result<Arc<Key>, GitError> {
         // Which fragment files outside its folders the agent reads is a function of the base
         // (the layer files name them) and is known from a render: render once per new base.
         let rendered = match self.externals.get(&base) {
@@ -645,8 +650,8 @@ fn prime_many(
     Ok(())
 }
 
-/// Trees read during a [`last_changes`] walk: the config root of each commit, and the last few
-/// `agents/` and `clients/` trees (a commit's parent is usually the next commit examined).
+/// Trees read during a [`last_changes`] walk: the config root of each commit, and the last raw
+/// trees read (a commit's parent is usually the next commit examined).
 #[derive(Default)]
 struct Trees {
     roots: HashMap<Id, Option<Id>>,

@@ -47,8 +47,21 @@ pub struct LastChange {
     pub commit: Option<String>,
     pub author: Option<String>,
     pub date: Option<String>,
-    /// `committed`, `uncommitted` (the work tree differs from HEAD, or no git) or `unknown`.
+    /// `committed`, `boundary` (at a shallow clone's cut), `uncommitted` (the work tree or index
+    /// differs from HEAD, or no git) or `unknown`.
     pub status: &'static str,
+}
+
+impl LastChange {
+    /// A last change with no commit to name.
+    fn without_commit(status: &'static str) -> Self {
+        LastChange {
+            commit: None,
+            author: None,
+            date: None,
+            status,
+        }
+    }
 }
 
 fn s(eff: &Effective, keys: &[&str]) -> String {
@@ -243,12 +256,7 @@ fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
         instructions,
         digest: digest(&doc),
         valid: !a.has_errors(),
-        last_change: LastChange {
-            commit: None,
-            author: None,
-            date: None,
-            status: "uncommitted",
-        },
+        last_change: LastChange::without_commit("uncommitted"),
     })
 }
 
@@ -272,12 +280,7 @@ fn last_changes(
             _ => None,
         };
         r.last_change = if uncommitted_possible && at_rev != Some(&r.digest) {
-            LastChange {
-                commit: None,
-                author: None,
-                date: None,
-                status: "uncommitted",
-            }
+            LastChange::without_commit("uncommitted")
         } else if let Some(c) = &lc.commit {
             LastChange {
                 commit: Some(c.id.to_string()),
@@ -287,12 +290,7 @@ fn last_changes(
                 status: if lc.boundary { "boundary" } else { "committed" },
             }
         } else {
-            LastChange {
-                commit: None,
-                author: None,
-                date: None,
-                status: "unknown",
-            }
+            LastChange::without_commit("unknown")
         };
     }
     Ok(())
@@ -499,14 +497,12 @@ fn table(rows: &[Json], width: usize) -> String {
             w[i] = w[i].max(c.chars().count());
         }
     }
-    // Fit the terminal: shorten the widest column down to a readable minimum, then leave out
-    // columns from the least needed (the digest) to the most (the client); the agent id stays.
+    // Each column's readable minimum; id, client, owner, risk and lifecycle stay whole longer.
     let mut min: Vec<usize> = heads
         .iter()
         .zip(&w)
         .map(|(h, n)| (*n).min(h.chars().count().max(10)))
         .collect();
-    // Who and what stay whole longer than the rest: id, client, owner, risk, lifecycle.
     min[0] = w[0].min(40);
     for i in [1, 2, 3, 4] {
         min[i] = w[i].min(20);
