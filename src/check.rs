@@ -4,7 +4,7 @@
 //! warnings `dead-rule` and `unused-connection` are about definitions that may be inherited by
 //! many agents, so they are returned as [`Usage`] and reported only when no agent uses them.
 
-use crate::diagnostic::{Finding, did_you_mean};
+use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::glob;
 use crate::merge::{ENode, Effective, Leaf};
 use crate::render::action_nodes;
@@ -41,7 +41,7 @@ pub fn check_agent(eff: &Effective, anchor: Span, findings: &mut Vec<Finding>) -
 
 fn missing(anchor: Span, what: &str, help: &str) -> Finding {
     Finding::new(
-        "missing",
+        Code::Missing,
         anchor,
         format!("the effective config has no `{what}`"),
     )
@@ -90,7 +90,7 @@ fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
             {
                 f.push(
                     Finding::new(
-                        "missing",
+                        Code::Missing,
                         t.span.unwrap_or(anchor),
                         format!("connection `{}` has no `system`", safe(name)),
                     )
@@ -110,7 +110,7 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
         if !allowed.iter().any(|(a, _)| glob::matches(a, name)) {
             f.push(
                 Finding::new(
-                    "policy-violation",
+                    Code::PolicyViolation,
                     p.node.span,
                     format!(
                         "model provider `{}` is not in policy.model.allow_providers",
@@ -140,7 +140,7 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
         if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, name)) {
             f.push(
                 Finding::new(
-                    "policy-violation",
+                    Code::PolicyViolation,
                     n.span,
                     format!(
                         "model `{}` matches denied pattern `{}`",
@@ -168,7 +168,7 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
             if a > b {
                 f.push(
                     Finding::new(
-                        "policy-violation",
+                        Code::PolicyViolation,
                         v.node.span,
                         format!(
                             "model.parameters.{param} = {} is above the ceiling {}",
@@ -196,7 +196,7 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
                 .unwrap_or(req.node.span);
             f.push(
                 Finding::new(
-                    "policy-violation",
+                    Code::PolicyViolation,
                     at,
                     "the policy requires a fallback model and this agent has none",
                 )
@@ -219,7 +219,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             if !conn_names.contains(&name.as_str()) {
                 let ENode::Table(t) = n else { continue };
                 let mut fi = Finding::new(
-                    "unknown-connection",
+                    Code::UnknownConnection,
                     t.span.expect("tables have spans"),
                     format!("`tools.{}` names no connection", safe(name)),
                 )
@@ -242,7 +242,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, action)) {
             f.push(
                 Finding::new(
-                    "denied-action",
+                    Code::DeniedAction,
                     node.span,
                     format!(
                         "action `{}` matches denied pattern `{}`",
@@ -259,7 +259,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         {
             f.push(
                 Finding::new(
-                    "not-allowed-action",
+                    Code::NotAllowedAction,
                     node.span,
                     format!(
                         "action `{}` is not covered by policy.tools.allow",
@@ -285,7 +285,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
                 used,
                 unused: (!used).then(|| {
                     Finding::new(
-                        "unused-connection",
+                        Code::UnusedConnection,
                         span,
                         format!(
                             "connection `{}` is used by no agent that inherits it",
@@ -305,7 +305,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             used,
             unused: (!used).then(|| {
                 Finding::new(
-                "dead-rule",
+                Code::DeadRule,
                 pn.span,
                 format!(
                     "require_approval pattern `{}` matches no action of any agent that inherits it",
@@ -328,7 +328,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             span: an.span,
             used,
             unused: (!used).then(|| {
- Finding::new("dead-rule", an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
+ Finding::new(Code::DeadRule, an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
                 .label("matches nothing")
             }),
         });
@@ -343,7 +343,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
                 f.push(
                     Finding::new(
-                        "policy-violation",
+                        Code::PolicyViolation,
                         n.span,
                         format!(
                             "memory scope `{}` is not in policy.memory.allow_scopes",
@@ -362,7 +362,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
         match r {
             None => f.push(
                 Finding::new(
-                    "unbounded-memory",
+                    Code::UnboundedMemory,
                     n.span,
                     format!("memory scope `{}` has no retention", safe(s)),
                 )
@@ -377,7 +377,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
                 {
                     f.push(
                         Finding::new(
-                            "policy-violation",
+                            Code::PolicyViolation,
                             l.node.span,
                             format!(
                                 "retention of `{}` ({} days) is above the ceiling of {} days",
@@ -400,7 +400,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
                 f.push(
                     Finding::new(
-                        "policy-violation",
+                        Code::PolicyViolation,
                         n.span,
                         format!(
                             "memory inspector `{}` is not in policy.memory.inspectors_allow",
@@ -435,7 +435,7 @@ fn check_escalation(eff: &Effective, f: &mut Vec<Finding>) {
         let name = n.value.as_str().unwrap_or_default();
         if !contacts.contains(&name) {
             let mut fi = Finding::new(
-                "unknown-contact",
+                Code::UnknownContact,
                 n.span,
                 format!("`{}` names no contact in escalation.contacts", safe(name)),
             )

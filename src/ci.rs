@@ -1,5 +1,6 @@
 //! Writers for the formats CI systems read: GitHub workflow commands, SARIF 2.1.0 and JUnit XML.
-//! Each takes findings in their JSON form (paths already relative to the repository).
+//! Each takes findings in their located form ([`crate::output::located`]: paths relative to the
+//! top of the git repository).
 
 use serde_json::json;
 
@@ -42,7 +43,7 @@ pub fn github(findings: &[JsonFinding]) -> String {
             f.column,
             f.end_line,
             f.end_column,
-            gh_escape_prop(f.code),
+            gh_escape_prop(f.code.as_str()),
             gh_escape_data(&msg)
         ));
     }
@@ -54,18 +55,13 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
     let mut rules: Vec<serde_json::Value> = Vec::new();
     let mut rule_index = std::collections::BTreeMap::new();
     for f in findings {
-        if !rule_index.contains_key(f.code) {
-            let desc = crate::diagnostic::CODES
-                .iter()
-                .find(|(c, _, _)| *c == f.code)
-                .map(|(_, _, d)| *d)
-                .unwrap_or("a change that widens what an agent may do");
-            rule_index.insert(f.code, rules.len());
+        if let std::collections::btree_map::Entry::Vacant(e) = rule_index.entry(f.code) {
+            e.insert(rules.len());
             rules.push(json!({
                 "id": f.code,
                 "name": f.code,
-                "shortDescription": {"text": desc},
-                "defaultConfiguration": {"level": if f.severity == Severity::Error { "error" } else { "warning" }},
+                "shortDescription": {"text": f.code.description()},
+                "defaultConfiguration": {"level": if f.code.severity() == Severity::Error { "error" } else { "warning" }},
             }));
         }
     }
@@ -82,7 +78,7 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
         .map(|f| {
             let mut r = json!({
                 "ruleId": f.code,
-                "ruleIndex": rule_index[f.code],
+                "ruleIndex": rule_index[&f.code],
                 "level": if f.severity == Severity::Error { "error" } else { "warning" },
                 "message": {"text": match &f.help { Some(h) => format!("{} (help: {h})", f.message), None => f.message.clone() }},
                 "locations": [location(&f.file, f.line, f.column, Some((f.end_line, f.end_column.max(f.column))))],
@@ -150,7 +146,7 @@ pub fn junit(findings: &[JsonFinding]) -> String {
         let name = format!("{} {}:{}:{}", f.code, f.file, f.line, f.column);
         out.push_str(&format!(
             "    <testcase classname=\"opl.{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n",
-            xml(f.code),
+            xml(f.code.as_str()),
             xml(&name),
             xml(&f.file),
             f.line
@@ -165,7 +161,7 @@ pub fn junit(findings: &[JsonFinding]) -> String {
         if f.severity == Severity::Error {
             out.push_str(&format!(
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
-                xml(f.code),
+                xml(f.code.as_str()),
                 xml(&f.message),
                 xml(&body)
             ));

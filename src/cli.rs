@@ -139,8 +139,9 @@ pub struct ValidateArgs {
     /// Validate only these agents (and the layers they inherit). Default: everything.
     #[arg(value_name = "AGENT")]
     pub agents: Vec<String>,
-    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
-    pub format: FindingsFormat,
+    /// human, json, or a format CI systems read (github annotations, SARIF, JUnit XML).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
@@ -242,9 +243,9 @@ pub struct DiffArgs {
     pub expect_noop: bool,
 }
 
-/// Output formats of `opl check`.
+/// Output formats of a findings report (`opl validate`, `opl check`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
+pub enum ReportFormat {
     Human,
     Json,
     Github,
@@ -266,8 +267,8 @@ pub struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
-    pub format: CheckFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

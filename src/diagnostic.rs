@@ -1,7 +1,7 @@
 //! Findings: what opl reports about a config repository.
 //!
 //! A finding is data, never a failure: loading, merging and checking collect every finding they
-//! meet and carry on. Every finding has a stable kebab-case code from [`CODES`], a primary span,
+//! meet and carry on. Every finding has a stable kebab-case code [`Code`], a primary span,
 //! and, for conflicts, a related span naming the other side.
 
 use crate::source::{Location, Sources, Span};
@@ -14,188 +14,108 @@ pub enum Severity {
     Warning,
 }
 
-/// Every finding code opl emits, its severity and what it means.
-pub const CODES: &[(&str, Severity, &str)] = &[
-    ("parse", Severity::Error, "a file is not valid UTF-8 TOML"),
-    (
-        "file-too-large",
-        Severity::Error,
-        "a file is larger than the per-file limit",
-    ),
-    (
-        "too-many-files",
-        Severity::Error,
-        "the repository holds more paths than opl reads",
-    ),
-    (
-        "symlink",
-        Severity::Error,
-        "a symbolic link where a layer file or fragment is expected",
-    ),
-    (
-        "invalid-id",
-        Severity::Error,
-        "a client or agent name breaks the id pattern",
-    ),
-    (
-        "case-collision",
-        Severity::Error,
-        "two ids in one folder differ only in case",
-    ),
-    (
-        "ambiguous-agent",
-        Severity::Error,
-        "an agent has both agents/<id>.toml and agents/<id>/",
-    ),
-    (
-        "root-config",
-        Severity::Error,
-        "opl.toml lacks `version = 1` or is otherwise wrong",
-    ),
-    (
-        "duplicate-key",
-        Severity::Error,
-        "two files of one layer define the same leaf",
-    ),
-    (
-        "type-conflict",
-        Severity::Error,
-        "a layer changes the type of an inherited value",
-    ),
-    (
-        "widening",
-        Severity::Error,
-        "a layer loosens a policy an earlier layer set",
-    ),
-    (
-        "locked",
-        Severity::Error,
-        "a layer defines a key an earlier layer locked",
-    ),
-    (
-        "duplicate-id",
-        Severity::Error,
-        "an id-keyed array repeats an id",
-    ),
-    (
-        "misplaced-key",
-        Severity::Error,
-        "a key set in a layer that may not set it",
-    ),
-    (
-        "unknown-key",
-        Severity::Error,
-        "a key the schema does not know",
-    ),
-    (
-        "type",
-        Severity::Error,
-        "a value of the wrong type or out of range",
-    ),
-    (
-        "unknown-client",
-        Severity::Error,
-        "agent.client names no directory under clients/",
-    ),
-    (
-        "file-ref",
-        Severity::Error,
-        "a fragment file that cannot be used",
-    ),
-    (
-        "required-fragment",
-        Severity::Error,
-        "instructions.exclude names a required fragment",
-    ),
-    (
-        "unknown-id",
-        Severity::Error,
-        "instructions.exclude names a fragment that is not inherited",
-    ),
-    (
-        "unknown-connection",
-        Severity::Error,
-        "tools.<name> names no connection",
-    ),
-    (
-        "no-approvers",
-        Severity::Error,
-        "an approval rule requires approval but names no approver",
-    ),
-    (
-        "missing",
-        Severity::Error,
-        "a required effective value is absent",
-    ),
-    (
-        "policy-violation",
-        Severity::Error,
-        "a setting breaks a policy of the effective config",
-    ),
-    (
-        "denied-action",
-        Severity::Error,
-        "an action the agent uses matches policy.tools.deny",
-    ),
-    (
-        "not-allowed-action",
-        Severity::Error,
-        "an action the agent uses is not covered by policy.tools.allow",
-    ),
-    (
-        "unbounded-memory",
-        Severity::Error,
-        "a memory scope without a retention",
-    ),
-    (
-        "unknown-contact",
-        Severity::Error,
-        "an escalation target names no contact",
-    ),
-    (
-        "plaintext-secret",
-        Severity::Error,
-        "a value that looks like a credential",
-    ),
-    (
-        "stray-file",
-        Severity::Warning,
-        "a *.toml file outside every layer",
-    ),
-    (
-        "noop-override",
-        Severity::Warning,
-        "a layer sets exactly the inherited value",
-    ),
-    (
-        "dead-rule",
-        Severity::Warning,
-        "an approval rule or require_approval glob that matches no action in use",
-    ),
-    (
-        "unused-connection",
-        Severity::Warning,
-        "a connection no agent uses",
-    ),
-    (
-        "hoist",
-        Severity::Warning,
-        "a value every agent of a client, or every client, sets identically",
-    ),
-    (
-        "codeowners-drift",
-        Severity::Warning,
-        "the committed CODEOWNERS disagrees with the layers' meta.owner",
-    ),
-];
+/// Declares [`Code`]: every finding code with its severity, whether it keeps an agent's document
+/// from being built (spec section 8: the errors of sections 1-5), and its one-line description.
+macro_rules! codes {
+    ($($variant:ident = $name:literal, $severity:ident, $unbuildable:literal, $description:literal;)*) => {
+        /// A finding code. The only way to name one: an unknown code does not compile.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(#[doc = $description] $variant,)*
+        }
 
-/// The severity a code always has.
-pub fn severity_of(code: &str) -> Severity {
-    CODES
-        .iter()
-        .find(|(c, _, _)| *c == code)
-        .map(|(_, s, _)| *s)
-        .unwrap_or(Severity::Error)
+        impl Code {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable kebab-case name (`widening`, `plaintext-secret`).
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)*
+                }
+            }
+            /// The severity findings of this code have, unless a lint level or an option changes it.
+            pub const fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)*
+                }
+            }
+            /// True when an error of this code keeps the agent's document from being built.
+            pub const fn unbuildable(self) -> bool {
+                match self {
+                    $(Code::$variant => $unbuildable,)*
+                }
+            }
+            /// One line on what the code means (SARIF rule metadata, `--help`, docs).
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Parse = "parse", Error, true, "a file is not valid UTF-8 TOML";
+    FileTooLarge = "file-too-large", Error, true, "a file is larger than the per-file limit";
+    TooManyFiles = "too-many-files", Error, true, "the repository holds more paths than opl reads";
+    Symlink = "symlink", Error, true, "a symbolic link where a layer file or fragment is expected";
+    InvalidId = "invalid-id", Error, true, "a client or agent name breaks the id pattern";
+    CaseCollision = "case-collision", Error, true, "two ids in one folder differ only in case";
+    AmbiguousAgent = "ambiguous-agent", Error, true, "an agent has both agents/<id>.toml and agents/<id>/";
+    RootConfig = "root-config", Error, true, "opl.toml lacks `version = 1` or is otherwise wrong";
+    DuplicateKey = "duplicate-key", Error, true, "two files of one layer define the same leaf";
+    TypeConflict = "type-conflict", Error, true, "a layer changes the type of an inherited value";
+    Widening = "widening", Error, true, "a layer loosens a policy an earlier layer set";
+    Locked = "locked", Error, true, "a layer defines a key an earlier layer locked";
+    DuplicateId = "duplicate-id", Error, true, "an id-keyed array repeats an id";
+    MisplacedKey = "misplaced-key", Error, true, "a key set in a layer that may not set it";
+    UnknownKey = "unknown-key", Error, true, "a key the schema does not know";
+    Type = "type", Error, true, "a value of the wrong type or out of range";
+    UnknownClient = "unknown-client", Error, true, "agent.client names no directory under clients/";
+    FileRef = "file-ref", Error, true, "a fragment file that cannot be used";
+    RequiredFragment = "required-fragment", Error, true, "instructions.exclude names a required fragment";
+    UnknownId = "unknown-id", Error, true, "instructions.exclude names a fragment that is not inherited";
+    UnknownConnection = "unknown-connection", Error, false, "tools.<name> names no connection";
+    NoApprovers = "no-approvers", Error, true, "an approval rule requires approval but names no approver";
+    Missing = "missing", Error, false, "a required effective value is absent";
+    PolicyViolation = "policy-violation", Error, false, "a setting breaks a policy of the effective config";
+    DeniedAction = "denied-action", Error, false, "an action the agent uses matches policy.tools.deny";
+    NotAllowedAction = "not-allowed-action", Error, false, "an action the agent uses is not covered by policy.tools.allow";
+    UnboundedMemory = "unbounded-memory", Error, false, "a memory scope without a retention";
+    UnknownContact = "unknown-contact", Error, false, "an escalation target names no contact";
+    PlaintextSecret = "plaintext-secret", Error, false, "a value that looks like a credential";
+    StrayFile = "stray-file", Warning, false, "a *.toml file outside every layer";
+    NoopOverride = "noop-override", Warning, false, "a layer sets exactly the inherited value";
+    DeadRule = "dead-rule", Warning, false, "an approval rule or require_approval glob that matches no action in use";
+    UnusedConnection = "unused-connection", Warning, false, "a connection no agent uses";
+    Hoist = "hoist", Warning, false, "a value every agent of a client, or every client, sets identically";
+    CodeownersDrift = "codeowners-drift", Warning, false, "the committed CODEOWNERS disagrees with the layers' meta.owner";
+    WideningChange = "widening-change", Warning, false, "a change between two revisions that widens what an agent may do";
+}
+
+impl Code {
+    /// The code named `name`.
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+    /// True for warnings, the codes `[lints]` may allow.
+    pub fn is_lint(self) -> bool {
+        self.severity() == Severity::Warning
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// The other place a finding points at.
@@ -208,7 +128,7 @@ pub struct Related {
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub span: Span,
@@ -220,14 +140,10 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with the code's severity.
-    pub fn new(code: &'static str, span: Span, message: impl Into<String>) -> Self {
-        debug_assert!(
-            CODES.iter().any(|(c, _, _)| *c == code),
-            "unknown code {code}"
-        );
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> Self {
         Finding {
             code,
-            severity: severity_of(code),
+            severity: code.severity(),
             message: message.into(),
             span,
             label: None,
@@ -257,10 +173,20 @@ impl Finding {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+    /// True when the finding keeps an agent's document from being built (spec section 8).
+    pub fn blocks_document(&self) -> bool {
+        self.is_error() && self.code.unbuildable()
+    }
     /// Ordering key: file path, position, code.
-    pub fn sort_key(&self, sources: &Sources) -> (Location, &'static str, String) {
+    pub fn sort_key(&self, sources: &Sources) -> (Location, Code, String) {
         (sources.locate(self.span), self.code, self.message.clone())
     }
+}
+
+/// Drops the warnings whose code `[lints]` allows. Errors are never dropped, so an option that
+/// raises a warning to an error (`--deny-widening`) wins over `allow`.
+pub fn apply_lints(findings: &mut Vec<Finding>, allowed: &[Code]) {
+    findings.retain(|f| f.is_error() || !allowed.contains(&f.code));
 }
 
 /// Sorts findings by place and removes exact repeats (a global problem seen through many agents).
@@ -319,12 +245,17 @@ mod tests {
     #[test]
     fn codes_are_unique_and_kebab_case() {
         let mut seen = std::collections::HashSet::new();
-        for (code, _, _) in CODES {
-            assert!(seen.insert(*code), "duplicate code {code}");
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "duplicate code {name}");
             assert!(
-                code.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "{code}"
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}"
             );
+            assert_eq!(Code::parse(name), Some(*code));
+            assert!(!code.description().is_empty());
+            // Only errors keep a document from being built.
+            assert!(!code.unbuildable() || code.severity() == Severity::Error);
         }
     }
 

@@ -10,11 +10,13 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::diagnostic::{Code, Finding, Severity};
 use crate::key_path::{KeyPath, Segment};
 use crate::layer::{Repo, Selection};
 use crate::origin::{Origin, provenance};
 use crate::render::{digest, document, to_toml};
 use crate::schema::{self, Class, REQUIRE_LADDER};
+use crate::source::{LayerKind, SourceFile, Sources, Span, safe};
 use crate::stack::Stacks;
 
 /// What a changed path can affect.
@@ -421,6 +423,61 @@ pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<St
         }
         _ => None,
     }
+}
+
+/// `widening-change` findings for every change of `report` that widens what an agent may do,
+/// pointing into `sources`, the state the report compares to (a value that was removed points at
+/// the start of the file it was removed from). Warnings, or errors when `deny`.
+pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for a in &report.agents {
+        for c in &a.changes {
+            let Some(why) = &c.widening else { continue };
+            let show = |v: &Option<Json>| {
+                v.as_ref()
+                    .map(|v| crate::origin::short(v, 40))
+                    .unwrap_or_else(|| "(unset)".into())
+            };
+            let path = c
+                .origin
+                .as_ref()
+                .map(|o| o.file.clone())
+                .unwrap_or_else(|| format!("agents/{}.toml", a.agent));
+            let file = sources.find(&path).unwrap_or_else(|| {
+                sources.add(SourceFile::new(path, String::new(), LayerKind::Stray))
+            });
+            let (span, was) = match (&c.new, &c.origin) {
+                (Some(_), Some(o)) => (sources.span_at(file, o.line, o.column), String::new()),
+                (None, Some(o)) => (
+                    Span::file_start(file),
+                    format!(" (it was set at line {} in {})", o.line, safe(&report.from)),
+                ),
+                _ => (Span::file_start(file), String::new()),
+            };
+            let mut f = Finding::new(
+                Code::WideningChange,
+                span,
+                format!(
+                    "agent `{}`: {} {} -> {} widens what it may do ({}){was}",
+                    safe(&a.agent),
+                    safe(&c.path),
+                    show(&c.old),
+                    show(&c.new),
+                    safe(why)
+                ),
+            )
+            .label("widens")
+            .help(format!(
+                "review the change from {} and the agents it reaches",
+                safe(&report.from)
+            ));
+            if deny {
+                f.severity = Severity::Error;
+            }
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// A unified diff of the rendered TOML of each changed agent.

@@ -365,8 +365,8 @@ fn agent_state(
     if !r.buildable() {
         let mut codes: Vec<&'static str> = r
             .all_findings()
-            .filter(|f| f.is_error() && crate::stack::UNBUILDABLE.contains(&f.code))
-            .map(|f| f.code)
+            .filter(|f| f.blocks_document())
+            .map(|f| f.code.as_str())
             .collect();
         codes.sort();
         codes.dedup();

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
-use crate::diagnostic::{Finding, did_you_mean};
+use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::key_path::KeyPath;
 use crate::schema::{self, Shape};
 use crate::shape::{CheckedFile, check_file};
@@ -70,7 +70,7 @@ pub struct Repo {
     /// Findings that belong to no layer: `opl.toml`, stray files, bad ids.
     pub findings: Vec<Finding>,
     /// Lint codes allowed by `[lints]` in `opl.toml`.
-    pub allowed_lints: Vec<String>,
+    pub allowed_lints: Vec<Code>,
     /// Every valid agent id in the snapshot, loaded or not.
     pub agent_ids: Vec<String>,
 }
@@ -149,7 +149,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             let id = placeholder(&mut sources, &e.path, LayerKind::Stray);
             findings.push(
                 Finding::new(
-                    "symlink",
+                    Code::Symlink,
                     Span::file_start(id),
                     format!(
                         "`{}` is a symbolic link; opl never follows links in layer folders",
@@ -220,7 +220,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             if !valid_id(id) {
                 bad.insert(id.clone());
                 findings.push(
-                    Finding::new("invalid-id", Span::file_start(fid), format!("`{}` is not a valid {what} id", safe(id)))
+                    Finding::new(Code::InvalidId, Span::file_start(fid), format!("`{}` is not a valid {what} id", safe(id)))
                         .label("bad id")
                         .help("ids are 1-63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit"),
                 );
@@ -231,7 +231,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
                 bad.insert(other.clone());
                 findings.push(
                     Finding::new(
-                        "case-collision",
+                        Code::CaseCollision,
                         Span::file_start(fid),
                         format!(
                             "{what} ids `{}` and `{}` differ only in case",
@@ -269,7 +269,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             );
             findings.push(
                 Finding::new(
-                    "ambiguous-agent",
+                    Code::AmbiguousAgent,
                     Span::file_start(a),
                     format!(
                         "agent `{}` has both agents/{0}.toml and the folder agents/{0}/",
@@ -475,7 +475,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
                 if let Some(why) = fragment_errors.get(&r.path) {
                     f.push(
                         Finding::new(
-                            "file-ref",
+                            Code::FileRef,
                             r.span,
                             format!("fragment file `{}` {why}", safe(&r.path)),
                         )
@@ -523,7 +523,7 @@ fn too_many_files(snap: &dyn Snapshot) -> Repo {
         LayerKind::Root,
     ));
     let finding = Finding::new(
-        "too-many-files",
+        Code::TooManyFiles,
         Span::file_start(id),
         format!(
             "{} holds more than {MAX_FILES} paths, the limit; nothing was read",
@@ -566,7 +566,7 @@ fn read_batch(
             if matches!(p.role, Role::Stray) {
                 f.push(
                     Finding::new(
-                        "stray-file",
+                        Code::StrayFile,
                         Span::file_start(fid),
                         format!("`{}` is outside every layer and is ignored", safe(&p.path)),
                     )
@@ -597,7 +597,7 @@ fn read_text(snap: &dyn Snapshot, path: &str, fid: FileId, f: &mut Vec<Finding>)
         Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
             f.push(
                 Finding::new(
-                    "file-too-large",
+                    Code::FileTooLarge,
                     Span::file_start(fid),
                     format!("`{}` is {e}", safe(path)),
                 )
@@ -609,7 +609,7 @@ fn read_text(snap: &dyn Snapshot, path: &str, fid: FileId, f: &mut Vec<Finding>)
         Err(e) => {
             f.push(
                 Finding::new(
-                    "parse",
+                    Code::Parse,
                     Span::file_start(fid),
                     format!("`{}` cannot be read: {e}", safe(path)),
                 )
@@ -627,7 +627,7 @@ fn read_text(snap: &dyn Snapshot, path: &str, fid: FileId, f: &mut Vec<Finding>)
                 SourceFile::new(String::new(), text, LayerKind::Stray).line_col(at as u32);
             f.push(
                 Finding::new(
-                    "parse",
+                    Code::Parse,
                     Span::file_start(fid),
                     format!(
                         "`{}` is not valid UTF-8 (first bad byte at offset {at}, line {line})",
@@ -659,7 +659,7 @@ fn combine(acc: &mut Table, new: Table, path: &KeyPath, f: &mut Vec<Finding>) {
                     if let Some(first) = a.iter().find(|e| elem_id(e) == Some(id.as_str())) {
                         f.push(
                             Finding::new(
-                                "duplicate-id",
+                                Code::DuplicateId,
                                 elem_id_span(&elem),
                                 format!(
                                     "id `{}` of `{here}` is defined by two files of one layer",
@@ -676,7 +676,7 @@ fn combine(acc: &mut Table, new: Table, path: &KeyPath, f: &mut Vec<Finding>) {
             }
             _ => f.push(
                 Finding::new(
-                    "duplicate-key",
+                    Code::DuplicateKey,
                     key_span,
                     format!("`{here}` is defined by two files of the same layer"),
                 )
@@ -711,18 +711,22 @@ fn check_root(
     fid: FileId,
     t: &Table,
     name: &mut Option<String>,
-    allowed: &mut Vec<String>,
+    allowed: &mut Vec<Code>,
     f: &mut Vec<Finding>,
 ) {
     match t.get("version").map(|n| (&n.value, n.span)) {
         Some((Value::Integer(1), _)) => {}
         Some((_, span)) => f.push(
-            Finding::new("root-config", span, "this opl supports `version = 1` only")
-                .label("unsupported version"),
+            Finding::new(
+                Code::RootConfig,
+                span,
+                "this opl supports `version = 1` only",
+            )
+            .label("unsupported version"),
         ),
         None => f.push(
             Finding::new(
-                "root-config",
+                Code::RootConfig,
                 Span::file_start(fid),
                 "opl.toml needs `version = 1`",
             )
@@ -734,19 +738,16 @@ fn check_root(
         match (k.as_str(), &n.value) {
             ("version", _) => {}
             ("name", Value::String(s)) => *name = Some(s.clone()),
-            ("name", _) => f.push(Finding::new("type", n.span, "expected a string").label("name")),
+            ("name", _) => {
+                f.push(Finding::new(Code::Type, n.span, "expected a string").label("name"))
+            }
             ("lints", Value::Table(lt)) => {
                 for (code, v) in lt {
-                    let lintable = crate::diagnostic::CODES
-                        .iter()
-                        .any(|(c, s, _)| c == code && *s == crate::diagnostic::Severity::Warning);
-                    if !lintable {
-                        let known = crate::diagnostic::CODES
-                            .iter()
-                            .filter(|(_, s, _)| *s == crate::diagnostic::Severity::Warning)
-                            .map(|(c, _, _)| *c);
+                    let lint = Code::parse(code).filter(|c| c.is_lint());
+                    let Some(lint) = lint else {
+                        let known = Code::ALL.iter().filter(|c| c.is_lint()).map(|c| c.as_str());
                         let mut fi = Finding::new(
-                            "unknown-key",
+                            Code::UnknownKey,
                             v.key_span,
                             format!("`{}` is not a warning code that can be allowed", safe(code)),
                         )
@@ -755,20 +756,24 @@ fn check_root(
                             fi = fi.help(format!("did you mean `{m}`?"));
                         }
                         f.push(fi);
-                    } else if v.value.as_str() == Some("allow") {
-                        allowed.push(code.clone());
+                        continue;
+                    };
+                    if v.value.as_str() == Some("allow") {
+                        allowed.push(lint);
                     } else if v.value.as_str() != Some("warn") {
                         f.push(
-                            Finding::new("type", v.span, "expected \"allow\" or \"warn\"")
+                            Finding::new(Code::Type, v.span, "expected \"allow\" or \"warn\"")
                                 .label("lint level"),
                         );
                     }
                 }
             }
-            ("lints", _) => f.push(Finding::new("type", n.span, "expected a table").label("lints")),
+            ("lints", _) => {
+                f.push(Finding::new(Code::Type, n.span, "expected a table").label("lints"))
+            }
             _ => {
                 let mut fi = Finding::new(
-                    "unknown-key",
+                    Code::UnknownKey,
                     n.key_span,
                     format!("unknown key `{}` in opl.toml", safe(k)),
                 )
@@ -794,7 +799,7 @@ mod tests {
             files.chain([("opl.toml".to_string(), b"version = 1\n".to_vec())]),
         );
         let repo = load(&snap).unwrap();
-        let codes: Vec<&str> = repo.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = repo.findings.iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["too-many-files"]);
         assert!(repo.findings[0].message.contains("more than 1000000 paths"));
         assert!(repo.agents.is_empty() && repo.agent_ids.is_empty());

@@ -20,9 +20,11 @@ pub mod history;
 pub mod key_path;
 pub mod layer;
 pub mod lint;
+pub mod load;
 pub mod merge;
 pub mod origin;
 pub mod output;
+pub mod owners;
 pub mod render;
 pub mod schema;
 pub mod secret;
@@ -76,7 +78,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Whence(a) => commands::history::whence(&mut ctx, a),
         cli::Command::Audit(a) => commands::history::audit(&mut ctx, a),
         cli::Command::Inventory(a) => commands::inventory::run(&mut ctx, a),
-        cli::Command::Codeowners => commands::owners::run(&mut ctx),
+        cli::Command::Codeowners => commands::codeowners::run(&mut ctx),
         cli::Command::Graph(a) => commands::graph::run(&mut ctx, a),
         cli::Command::Completions(a) => commands::manual::completions(&mut ctx, a),
         cli::Command::Man => commands::manual::man(&mut ctx),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Code, Finding};
 use crate::layer::Repo;
 use crate::source::safe;
 use crate::value::{Node, Table, Value};
@@ -68,7 +68,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         for (path, node) in common(agents) {
             out.push(
                 Finding::new(
-                    "hoist",
+                    Code::Hoist,
                     node.key_span,
                     format!(
                         "all {} agents of client `{}` set `{path}` = {}",
@@ -99,7 +99,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         for (path, node) in common(&clients) {
             out.push(
                 Finding::new(
-                    "hoist",
+                    Code::Hoist,
                     node.key_span,
                     format!(
                         "all {} clients set `{path}` = {}",

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Code, Finding};
 use crate::glob;
 use crate::key_path::KeyPath;
 use crate::layer::{Layer, elem_id, elem_id_span};
@@ -147,7 +147,7 @@ impl Effective {
             match frags.iter().find(|f| elem_id(f) == Some(id)) {
                 None => {
                     let mut f = Finding::new(
-                        "unknown-id",
+                        Code::UnknownId,
                         e.span,
                         format!("`{}` names no inherited fragment", safe(id)),
                     )
@@ -165,7 +165,7 @@ impl Effective {
                     if let Some(r) = req.filter(|r| matches!(r.value, Value::Boolean(true))) {
                         findings.push(
                             Finding::new(
-                                "required-fragment",
+                                Code::RequiredFragment,
                                 e.span,
                                 format!(
                                     "fragment `{}` is required and cannot be excluded",
@@ -200,7 +200,7 @@ fn merge_table(
         if let Some((lp, lspan)) = locked_by(locks, &here) {
             f.push(
                 Finding::new(
-                    "locked",
+                    Code::Locked,
                     n.key_span,
                     format!("`{here}` is locked by an earlier layer (lock on `{lp}`)"),
                 )
@@ -305,7 +305,7 @@ fn table_slot<'a>(
             let span = l.elems.first().map(|e| e.span).unwrap_or(n.span);
             f.push(
                 Finding::new(
-                    "type-conflict",
+                    Code::TypeConflict,
                     n.key_span,
                     format!("`{here}` is a table here but an array is inherited"),
                 )
@@ -325,7 +325,7 @@ fn type_conflict(
     old_kind: &str,
 ) -> Finding {
     Finding::new(
-        "type-conflict",
+        Code::TypeConflict,
         n.span,
         format!("`{here}` is {new_kind} here but {old_kind} is inherited"),
     )
@@ -347,7 +347,7 @@ fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Fi
             let span = t.span.unwrap_or(n.span);
             f.push(
                 Finding::new(
-                    "type-conflict",
+                    Code::TypeConflict,
                     n.span,
                     format!(
                         "`{here}` is {} here but a table is inherited",
@@ -386,7 +386,7 @@ fn merge_leaf(
         Some(_) => {
             f.push(
                 Finding::new(
-                    "type-conflict",
+                    Code::TypeConflict,
                     n.span,
                     format!(
                         "`{here}` is {} here but a table is inherited",
@@ -411,7 +411,7 @@ fn merge_leaf(
     }
     let noop = || {
         Finding::new(
-            "noop-override",
+            Code::NoopOverride,
             n.span,
             format!("`{here}` restates the inherited value {}", n.value.short()),
         )
@@ -420,7 +420,7 @@ fn merge_leaf(
         .help("remove it: the value is inherited anyway")
     };
     let widening = |span: Span, msg: String, rel: &str| {
-        Finding::new("widening", span, msg)
+        Finding::new(Code::Widening, span, msg)
             .label("widens the inherited policy")
             .related(old.span, rel.to_string())
     };
@@ -545,7 +545,7 @@ fn merge_list(
     let ENode::List(list) = Arc::make_mut(slot) else {
         f.push(
             Finding::new(
-                "type-conflict",
+                Code::TypeConflict,
                 n.span,
                 format!("`{here}` is an array here but something else is inherited"),
             )
@@ -563,7 +563,7 @@ fn merge_list(
             };
             f.push(
                 Finding::new(
-                    "duplicate-id",
+                    Code::DuplicateId,
                     elem_id_span(e),
                     format!(
                         "id `{}` of `{here}` is already defined by an earlier layer",
@@ -660,7 +660,7 @@ mod tests {
         assert!(f.is_empty());
         merge_leaf(&mut t, "floor", &int(6, 2), &path, Class::Max, &mut f);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].code, "widening");
+        assert_eq!(f[0].code.as_str(), "widening");
         assert_eq!(f[0].related[0].span.file, FileId(1));
         match t.get("floor") {
             Some(ENode::Leaf(l)) => {

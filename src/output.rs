@@ -11,8 +11,8 @@ use miette::{
 };
 use serde::Serialize;
 
-use crate::diagnostic::{Finding, Severity};
-use crate::source::{FileId, Sources};
+use crate::diagnostic::{Code, Finding, Severity};
+use crate::source::{FileId, Sources, safe};
 
 /// Output options shared by every writer.
 #[derive(Clone, Copy, Debug)]
@@ -24,7 +24,7 @@ pub struct Style {
 /// A finding as JSON.
 #[derive(Serialize)]
 pub struct JsonFinding {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub file: String,
@@ -48,8 +48,22 @@ pub struct JsonRelated {
     pub message: String,
 }
 
-/// Converts a finding to its JSON form.
+/// Converts a finding to its JSON form, with paths relative to the config root.
 pub fn json_finding(f: &Finding, sources: &Sources) -> JsonFinding {
+    located(f, sources, "")
+}
+
+/// Converts a finding to its JSON form, with paths relative to the top of the git repository
+/// whose config root is at `prefix` (`""`, or `config/` in a monorepo).
+pub fn located(f: &Finding, sources: &Sources, prefix: &str) -> JsonFinding {
+    let path = |file: FileId| {
+        let s = sources.get(file);
+        if s.layer == crate::source::LayerKind::External {
+            s.path.clone()
+        } else {
+            format!("{prefix}{}", s.path)
+        }
+    };
     let start = sources.locate(f.span);
     let file = sources.get(f.span.file);
     let (end_line, end_column) = file.line_col(f.span.end);
@@ -57,7 +71,7 @@ pub fn json_finding(f: &Finding, sources: &Sources) -> JsonFinding {
         code: f.code,
         severity: f.severity,
         message: f.message.clone(),
-        file: start.file,
+        file: path(f.span.file),
         line: start.line,
         column: start.column,
         end_line,
@@ -69,7 +83,7 @@ pub fn json_finding(f: &Finding, sources: &Sources) -> JsonFinding {
             .map(|r| {
                 let l = sources.locate(r.span);
                 JsonRelated {
-                    file: l.file,
+                    file: path(r.span.file),
                     line: l.line,
                     column: l.column,
                     message: r.message.clone(),
@@ -101,6 +115,91 @@ pub fn summary_line(findings: &[Finding]) -> String {
     format!("{}, {}", plural(e, "error"), plural(w, "warning"))
 }
 
+/// The one-paragraph summary: blast radius, widening, no-op files, root config and locks.
+pub fn diff_summary(r: &crate::diff::Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    let by: Vec<String> = r
+        .by_client()
+        .iter()
+        .map(|(c, n)| format!("{} {n}", safe(c)))
+        .collect();
+    lines.push(format!(
+        "{} changed{}; {} with changes that widen what it may do",
+        plural(r.agents.len(), "agent"),
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" (by client: {})", by.join(", "))
+        },
+        r.widened()
+    ));
+    lines.push(format!("{} changed", plural(r.files_changed.len(), "file")));
+    if !r.noop_files.is_empty() {
+        lines.push(format!(
+            "changing no agent: {}",
+            r.noop_files
+                .iter()
+                .map(|f| safe(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if r.root_config_changed {
+        lines.push("opl.toml changed".into());
+    }
+    for l in &r.locks_added {
+        lines.push(format!(
+            "lock added: {} ({}:{})",
+            l.lock,
+            safe(&l.file),
+            l.line
+        ));
+    }
+    for l in &r.locks_removed {
+        lines.push(format!(
+            "lock removed: {} ({}:{})",
+            l.lock,
+            safe(&l.file),
+            l.line
+        ));
+    }
+    lines
+}
+
+/// `old -> new` for display; for two arrays that share elements, what was added and removed.
+pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
+    if let (Some(serde_json::Value::Array(o)), Some(serde_json::Value::Array(n))) = (old, new) {
+        let removed: Vec<String> = o
+            .iter()
+            .filter(|x| !n.contains(x))
+            .map(|x| crate::origin::short(x, 40))
+            .collect();
+        let added: Vec<String> = n
+            .iter()
+            .filter(|x| !o.contains(x))
+            .map(|x| crate::origin::short(x, 40))
+            .collect();
+        if removed.len() + added.len() < o.len() + n.len() {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(", ")));
+            }
+            if parts.is_empty() {
+                parts.push("reordered".into());
+            }
+            return parts.join("; ");
+        }
+    }
+    let show = |v: Option<&serde_json::Value>| {
+        v.map(|v| crate::origin::short(v, 50))
+            .unwrap_or_else(|| "(unset)".into())
+    };
+    format!("{} -> {}", show(old), show(new))
+}
+
 /// Excerpt texts with control characters replaced and secrets masked, per file.
 pub struct Excerpts {
     texts: HashMap<FileId, String>,
@@ -110,7 +209,7 @@ impl Excerpts {
     /// Prepares the excerpts of every file the findings point at.
     pub fn new(findings: &[Finding], sources: &Sources) -> Self {
         let mut secrets: HashMap<FileId, Vec<(usize, usize)>> = HashMap::new();
-        for f in findings.iter().filter(|f| f.code == "plaintext-secret") {
+        for f in findings.iter().filter(|f| f.code == Code::PlaintextSecret) {
             secrets
                 .entry(f.span.file)
                 .or_default()
@@ -153,7 +252,7 @@ fn mask(text: &str, start: usize, end: usize) -> String {
 
 #[derive(Debug)]
 struct Report {
-    code: &'static str,
+    code: Option<Code>,
     severity: miette::Severity,
     message: String,
     help: Option<String>,
@@ -170,7 +269,7 @@ impl fmt::Display for Report {
 impl std::error::Error for Report {}
 impl Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        (!self.code.is_empty()).then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+        self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
     fn severity(&self) -> Option<miette::Severity> {
         Some(self.severity)
@@ -229,7 +328,7 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
             ));
         } else if !rf.text.is_empty() {
             related.push(Report {
-                code: "",
+                code: None,
                 severity: miette::Severity::Advice,
                 message: format!("{} ({})", r.message, sources.locate(r.span)),
                 help: None,
@@ -242,7 +341,7 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
             });
         } else {
             related.push(Report {
-                code: "",
+                code: None,
                 severity: miette::Severity::Advice,
                 message: format!("{}: {}", r.message, crate::source::safe(&rf.path)),
                 help: None,
@@ -253,7 +352,7 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
         }
     }
     Report {
-        code: f.code,
+        code: Some(f.code),
         severity: if f.is_error() {
             miette::Severity::Error
         } else {
@@ -294,19 +393,94 @@ pub fn human(findings: &[Finding], sources: &Sources, style: Style) -> String {
     out
 }
 
-/// The JSON document of `opl validate --format json`.
+/// The formats a findings report is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Junit,
+}
+
+/// A set of findings and what was examined to find them: what `opl validate` and `opl check`
+/// write, in any [`ReportFormat`].
+pub struct FindingsReport<'a> {
+    pub findings: &'a [Finding],
+    pub sources: &'a Sources,
+    /// The config root's path inside the git repository (`""`, or `config/` in a monorepo);
+    /// CI formats name files from the top of the repository.
+    pub prefix: &'a str,
+    pub agents: usize,
+    pub files: usize,
+    /// Said after the agent count in the human summary (` affected by the staged changes`).
+    pub scope: String,
+}
+
+impl FindingsReport<'_> {
+    /// The report as text. `extra` adds members to the JSON document (`diff` for `opl check`).
+    /// Human and JSON name files from the config root (as `opl diff` and `opl render` do); the
+    /// CI formats from the top of the git repository, where CI systems look for them.
+    pub fn text(
+        &self,
+        format: ReportFormat,
+        style: Style,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> String {
+        let located = |prefix: &str| -> Vec<JsonFinding> {
+            self.findings
+                .iter()
+                .map(|f| located(f, self.sources, prefix))
+                .collect()
+        };
+        match format {
+            ReportFormat::Github => crate::ci::github(&located(self.prefix)),
+            ReportFormat::Sarif => crate::ci::sarif(&located(self.prefix)),
+            ReportFormat::Junit => crate::ci::junit(&located(self.prefix)),
+            ReportFormat::Json => {
+                let (errors, warnings) = counts(self.findings);
+                let mut v = serde_json::json!({
+                    "findings": located(""),
+                    "summary": {"errors": errors, "warnings": warnings, "agents": self.agents, "files": self.files},
+                });
+                for (k, x) in extra {
+                    v[k] = x;
+                }
+                json_text(&v)
+            }
+            ReportFormat::Human => {
+                let mut text = human(self.findings, self.sources, style);
+                let (agents, files) = (plural(self.agents, "agent"), plural(self.files, "file"));
+                if self.findings.is_empty() {
+                    text.push_str(&format!(
+                        "ok: {agents}{}, {files}, no findings\n",
+                        self.scope
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        "{} in {agents}{}, {files}\n",
+                        summary_line(self.findings),
+                        self.scope
+                    ));
+                }
+                text
+            }
+        }
+    }
+    /// The exit status: findings when any error, or any warning with `deny_warnings`.
+    pub fn status(&self, deny_warnings: bool) -> u8 {
+        let (errors, warnings) = counts(self.findings);
+        if errors > 0 || (deny_warnings && warnings > 0) {
+            crate::EXIT_FINDINGS
+        } else {
+            crate::EXIT_CLEAN
+        }
+    }
+}
+
 /// Pretty JSON with a final newline: every `--format json` output.
 pub fn json_text(v: &impl Serialize) -> String {
     serde_json::to_string_pretty(v).expect("opl's output types serialize to JSON") + "\n"
-}
-
-pub fn json_report(findings: &[Finding], sources: &Sources, agents: usize, files: usize) -> String {
-    let (errors, warnings) = counts(findings);
-    let v = serde_json::json!({
-        "findings": findings.iter().map(|f| json_finding(f, sources)).collect::<Vec<_>>(),
-        "summary": {"errors": errors, "warnings": warnings, "agents": agents, "files": files},
-    });
-    json_text(&v)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! approval rules without approvers, plaintext secrets. The result is a clean table holding only
 //! what passed, so merging never sees an ill-typed value.
 
-use crate::diagnostic::{Finding, did_you_mean};
+use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::key_path::KeyPath;
 use crate::schema::{self, COMPARATORS, Field, Shape, Ty};
 use crate::source::{FileId, LayerKind, Span, safe};
@@ -87,7 +87,7 @@ fn scan_node(key: &str, node: &Node, findings: &mut Vec<Finding>) {
         Value::String(s) => {
             if let Some(why) = crate::secret::detect(key, s) {
                 findings.push(
-                    Finding::new("plaintext-secret", node.span, format!("`{}` holds what looks like {why}: {}", safe(key), crate::secret::redact(s)))
+                    Finding::new(Code::PlaintextSecret, node.span, format!("`{}` holds what looks like {why}: {}", safe(key), crate::secret::redact(s)))
                         .label("plaintext secret")
                         .help("store the secret in a vault and reference it: secret_ref = \"vault://...\" or \"env:NAME\""),
                 );
@@ -122,7 +122,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
                         {
                             findings.push(
                                 Finding::new(
-                                    "type",
+                                    Code::Type,
                                     item.span,
                                     "`meta` is per-layer and cannot be locked",
                                 )
@@ -132,7 +132,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
                         Ok(p) if schema::lookup(p.keys()).is_none() => {
                             findings.push(
                                 Finding::new(
-                                    "unknown-key",
+                                    Code::UnknownKey,
                                     item.span,
                                     format!("lock names `{p}`, which the schema does not know"),
                                 )
@@ -141,7 +141,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
                         }
                         Ok(p) => meta.locks.push((p, item.span)),
                         Err(e) => findings.push(
-                            Finding::new("type", item.span, format!("not a key path: {e}"))
+                            Finding::new(Code::Type, item.span, format!("not a key path: {e}"))
                                 .label("here"),
                         ),
                     }
@@ -157,7 +157,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
 
 fn unknown_key(k: &str, n: &Node, known: &[&str], within: &str) -> Finding {
     let mut f = Finding::new(
-        "unknown-key",
+        Code::UnknownKey,
         n.key_span,
         if within.is_empty() {
             format!("unknown key `{}`", safe(k))
@@ -176,7 +176,7 @@ fn unknown_key(k: &str, n: &Node, known: &[&str], within: &str) -> Finding {
 
 fn type_error(n: &Node, expected: &str) -> Finding {
     Finding::new(
-        "type",
+        Code::Type,
         n.span,
         format!(
             "expected {expected}, found {}",
@@ -202,7 +202,7 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
         if k == "id" && is_path(path, &["agent"]) {
             cx.findings.push(
                 Finding::new(
-                    "misplaced-key",
+                    Code::MisplacedKey,
                     node.key_span,
                     "`agent.id` is derived from the file or folder name and cannot be set",
                 )
@@ -223,7 +223,7 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
         if path.0.is_empty() && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
             cx.findings.push(
                 Finding::new(
-                    "misplaced-key",
+                    Code::MisplacedKey,
                     node.key_span,
                     format!(
                         "`[agent]` may only be set in an agent's own layer, not in the {} layer",
@@ -305,7 +305,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
                             if let Some((_, first)) = seen.iter().find(|(i, _)| i == s) {
                                 cx.findings.push(
                                     Finding::new(
-                                        "duplicate-id",
+                                        Code::DuplicateId,
                                         span,
                                         format!("id `{}` appears twice in `{path}`", safe(s)),
                                     )
@@ -324,7 +324,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
                         None => {
                             cx.findings.push(
                                 Finding::new(
-                                    "missing",
+                                    Code::Missing,
                                     item_span,
                                     format!("every element of `{path}` needs an `id`"),
                                 )
@@ -374,7 +374,7 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Value::Integer(i) if *i >= 0 => true,
             Value::Integer(_) => {
                 findings.push(
-                    Finding::new("type", node.span, "expected a non-negative integer")
+                    Finding::new(Code::Type, node.span, "expected a non-negative integer")
                         .label("negative"),
                 );
                 return false;
@@ -385,7 +385,7 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Some(x) if x >= 0.0 => true,
             Some(_) => {
                 findings.push(
-                    Finding::new("type", node.span, "expected a non-negative number")
+                    Finding::new(Code::Type, node.span, "expected a non-negative number")
                         .label("negative"),
                 );
                 return false;
@@ -412,7 +412,7 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Some(s) if vals.contains(&s) => true,
             Some(s) => {
                 let mut f = Finding::new(
-                    "type",
+                    Code::Type,
                     node.span,
                     format!("`{}` is not one of {}", safe(s), vals.join(" | ")),
                 )
@@ -446,7 +446,7 @@ fn check_fragment(t: &mut Table, item: Span, cx: &mut Cx) -> bool {
         (true, true) | (false, false) => {
             cx.findings.push(
                 Finding::new(
-                    "type",
+                    Code::Type,
                     item,
                     "a fragment needs exactly one of `file` and `text`",
                 )
@@ -472,7 +472,7 @@ fn check_fragment(t: &mut Table, item: Span, cx: &mut Cx) -> bool {
         Err(why) => {
             cx.findings.push(
                 Finding::new(
-                    "file-ref",
+                    Code::FileRef,
                     node.span,
                     format!("fragment file `{}` {why}", safe(&rel)),
                 )
@@ -525,7 +525,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
         if empty {
             findings.push(
                 Finding::new(
-                    "no-approvers",
+                    Code::NoApprovers,
                     t["require"].span,
                     "this rule requires approval but names no approver",
                 )
@@ -537,7 +537,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
     if t.get("require").is_none() {
         findings.push(
             Finding::new(
-                "missing",
+                Code::Missing,
                 item,
                 "an approval rule needs `require` (allow | notify | approval | deny)",
             )
@@ -548,7 +548,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
     if t.get("action").is_none() {
         findings.push(
             Finding::new(
-                "missing",
+                Code::Missing,
                 item,
                 "an approval rule needs `action` (a glob over actions)",
             )
@@ -562,7 +562,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
         if n != 1 || !wt.contains_key("arg") {
             findings.push(
                 Finding::new(
-                    "type",
+                    Code::Type,
                     w.span,
                     "`when` needs `arg` and exactly one of gt | gte | lt | lte | eq",
                 )
@@ -584,7 +584,7 @@ mod tests {
         let mut f = Vec::new();
         let t = parse_file(FileId(0), text, &mut f).unwrap();
         let c = check_file(FileId(0), "clients/acme/client.toml", &layer, t, &mut f);
-        (c, f.iter().map(|f| f.code).collect())
+        (c, f.iter().map(|f| f.code.as_str()).collect())
     }
 
     #[test]
@@ -592,7 +592,7 @@ mod tests {
         let mut f = Vec::new();
         let t = parse_file(FileId(0), "[model]\nprovdier = \"x\"\n", &mut f).unwrap();
         check_file(FileId(0), "global/a.toml", &LayerKind::Global, t, &mut f);
-        assert_eq!(f[0].code, "unknown-key");
+        assert_eq!(f[0].code.as_str(), "unknown-key");
         assert_eq!(f[0].help.as_deref(), Some("did you mean `provider`?"));
     }
 
@@ -662,7 +662,7 @@ mod tests {
         )
         .unwrap();
         check_file(FileId(0), "global/a.toml", &LayerKind::Global, t, &mut f);
-        assert_eq!(f[0].code, "plaintext-secret");
+        assert_eq!(f[0].code.as_str(), "plaintext-secret");
         assert!(!f[0].message.contains("ghijklmnop"));
     }
 }

@@ -48,6 +48,9 @@ pub enum LayerKind {
     Fragment,
     /// A `*.toml` outside any layer.
     Stray,
+    /// A file outside the config read for a check (`CODEOWNERS`); its path is relative to the
+    /// top of the git work tree, not to the config root.
+    External,
 }
 
 impl LayerKind {
@@ -60,6 +63,7 @@ impl LayerKind {
             LayerKind::Agent(a) => format!("agent:{a}"),
             LayerKind::Fragment => "fragment".into(),
             LayerKind::Stray => "stray".into(),
+            LayerKind::External => "external".into(),
         }
     }
 }
@@ -139,6 +143,23 @@ impl Sources {
             .iter()
             .enumerate()
             .map(|(i, f)| (FileId(i as u32), f))
+    }
+    /// The file at a root-relative path.
+    pub fn find(&self, path: &str) -> Option<FileId> {
+        self.iter().find(|(_, f)| f.path == path).map(|(id, _)| id)
+    }
+    /// The empty span at a 1-based line and column of a file (the file's start when out of range).
+    pub fn span_at(&self, id: FileId, line: u32, column: u32) -> Span {
+        let f = self.get(id);
+        let starts = f.line_starts();
+        let Some(&start) = starts.get(line.saturating_sub(1) as usize) else {
+            return Span::file_start(id);
+        };
+        let offset = f.text[start as usize..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(f.text.len(), |(i, _)| start as usize + i);
+        Span::new(id, offset..offset)
     }
     /// Path, line and column of the start of a span.
     pub fn locate(&self, span: Span) -> Location {

@@ -9,35 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::check::{Usage, check_agent};
-use crate::diagnostic::{Finding, normalize};
+use crate::diagnostic::{Code, Finding, normalize};
 use crate::layer::{Layer, Repo};
 use crate::merge::Effective;
 use crate::source::{LayerKind, Span, safe};
-
-/// Codes that make an agent's document unbuildable (spec 8: errors of sections 1-5).
-pub const UNBUILDABLE: &[&str] = &[
-    "parse",
-    "file-too-large",
-    "too-many-files",
-    "symlink",
-    "invalid-id",
-    "case-collision",
-    "ambiguous-agent",
-    "root-config",
-    "duplicate-key",
-    "type-conflict",
-    "widening",
-    "locked",
-    "duplicate-id",
-    "misplaced-key",
-    "unknown-key",
-    "type",
-    "unknown-client",
-    "file-ref",
-    "required-fragment",
-    "unknown-id",
-    "no-approvers",
-];
 
 /// A merged prefix (global, or global + one client) and its findings.
 #[derive(Debug)]
@@ -77,9 +52,7 @@ impl AgentResult {
     }
     /// True when the rendered document can be built (spec 8): no error of sections 1-5.
     pub fn buildable(&self) -> bool {
-        !self
-            .all_findings()
-            .any(|f| f.is_error() && UNBUILDABLE.contains(&f.code))
+        !self.all_findings().any(Finding::blocks_document)
     }
 }
 
@@ -136,7 +109,7 @@ impl<'r> Stacks<'r> {
             .findings
             .iter()
             .filter(|f| {
-                f.code == "root-config"
+                f.code == Code::RootConfig
                     || self.repo.sources.get(f.span.file).layer == LayerKind::Root
             })
             .cloned()
@@ -153,7 +126,7 @@ impl<'r> Stacks<'r> {
                     }
                     None => {
                         let mut f = Finding::new(
-                            "unknown-client",
+                            Code::UnknownClient,
                             n.span,
                             format!("client `{}` has no directory under clients/", safe(name)),
                         )
@@ -249,12 +222,12 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
     if only.is_none() {
         findings.extend(crate::lint::hoist(repo));
     }
-    findings.retain(|f| !repo.allowed_lints.iter().any(|c| c == f.code));
+    crate::diagnostic::apply_lints(&mut findings, &repo.allowed_lints);
     normalize(&mut findings, &repo.sources);
     let files = repo
         .sources
         .iter()
-        .filter(|(_, f)| !matches!(f.layer, LayerKind::Stray))
+        .filter(|(_, f)| !matches!(f.layer, LayerKind::Stray | LayerKind::External))
         .count();
     Validation {
         findings,

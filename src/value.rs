@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Code, Finding};
 use crate::source::{FileId, Span};
 
 /// Most values (keys and array elements) one file may hold.
@@ -181,7 +181,7 @@ pub fn parse_file(file: FileId, text: &str, findings: &mut Vec<Finding>) -> Opti
             };
             findings.push(
                 Finding::new(
-                    "parse",
+                    Code::Parse,
                     span,
                     format!("not valid TOML: {}", crate::source::safe(&msg)),
                 )
@@ -195,7 +195,7 @@ pub fn parse_file(file: FileId, text: &str, findings: &mut Vec<Finding>) -> Opti
     if values > MAX_VALUES_PER_FILE {
         findings.push(
             Finding::new(
-                "file-too-large",
+                Code::FileTooLarge,
                 Span::file_start(file),
                 format!(
                     "the file holds {values} values, more than the limit of {MAX_VALUES_PER_FILE}"
@@ -303,7 +303,7 @@ fn convert_value(
             if !(-MAX_SAFE_INT..=MAX_SAFE_INT).contains(&i) {
                 findings.push(
                     Finding::new(
-                        "type",
+                        Code::Type,
                         span,
                         format!(
                             "integer {i} is outside ±(2^53 - 1), which JSON cannot carry exactly"
@@ -320,7 +320,7 @@ fn convert_value(
             if !f.is_finite() {
                 findings.push(
                     Finding::new(
-                        "type",
+                        Code::Type,
                         span,
                         "nan and inf are not allowed: JSON cannot carry them",
                     )
@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn rejects_big_ints_and_nan() {
         let (t, f) = parse("a = 9007199254740992\nb = nan\nc = 9007199254740991\n");
-        let codes: Vec<_> = f.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = f.iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["type", "type"]);
         assert!(t.unwrap().contains_key("c"));
     }
@@ -394,6 +394,6 @@ mod tests {
         let text = format!("a = {}{}", "[".repeat(10_000), "]".repeat(10_000));
         let (t, f) = parse(&text);
         assert!(t.is_none());
-        assert_eq!(f[0].code, "parse");
+        assert_eq!(f[0].code.as_str(), "parse");
     }
 }

@@ -319,6 +319,41 @@ fn locks_and_removed_denies_are_called_out() {
     let c = &v["agents"][0]["changes"][0];
     assert_eq!(c["path"], "policy.tools.deny");
     assert!(c["widening"].as_str().unwrap().contains("*.drop_*"));
+    // With --deny-widening the widening change is an error in every output, counted alike.
+    let deny = [
+        "check",
+        "--base",
+        "HEAD~1",
+        "--rev",
+        "HEAD",
+        "--deny-widening",
+    ];
+    let out = t.opl().args(deny).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let human = String::from_utf8(out.stdout).unwrap();
+    assert!(human.contains("widening-change"), "{human}");
+    assert!(
+        human.contains("policy.tools.deny [\"*.delete_*\",\"*.drop_*\"] -> [\"*.delete_*\"]"),
+        "{human}"
+    );
+    assert!(human.contains("1 error, 0 warnings in 1 agent"), "{human}");
+    assert!(human.contains("global/policy.toml:2:1"), "{human}");
+    let (code, j) = t.json(&[deny.as_slice(), &["--format", "json"]].concat());
+    assert_eq!(code, 1);
+    assert_eq!(j["summary"]["errors"], 1);
+    assert_eq!(j["findings"][0]["code"], "widening-change");
+    assert_eq!(j["findings"][0]["severity"], "error");
+    assert_eq!(j["findings"][0]["file"], "global/policy.toml");
+    // Without it, a warning: shown, counted, and the exit status is clean.
+    let out = t
+        .opl()
+        .args(["check", "--base", "HEAD~1", "--rev", "HEAD"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let human = String::from_utf8(out.stdout).unwrap();
+    assert!(human.contains("0 errors, 1 warning in 1 agent"), "{human}");
+    assert!(human.contains("1 agent changed"), "{human}");
     t.opl()
         .args([
             "check",
@@ -326,14 +361,10 @@ fn locks_and_removed_denies_are_called_out() {
             "HEAD~1",
             "--rev",
             "HEAD",
-            "--deny-widening",
+            "--deny-warnings",
         ])
         .assert()
         .code(1);
-    t.opl()
-        .args(["check", "--base", "HEAD~1", "--rev", "HEAD"])
-        .assert()
-        .code(0);
 }
 
 fn parse_github(line: &str) -> (String, u32, u32) {

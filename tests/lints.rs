@@ -168,12 +168,74 @@ fn codeowners_from_meta_owner_and_check_reports_drift() {
     assert_eq!(f["code"], "codeowners-drift");
     assert_eq!(f["file"], "CODEOWNERS");
     assert_eq!(f["line"], 3);
-    opl()
+    // The human report shows what it counts, and agrees with the JSON and the exit status.
+    let out = opl()
         .arg("-C")
         .arg(d.path())
         .args(["check", "--deny-warnings"])
-        .assert()
-        .code(1);
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let human = String::from_utf8(out.stdout).unwrap();
+    assert!(human.contains("codeowners-drift"), "{human}");
+    assert!(
+        human.contains("CODEOWNERS should have `/clients/acme/ @ann`"),
+        "{human}"
+    );
+    assert!(human.contains("CODEOWNERS:3:1"), "{human}");
+    assert!(human.contains("0 errors, 1 warning in 1 agent"), "{human}");
+    assert_eq!(v["summary"]["warnings"], 1);
+    assert_eq!(v["summary"]["errors"], 0);
+    // Every CI format carries it, at the same place.
+    let run = |format: &str| {
+        let out = opl()
+            .arg("-C")
+            .arg(d.path())
+            .args(["check", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let gh = run("github");
+    assert!(
+        gh.starts_with("::warning file=CODEOWNERS,line=3,col=1,")
+            && gh.contains("title=codeowners-drift::"),
+        "{gh}"
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    let r = &sarif["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "codeowners-drift");
+    assert_eq!(r["level"], "warning");
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "CODEOWNERS");
+    assert_eq!(loc["region"]["startLine"], 3);
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(
+        rule["shortDescription"]["text"],
+        opl::diagnostic::Code::CodeownersDrift.description()
+    );
+    let junit = run("junit");
+    assert!(
+        junit.contains("<testcase classname=\"opl.codeowners-drift\" name=\"codeowners-drift CODEOWNERS:3:1\" file=\"CODEOWNERS\" line=\"3\">"),
+        "{junit}"
+    );
+    // `[lints]` allows it like any other warning.
+    std::fs::write(
+        d.path().join("opl.toml"),
+        "version = 1\n\n[lints]\ncodeowners-drift = \"allow\"\n",
+    )
+    .unwrap();
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["check", "--deny-warnings", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"], serde_json::json!([]));
+    assert_eq!(v["summary"]["warnings"], 0);
 }
 
 #[test]

@@ -45,7 +45,7 @@ fn merge(global: &str, client: &str, agent: &str) -> Merged {
         })
         .collect();
     Merged {
-        codes: a.all_findings().map(|f| f.code).collect(),
+        codes: a.all_findings().map(|f| f.code.as_str()).collect(),
         doc: document(&repo, "a", &a.eff),
         provenance,
     }

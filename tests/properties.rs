@@ -17,7 +17,7 @@ fn run(files: Vec<(String, String)>) -> (Vec<&'static str>, serde_json::Value) {
     .unwrap();
     let stacks = Stacks::new(&repo);
     let a = stacks.agent("a").expect("agent a");
-    let codes = a.all_findings().map(|f| f.code).collect();
+    let codes = a.all_findings().map(|f| f.code.as_str()).collect();
     (codes, document(&repo, "a", &a.eff))
 }
 

@@ -190,7 +190,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                             format!(
                                 "{}: {}",
                                 safe(&c.path),
-                                super::diff::change_text(c.old.as_ref(), c.new.as_ref())
+                                crate::output::change_text(c.old.as_ref(), c.new.as_ref())
                             )
                         })
                         .collect();

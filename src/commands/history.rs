@@ -137,7 +137,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                     continue;
                 }
                 for ch in &e.changes {
-                    let what = super::diff::change_text(ch.old.as_ref(), ch.new.as_ref());
+                    let what = crate::output::change_text(ch.old.as_ref(), ch.new.as_ref());
                     let at = match (&ch.file, ch.line) {
                         (Some(f), Some(l)) if !own(f) => format!("  ({}:{l})", safe(f)),
                         _ => String::new(),
@@ -369,7 +369,7 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
             c.parents.first().copied()
         };
         let report = match parent {
-            Some(p) => super::diff::diff_states(&root, &git, &State::Commit(p), &to, &[])?,
+            Some(p) => crate::load::diff_states(&root, &git, &State::Commit(p), &to, &[])?,
             None => {
                 let new = match load_state(&root, Some(&git), &to, &Selection::All) {
                     Ok(r) => r,

@@ -1,6 +1,7 @@
 //! One module per subcommand: read inputs, call the core, hand results to an output writer.
 
 pub mod check;
+pub mod codeowners;
 pub mod diff;
 pub mod explain;
 pub mod graph;
@@ -9,7 +10,6 @@ pub mod hook;
 pub mod init;
 pub mod inventory;
 pub mod manual;
-pub mod owners;
 pub mod render;
 pub mod schema;
 pub mod validate;
@@ -18,10 +18,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::SourceArgs;
-use crate::git::{Git, State};
+use crate::git::State;
 use crate::layer::{Repo, Selection};
+pub use crate::load::{load_state, locate, need_git};
 use crate::output::Style;
-use crate::snapshot::{WorkTree, find_root};
 
 /// What every command gets: the output streams and shared options.
 pub struct Ctx<'a> {
@@ -34,6 +34,12 @@ pub struct Ctx<'a> {
 /// A usage or I/O failure (exit status 2) with its message.
 #[derive(Debug)]
 pub struct Failure(pub String);
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure(e)
+    }
+}
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
@@ -52,38 +58,21 @@ pub fn open(ctx: &Ctx) -> Result<(PathBuf, Repo), Failure> {
 /// Finds the root and loads the state `source` names (work tree, index or a revision).
 pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
     let state = state_of(source);
-    let (root, git) = locate(ctx, &state)?;
+    let (root, git) = locate(ctx.repo.as_deref(), &state)?;
     let repo = load_state(&root, git.as_ref(), &state, &Selection::All)?;
     Ok((root, repo))
 }
 
-/// The config root and, for a revision or the index, its git repository. A bare repository
-/// (no work tree) can be read at a revision, with the config root at the top of its trees.
-pub fn locate(ctx: &Ctx, state: &State) -> Result<(PathBuf, Option<Git>), Failure> {
-    match find_root(ctx.repo.as_deref()) {
-        Ok(root) => {
-            let git = if *state == State::WorkTree {
-                None
-            } else {
-                Some(need_git(&root)?)
-            };
-            Ok((root, git))
-        }
-        Err(e) => {
-            if matches!(state, State::Rev(_)) {
-                let dir = ctx
-                    .repo
-                    .clone()
-                    .or_else(|| std::env::current_dir().ok())
-                    .unwrap_or_default();
-                if let Ok(Some(g)) = Git::discover(&dir)
-                    && g.workdir().is_none()
-                {
-                    return Ok((dir, Some(g)));
-                }
-            }
-            Err(Failure(e))
-        }
+/// The writer's format for `--format`.
+pub fn report_format(f: crate::cli::ReportFormat) -> crate::output::ReportFormat {
+    use crate::cli::ReportFormat as C;
+    use crate::output::ReportFormat as R;
+    match f {
+        C::Human => R::Human,
+        C::Json => R::Json,
+        C::Github => R::Github,
+        C::Sarif => R::Sarif,
+        C::Junit => R::Junit,
     }
 }
 
@@ -94,60 +83,6 @@ pub fn state_of(source: &SourceArgs) -> State {
         (None, true) => State::Index,
         (None, false) => State::WorkTree,
     }
-}
-
-/// The git repository holding the root, or a failure that says why one is needed.
-pub fn need_git(root: &std::path::Path) -> Result<Git, Failure> {
-    match Git::discover(root) {
-        Ok(Some(g)) => Ok(g),
-        Ok(None) => Err(Failure(format!(
-            "{} is not inside a git repository; --rev, --staged, diff and hooks need one",
-            root.display()
-        ))),
-        Err(e) => Err(Failure(e.0)),
-    }
-}
-
-/// Loads one state of the config repository.
-pub fn load_state(
-    root: &std::path::Path,
-    git: Option<&Git>,
-    state: &State,
-    selection: &Selection,
-) -> Result<Repo, Failure> {
-    let loaded = match state {
-        State::WorkTree => crate::layer::load_selected(&WorkTree::new(root), selection),
-        _ => {
-            let git =
-                git.ok_or_else(|| Failure("reading a revision needs a git repository".into()))?;
-            let snap = match selection {
-                Selection::All => git.snapshot(state),
-                Selection::Agents(ids) => {
-                    git.snapshot_focused(state, Some(&ids.iter().cloned().collect::<Vec<_>>()))
-                }
-            }
-            .map_err(|e| Failure(e.0))?;
-            if !snap.has_root() {
-                let at = if git.prefix().is_empty() {
-                    "the top of the repository".to_string()
-                } else {
-                    git.prefix().to_string()
-                };
-                return Err(Failure(format!(
-                    "{} has no opl.toml at {at}",
-                    state.label()
-                )));
-            }
-            crate::layer::load_selected(&snap, selection)
-        }
-    };
-    loaded.map_err(|e| {
-        Failure(format!(
-            "cannot read {} of {}: {e}",
-            state.label(),
-            root.display()
-        ))
-    })
 }
 
 /// Writes to a stream, turning a broken pipe into a quiet failure.

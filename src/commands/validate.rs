@@ -1,7 +1,7 @@
 //! `opl validate`: every finding of the repository in one run.
 
 use super::{Ctx, Failure, Outcome, emit, load_state, state_of, unknown_agent};
-use crate::cli::{FindingsFormat, ValidateArgs};
+use crate::cli::ValidateArgs;
 use crate::git::State;
 use crate::layer::Selection;
 use crate::output;
@@ -9,7 +9,7 @@ use crate::output;
 /// Runs `opl validate`.
 pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let state = state_of(&args.source);
-    let (root, git) = super::locate(ctx, &state)?;
+    let (root, git) = super::locate(ctx.repo.as_deref(), &state)?;
     // With --staged, check what the commit would change: the agents the staged changes affect.
     let mut scope_note = String::new();
     let selection = if !args.agents.is_empty() {
@@ -46,35 +46,31 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         ),
     };
     let v = crate::stack::validate(&repo, only.as_deref());
-    match args.format {
-        FindingsFormat::Json => emit(
-            ctx.out,
-            &output::json_report(&v.findings, &repo.sources, v.agents, v.files),
-        )?,
-        FindingsFormat::Human => {
-            let mut text = output::human(&v.findings, &repo.sources, ctx.style);
-            if v.findings.is_empty() {
-                text.push_str(&format!(
-                    "ok: {}{scope_note}, {}, no findings\n",
-                    output::plural(v.agents, "agent"),
-                    output::plural(v.files, "file")
-                ));
-            } else {
-                text.push_str(&format!(
-                    "{} in {}{scope_note}, {}\n",
-                    output::summary_line(&v.findings),
-                    output::plural(v.agents, "agent"),
-                    output::plural(v.files, "file")
-                ));
-            }
-            emit(ctx.out, &text)?;
-        }
-    }
-    let (errors, warnings) = output::counts(&v.findings);
+    let prefix = match &git {
+        Some(g) => g.prefix().to_string(),
+        None => crate::git::Git::discover(&root)
+            .ok()
+            .flatten()
+            .map(|g| g.prefix().to_string())
+            .unwrap_or_default(),
+    };
+    let written = output::FindingsReport {
+        findings: &v.findings,
+        sources: &repo.sources,
+        prefix: &prefix,
+        agents: v.agents,
+        files: v.files,
+        scope: scope_note,
+    };
+    emit(
+        ctx.out,
+        &written.text(
+            super::report_format(args.format),
+            ctx.style,
+            Default::default(),
+        ),
+    )?;
+    let status = written.status(args.deny_warnings);
     super::leak(repo);
-    Ok(if errors > 0 || (args.deny_warnings && warnings > 0) {
-        crate::EXIT_FINDINGS
-    } else {
-        crate::EXIT_CLEAN
-    })
+    Ok(status)
 }

@@ -1,7 +1,8 @@
-//! `opl codeowners`: a CODEOWNERS file from each layer's `meta.owner`.
+//! CODEOWNERS from each layer's `meta.owner`, and its drift from a committed CODEOWNERS file.
 
-use super::{Ctx, Outcome, emit, open};
+use crate::diagnostic::{Code, Finding};
 use crate::layer::{Layer, Repo};
+use crate::source::{LayerKind, SourceFile, Span, safe};
 
 /// A CODEOWNERS handle for an owner: `user:x` and `group:x` become `@x` (use `group:org/team`
 /// for a GitHub team); an email or `@handle` stays as it is.
@@ -87,21 +88,68 @@ pub fn text(rules: &[(String, Vec<String>)]) -> String {
     s
 }
 
-/// Runs `opl codeowners`.
-pub fn run(ctx: &mut Ctx) -> Outcome {
-    let (root, repo) = open(ctx)?;
-    let prefix = crate::git::Git::discover(&root)
-        .ok()
-        .flatten()
-        .map(|g| g.prefix().to_string())
-        .unwrap_or_default();
-    emit(ctx.out, &text(&rules(&repo, &prefix)))?;
-    Ok(crate::EXIT_CLEAN)
+/// Where GitHub, GitLab and Gitea look for CODEOWNERS, relative to the top of the work tree.
+pub const LOCATIONS: [&str; 3] = [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
+
+/// `codeowners-drift` findings for the CODEOWNERS file at `top` (the first of [`LOCATIONS`] that
+/// exists): every rule it lacks or states with other owners. The file is added to the
+/// repository's sources, so the findings point into it.
+pub fn drift_findings(repo: &mut Repo, top: &std::path::Path, prefix: &str) -> Vec<Finding> {
+    let Some((name, committed)) = LOCATIONS
+        .iter()
+        .find_map(|n| Some((*n, std::fs::read_to_string(top.join(n)).ok()?)))
+    else {
+        return Vec::new();
+    };
+    let expected = rules(repo, prefix);
+    let stale = drift(&committed, &expected);
+    if stale.is_empty() {
+        return Vec::new();
+    }
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(committed.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let file = repo.sources.add(SourceFile::new(
+        name.to_string(),
+        committed.clone(),
+        LayerKind::External,
+    ));
+    stale
+        .into_iter()
+        .map(|(pattern, owners, line)| {
+            let span = match line {
+                Some(l) => {
+                    let start = line_starts[l as usize - 1];
+                    let end = committed[start..]
+                        .find('\n')
+                        .map_or(committed.len(), |e| start + e);
+                    Span::new(file, start..end)
+                }
+                None => Span::file_start(file),
+            };
+            let label = if line.is_some() {
+                "other owners here"
+            } else {
+                "no rule for this path"
+            };
+            Finding::new(
+                Code::CodeownersDrift,
+                span,
+                format!(
+                    "{name} should have `{} {}` (from meta.owner)",
+                    safe(&pattern),
+                    safe(&owners.join(" "))
+                ),
+            )
+            .label(label)
+            .help("regenerate it: opl codeowners > CODEOWNERS")
+        })
+        .collect()
 }
 
 /// Rules the committed CODEOWNERS file lacks or states with other owners: (pattern, expected
 /// owners, line of the committed rule if any).
-pub fn drift(
+fn drift(
     committed: &str,
     rules: &[(String, Vec<String>)],
 ) -> Vec<(String, Vec<String>, Option<u32>)> {

@@ -1,0 +1,16 @@
+//! `opl codeowners`: a CODEOWNERS file from each layer's `meta.owner`.
+
+use super::{Ctx, Outcome, emit, open};
+use crate::owners::{rules, text};
+
+/// Runs `opl codeowners`.
+pub fn run(ctx: &mut Ctx) -> Outcome {
+    let (root, repo) = open(ctx)?;
+    let prefix = crate::git::Git::discover(&root)
+        .ok()
+        .flatten()
+        .map(|g| g.prefix().to_string())
+        .unwrap_or_default();
+    emit(ctx.out, &text(&rules(&repo, &prefix)))?;
+    Ok(crate::EXIT_CLEAN)
+}

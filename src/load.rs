@@ -1,0 +1,134 @@
+//! Loading one state of the config repository: the work tree, the git index or a commit, and the
+//! diff of two states (only the agents the change can affect are merged).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::diff::{Report, affected, compare};
+use crate::git::{Git, State};
+use crate::layer::{Repo, Selection};
+use crate::snapshot::{Memory, WorkTree, find_root};
+
+/// The config root and, for a revision or the index, its git repository. A bare repository
+/// (no work tree) can be read at a revision, with the config root at the top of its trees.
+pub fn locate(dir: Option<&Path>, state: &State) -> Result<(PathBuf, Option<Git>), String> {
+    match find_root(dir) {
+        Ok(root) => {
+            let git = if *state == State::WorkTree {
+                None
+            } else {
+                Some(need_git(&root)?)
+            };
+            Ok((root, git))
+        }
+        Err(e) => {
+            if matches!(state, State::Rev(_)) {
+                let dir = dir
+                    .map(Path::to_path_buf)
+                    .or_else(|| std::env::current_dir().ok())
+                    .unwrap_or_default();
+                if let Ok(Some(g)) = Git::discover(&dir)
+                    && g.workdir().is_none()
+                {
+                    return Ok((dir, Some(g)));
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The git repository holding the root, or a failure that says why one is needed.
+pub fn need_git(root: &Path) -> Result<Git, String> {
+    match Git::discover(root) {
+        Ok(Some(g)) => Ok(g),
+        Ok(None) => Err(format!(
+            "{} is not inside a git repository; --rev, --staged, diff and hooks need one",
+            root.display()
+        )),
+        Err(e) => Err(e.0),
+    }
+}
+
+/// Loads one state of the config repository.
+pub fn load_state(
+    root: &Path,
+    git: Option<&Git>,
+    state: &State,
+    selection: &Selection,
+) -> Result<Repo, String> {
+    let loaded = match state {
+        State::WorkTree => crate::layer::load_selected(&WorkTree::new(root), selection),
+        _ => {
+            let git = git.ok_or("reading a revision needs a git repository")?;
+            let snap = match selection {
+                Selection::All => git.snapshot(state),
+                Selection::Agents(ids) => {
+                    git.snapshot_focused(state, Some(&ids.iter().cloned().collect::<Vec<_>>()))
+                }
+            }
+            .map_err(|e| e.0)?;
+            if !snap.has_root() {
+                let at = if git.prefix().is_empty() {
+                    "the top of the repository".to_string()
+                } else {
+                    git.prefix().to_string()
+                };
+                return Err(format!("{} has no opl.toml at {at}", state.label()));
+            }
+            crate::layer::load_selected(&snap, selection)
+        }
+    };
+    loaded.map_err(|e| format!("cannot read {} of {}: {e}", state.label(), root.display()))
+}
+
+/// Computes the diff between two states, merging only the agents the change can affect.
+pub fn diff_states(
+    root: &Path,
+    git: &Git,
+    from: &State,
+    to: &State,
+    only: &[String],
+) -> Result<Report, String> {
+    let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
+    let changed = if unborn {
+        let snap = load_state(root, Some(git), to, &Selection::All).ok();
+        snap.map(|r| r.sources.iter().map(|(_, f)| f.path.clone()).collect())
+            .unwrap_or_default()
+    } else {
+        git.changed_paths(from, to).map_err(|e| e.0)?
+    };
+    let mut selection = affected(&changed);
+    if !only.is_empty() {
+        selection = Selection::Agents(match selection {
+            Selection::All => only.iter().cloned().collect(),
+            Selection::Agents(ids) => ids.into_iter().filter(|i| only.contains(i)).collect(),
+        });
+    }
+    let old = if unborn {
+        empty()?
+    } else {
+        load_state(root, Some(git), from, &selection)?
+    };
+    let new = load_state(root, Some(git), to, &selection)?;
+    let ids: BTreeSet<String> = match &selection {
+        Selection::All => old
+            .agents
+            .keys()
+            .chain(new.agents.keys())
+            .cloned()
+            .collect(),
+        Selection::Agents(ids) => ids.iter().cloned().collect(),
+    };
+    let from_label = if unborn {
+        "(no commits)".to_string()
+    } else {
+        from.label()
+    };
+    Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
+}
+
+/// The state before the first commit: a root config and nothing else.
+fn empty() -> Result<Repo, String> {
+    crate::layer::load(&Memory::new([("opl.toml", "version = 1\n")])).map_err(|e| e.to_string())
+}
