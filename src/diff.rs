@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding, Severity};
 use crate::key_path::{KeyPath, Segment};
 use crate::layer::{Repo, Selection};
 use crate::origin::{Origin, provenance};
 use crate::render::{digest, document, to_toml};
-use crate::schema::{self, Class, REQUIRE_LADDER};
+use crate::schema::{self, Loosens, REQUIRE_LADDER};
 use crate::source::{LayerKind, SourceFile, Sources, Span, safe};
 use crate::stack::Stacks;
 
@@ -317,111 +318,76 @@ fn strings(v: Option<&Json>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-fn num(v: Option<&Json>) -> Option<f64> {
-    v.and_then(Json::as_f64)
-}
-
-/// Why a change of `path` from `old` to `new` widens what the agent may do, or `None`.
+/// Why a change of `path` from `old` to `new` widens what the agent may do, or `None`: the rule of
+/// the key's schema entry ([`schema::Loosens`]), or else of its merge class.
 pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<String> {
     let kp = KeyPath::parse(path).ok()?;
-    let keys: Vec<&str> = kp.keys().collect();
-    let list = |what: &str| -> Option<String> {
-        let (o, n) = (strings(old), strings(new));
-        let added: Vec<&str> = n.iter().filter(|x| !o.contains(x)).copied().collect();
-        (!added.is_empty()).then(|| format!("{what}: {}", added.join(", ")))
+    let field = schema::lookup_rendered(kp.keys())?;
+    let rule = || {
+        kp.0.iter()
+            .find_map(|s| match s {
+                Segment::Id(i) => Some(i.as_str()),
+                Segment::Key(_) => None,
+            })
+            .unwrap_or_default()
     };
-    match keys.as_slice() {
-        ["actions"] => return list("new action"),
-        ["memory", "scopes"] => return list("more memory scopes"),
-        ["memory", "inspectors"] => return list("more memory inspectors"),
-        ["memory", "retention_days", _] => {
-            return match (num(old), num(new)) {
-                (Some(a), Some(b)) if b > a => Some(format!("longer retention: {a} -> {b} days")),
-                _ => None,
-            };
-        }
-        ["policy", "approvals", "rules", field, ..] => {
-            let id =
-                kp.0.iter()
-                    .find_map(|s| {
-                        if let Segment::Id(i) = s {
-                            Some(i.as_str())
-                        } else {
-                            None
-                        }
-                    })
-                    .unwrap_or_default();
-            return match (*field, old, new) {
-                ("action", Some(_), None) => Some(format!("approval rule `{id}` removed")),
-                ("require", Some(o), Some(n)) => {
-                    let rank = |v: &Json| {
-                        v.as_str()
-                            .and_then(|s| REQUIRE_LADDER.iter().position(|r| *r == s))
-                    };
-                    match (rank(o), rank(n)) {
-                        (Some(a), Some(b)) if b < a => {
-                            Some(format!("approval rule `{id}` looser: {} -> {}", o, n))
-                        }
-                        _ => None,
-                    }
-                }
-                ("when", _, _) => {
-                    let cmp = keys.last().copied().unwrap_or_default();
-                    match (cmp, num(old), num(new)) {
-                        ("gt" | "gte", Some(a), Some(b)) if b > a => Some(format!(
-                            "approval rule `{id}` applies less often: {cmp} {a} -> {b}"
-                        )),
-                        ("lt" | "lte", Some(a), Some(b)) if b < a => Some(format!(
-                            "approval rule `{id}` applies less often: {cmp} {a} -> {b}"
-                        )),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-        }
-        _ => {}
-    }
-    let field = schema::lookup(keys.iter().copied())?;
-    match field.class {
-        Class::Min => match (num(old), num(new)) {
-            (Some(a), Some(b)) if b > a => Some(format!("higher ceiling: {a} -> {b}")),
-            (Some(a), None) => Some(format!("ceiling {a} removed")),
-            _ => None,
-        },
-        Class::Max => match (num(old), num(new)) {
-            (Some(a), Some(b)) if b < a => Some(format!("lower floor: {a} -> {b}")),
-            (Some(a), None) => Some(format!("floor {a} removed")),
-            _ => None,
-        },
-        Class::Or => (old == Some(&Json::Bool(true)) && new != Some(&Json::Bool(true)))
-            .then(|| "requirement turned off".to_string()),
-        Class::Subset => {
-            if old.is_some() && new.is_none() {
-                return Some("allow list removed: nothing is restricted".into());
-            }
-            let o = strings(old);
-            let added: Vec<&str> = strings(new)
-                .into_iter()
-                .filter(|n| old.is_some() && !o.iter().any(|p| crate::glob::covers(p, n)))
-                .collect();
-            (!added.is_empty()).then(|| format!("newly allowed: {}", added.join(", ")))
-        }
-        Class::Union => {
-            let n = strings(new);
-            let removed: Vec<&str> = strings(old)
-                .into_iter()
-                .filter(|x| !n.contains(x))
-                .collect();
-            (!removed.is_empty()).then(|| {
-                format!(
+    let num = |v: Option<&Json>| v.and_then(Json::as_f64);
+    let bound = |raised: bool| match (num(old), num(new)) {
+        (Some(a), Some(b)) if (raised && b > a) || (!raised && b < a) => Some(format!(
+            "approval rule `{}` applies less often: {} {a} -> {b}",
+            rule(),
+            kp.keys().last().unwrap_or_default()
+        )),
+        _ => None,
+    };
+    match field.loosens {
+        Loosens::ByClass => {
+            let (o, n) = (old.map(Operand::of_json), new.map(Operand::of_json));
+            let w = field.class.widening(o.as_ref(), n.as_ref())?;
+            Some(match w {
+                Widening::HigherCeiling(a, b) => format!("higher ceiling: {a} -> {b}"),
+                Widening::CeilingRemoved(a) => format!("ceiling {a} removed"),
+                Widening::LowerFloor(a, b) => format!("lower floor: {a} -> {b}"),
+                Widening::FloorRemoved(a) => format!("floor {a} removed"),
+                Widening::TurnedOff => "requirement turned off".into(),
+                Widening::NotCovered(added) => format!("newly allowed: {}", added.join(", ")),
+                Widening::ListRemoved => "allow list removed: nothing is restricted".into(),
+                Widening::Dropped(gone) => format!(
                     "no longer {}: {}",
-                    keys.last().copied().unwrap_or_default().replace('_', " "),
-                    removed.join(", ")
-                )
+                    kp.keys().last().unwrap_or_default().replace('_', " "),
+                    gone.join(", ")
+                ),
             })
         }
-        _ => None,
+        Loosens::WhenAdded(what) => {
+            let (o, n) = (strings(old), strings(new));
+            let added: Vec<&str> = n.into_iter().filter(|x| !o.contains(x)).collect();
+            (!added.is_empty()).then(|| format!("{what}: {}", added.join(", ")))
+        }
+        Loosens::WhenRaised(what) => match (num(old), num(new)) {
+            (Some(a), Some(b)) if b > a => Some(format!("{what}: {a} -> {b} days")),
+            _ => None,
+        },
+        Loosens::WhenLowered => {
+            let rank = |v: Option<&Json>| {
+                v.and_then(Json::as_str)
+                    .and_then(|s| REQUIRE_LADDER.iter().position(|r| *r == s))
+            };
+            match (rank(old), rank(new)) {
+                (Some(a), Some(b)) if b < a => Some(format!(
+                    "approval rule `{}` looser: {} -> {}",
+                    rule(),
+                    old?,
+                    new?
+                )),
+                _ => None,
+            }
+        }
+        Loosens::BoundRaised => bound(true),
+        Loosens::BoundLowered => bound(false),
+        Loosens::WhenRemoved => {
+            (old.is_some() && new.is_none()).then(|| format!("approval rule `{}` removed", rule()))
+        }
     }
 }
 

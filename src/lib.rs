@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod ci;
+pub mod class;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding};
-use crate::glob;
 use crate::key_path::KeyPath;
 use crate::layer::{Layer, elem_id, elem_id_span};
 use crate::schema::{self, Class, Field, Shape};
@@ -419,99 +419,17 @@ fn merge_leaf(
         .related(old.span, "inherited from here")
         .help("remove it: the value is inherited anyway")
     };
-    let widening = |span: Span, msg: String, rel: &str| {
-        Finding::new(Code::Widening, span, msg)
-            .label("widens the inherited policy")
-            .related(old.span, rel.to_string())
-    };
+    // The merge rule: the effective value this layer makes.
     let mut new_node = n.clone();
     match class {
-        Class::Override | Class::AgentOnly | Class::Table => {
-            if n.value.same(&old.value) {
-                f.push(noop());
-            }
-        }
-        Class::Min | Class::Max => {
-            let (a, b) = (
-                n.value.as_f64().unwrap_or(0.0),
-                old.value.as_f64().unwrap_or(0.0),
-            );
-            let wider = if class == Class::Min { a > b } else { a < b };
-            if wider {
-                let (word, rel) = if class == Class::Min {
-                    ("raises the ceiling", "inherited ceiling")
-                } else {
-                    ("lowers the floor", "inherited floor")
-                };
-                f.push(widening(
-                    n.span,
-                    format!(
-                        "`{here}` = {} {word} {} set by an earlier layer",
-                        n.value.short(),
-                        old.value.short()
-                    ),
-                    rel,
-                ));
-                return;
-            }
-            if a == b {
-                f.push(noop());
-            }
-        }
-        Class::Or => {
-            let (a, b) = (
-                matches!(n.value, Value::Boolean(true)),
-                matches!(old.value, Value::Boolean(true)),
-            );
-            if b && !a {
-                f.push(widening(
-                    n.span,
-                    format!(
-                        "`{here}` = false turns off a requirement an earlier layer set to true"
-                    ),
-                    "set to true here",
-                ));
-                return;
-            }
-            if a == b {
-                f.push(noop());
-            }
-        }
-        Class::Subset => {
-            let inherited: Vec<&str> = old
-                .value
-                .as_array()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|e| e.value.as_str())
-                .collect();
-            let mut ok = true;
-            for e in n.value.as_array().unwrap_or_default() {
-                let s = e.value.as_str().unwrap_or_default();
-                if !inherited.iter().any(|p| glob::covers(p, s)) {
-                    ok = false;
-                    f.push(widening(
-                        e.span,
-                        format!(
-                            "`{}` in `{here}` is not covered by the inherited list [{}]",
-                            safe(s),
-                            inherited
-                                .iter()
-                                .map(|s| safe(s))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        "inherited list",
-                    ));
-                }
-            }
-            if !ok {
-                return;
-            }
-            if n.value.same(&old.value) {
-                f.push(noop());
-            }
-        }
+        Class::Override
+        | Class::AgentOnly
+        | Class::Table
+        | Class::Min
+        | Class::Max
+        | Class::Or
+        | Class::Subset
+        | Class::Append => {}
         Class::Union => {
             let mut elems: Vec<Node> = old.value.as_array().unwrap_or_default().to_vec();
             for e in n.value.as_array().unwrap_or_default() {
@@ -521,11 +439,82 @@ fn merge_leaf(
             }
             new_node.value = Value::Array(elems);
         }
-        Class::Append => {}
+    }
+    // The widening test, on the effective values before and after.
+    let (before, after) = (
+        Operand::of_value(&old.value),
+        Operand::of_value(&new_node.value),
+    );
+    if let Some(w) = class.widening(Some(&before), Some(&after)) {
+        f.extend(widening_findings(here, n, old, w));
+        return;
+    }
+    if class != Class::Union && class != Class::Append && n.value.same(&old.value) {
+        f.push(noop());
     }
     let old = std::mem::replace(&mut leaf.node, new_node);
     leaf.shadowed.push(old);
     leaf.class = class;
+}
+
+/// The `widening` findings of a layer's value `n` that loosens the inherited `old`: one per
+/// element a `subset` list adds beyond what it inherits, else one.
+fn widening_findings(here: &KeyPath, n: &Node, old: &Node, w: Widening) -> Vec<Finding> {
+    let finding = |span: Span, msg: String, rel: &str| {
+        Finding::new(Code::Widening, span, msg)
+            .label("widens the inherited policy")
+            .related(old.span, rel.to_string())
+    };
+    let (new, was) = (n.value.short(), old.value.short());
+    match w {
+        Widening::HigherCeiling(..) | Widening::CeilingRemoved(_) => vec![finding(
+            n.span,
+            format!("`{here}` = {new} raises the ceiling {was} set by an earlier layer"),
+            "inherited ceiling",
+        )],
+        Widening::LowerFloor(..) | Widening::FloorRemoved(_) => vec![finding(
+            n.span,
+            format!("`{here}` = {new} lowers the floor {was} set by an earlier layer"),
+            "inherited floor",
+        )],
+        Widening::TurnedOff => vec![finding(
+            n.span,
+            format!("`{here}` = false turns off a requirement an earlier layer set to true"),
+            "set to true here",
+        )],
+        Widening::NotCovered(added) => {
+            let inherited: Vec<String> = old
+                .value
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.value.as_str().map(safe))
+                .collect();
+            n.value
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .filter(|e| {
+                    e.value
+                        .as_str()
+                        .is_some_and(|s| added.iter().any(|a| a == s))
+                })
+                .map(|e| {
+                    finding(
+                        e.span,
+                        format!(
+                            "`{}` in `{here}` is not covered by the inherited list [{}]",
+                            safe(e.value.as_str().unwrap_or_default()),
+                            inherited.join(", ")
+                        ),
+                        "inherited list",
+                    )
+                })
+                .collect()
+        }
+        // A layer cannot unset or shrink what it inherits: merging never meets these.
+        Widening::ListRemoved | Widening::Dropped(_) => Vec::new(),
+    }
 }
 
 fn merge_list(
@@ -556,11 +545,6 @@ fn merge_list(
     for e in n.value.as_array().unwrap_or_default() {
         let id = elem_id(e).unwrap_or_default();
         if let Some(first) = list.elems.iter().find(|x| elem_id(x) == Some(id)) {
-            let what = if class == Class::Union && here.to_string() == "policy.approvals.rules" {
-                "a later layer adds rules, never redefines one"
-            } else {
-                "a later layer adds elements, never redefines one"
-            };
             f.push(
                 Finding::new(
                     Code::DuplicateId,
@@ -572,7 +556,9 @@ fn merge_list(
                 )
                 .label("repeated id")
                 .related(elem_id_span(first), "first defined here")
-                .help(format!("{what}: choose a new id")),
+                .help(format!(
+                    "a later layer adds elements to `{here}`, never redefines one: choose a new id"
+                )),
             );
             continue;
         }

@@ -68,8 +68,9 @@ pub struct Provenance {
     #[serde(skip)]
     pub key_path: KeyPath,
     pub value: Json,
-    /// The merge class, or `derived` for values opl computes.
-    pub class: &'static str,
+    /// The merge class; `None` (`derived` in JSON) for values opl computes.
+    #[serde(serialize_with = "class_or_derived")]
+    pub class: Option<Class>,
     /// The winning definition; `None` for derived values.
     pub origin: Option<Origin>,
     pub shadowed: Vec<Shadowed>,
@@ -116,16 +117,11 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
                 continue;
             }
         }
-        let class = if l.class == Class::AgentOnly {
-            "agent-only"
-        } else {
-            l.class.name()
-        };
         out.push(Provenance {
             path: l.path.to_string(),
             key_path: l.path.clone(),
             value: shown(&l.path, l.node),
-            class,
+            class: Some(l.class),
             origin: Some(Origin::of(repo, l.node.key_span)),
             shadowed: l
                 .shadowed
@@ -159,7 +155,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
                 path: p.to_string(),
                 key_path: p,
                 value: Json::String(text.clone()),
-                class: "append",
+                class: Some(Class::Append),
                 origin: Some(Origin::of(repo, Span::file_start(*fid))),
                 shadowed: Vec::new(),
                 derived: None,
@@ -199,7 +195,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
                 path: p.to_string(),
                 key_path: p,
                 value: v.clone(),
-                class: "derived",
+                class: None,
                 origin,
                 shadowed: Vec::new(),
                 derived: Some(how.into()),
@@ -208,6 +204,18 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
     }
     out.sort_by(|a, b| a.key_path.cmp(&b.key_path));
     out
+}
+
+fn class_or_derived<S: serde::Serializer>(c: &Option<Class>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.map_or("derived", Class::name))
+}
+
+/// What a class of [`Provenance`] means, in one line.
+pub fn class_text(c: Option<Class>) -> (&'static str, &'static str) {
+    match c {
+        Some(c) => (c.name(), c.explanation()),
+        None => ("derived", "computed by opl from other keys"),
+    }
 }
 
 /// A one-line form of a value for tables (control characters escaped, long text shortened).

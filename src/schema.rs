@@ -5,39 +5,27 @@
 
 use serde_json::{Map, Value as Json, json};
 
-/// How a later layer combines with what it inherits (spec section 3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
-    Table,
-    Override,
-    Append,
-    Union,
-    Subset,
-    Min,
-    Max,
-    Or,
-    AgentOnly,
-}
+pub use crate::class::Class;
 
-impl Class {
-    /// The spec's name of the class.
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Table => "table",
-            Class::Override => "override",
-            Class::Append => "append",
-            Class::Union => "union",
-            Class::Subset => "subset",
-            Class::Min => "min",
-            Class::Max => "max",
-            Class::Or => "or",
-            Class::AgentOnly => "agent-only",
-        }
-    }
-    /// True for the classes that constrain (policy) rather than choose (settings).
-    pub fn is_policy(self) -> bool {
-        matches!(self, Class::Subset | Class::Min | Class::Max | Class::Or)
-    }
+/// When a change of a value between two revisions widens what an agent may do, for the keys
+/// whose merge class does not say it: settings that grant (memory scopes, actions) and the
+/// fields of approval rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loosens {
+    /// As the merge class says ([`Class::widening`]).
+    ByClass,
+    /// A list whose new elements grant more (the text names what they are).
+    WhenAdded(&'static str),
+    /// A number whose increase grants more (retention in days).
+    WhenRaised(&'static str),
+    /// A level of the approval ladder (`require`): lower is looser.
+    WhenLowered,
+    /// A rule's lower bound (`gt`, `gte`): raised, the rule applies less often.
+    BoundRaised,
+    /// A rule's upper bound (`lt`, `lte`): lowered, the rule applies less often.
+    BoundLowered,
+    /// The field that makes a rule (`action`): removed, the rule is gone.
+    WhenRemoved,
 }
 
 /// The type of a leaf.
@@ -81,6 +69,16 @@ pub struct Field {
     /// Must be present in every agent's effective config.
     pub required: bool,
     pub doc: &'static str,
+    /// When a change of its value widens what an agent may do.
+    pub loosens: Loosens,
+}
+
+impl Field {
+    /// The field with a widening rule of its own.
+    const fn loosens(mut self, loosens: Loosens) -> Self {
+        self.loosens = loosens;
+        self
+    }
 }
 
 const fn f(name: &'static str, shape: Shape, class: Class, doc: &'static str) -> Field {
@@ -90,6 +88,7 @@ const fn f(name: &'static str, shape: Shape, class: Class, doc: &'static str) ->
         class,
         required: false,
         doc,
+        loosens: Loosens::ByClass,
     }
 }
 const fn req(name: &'static str, shape: Shape, class: Class, doc: &'static str) -> Field {
@@ -99,6 +98,7 @@ const fn req(name: &'static str, shape: Shape, class: Class, doc: &'static str) 
         class,
         required: true,
         doc,
+        loosens: Loosens::ByClass,
     }
 }
 
@@ -340,9 +340,11 @@ static RETENTION: Field = f(
     Leaf(Count),
     Override,
     "Retention in days for one scope.",
-);
+)
+.loosens(Loosens::WhenRaised("longer retention"));
 static MEMORY: [Field; 3] = [
-    f("scopes", Leaf(Strings), Override, "Memory scopes."),
+    f("scopes", Leaf(Strings), Override, "Memory scopes.")
+        .loosens(Loosens::WhenAdded("more memory scopes")),
     f(
         "retention_days",
         Map(&RETENTION),
@@ -354,7 +356,8 @@ static MEMORY: [Field; 3] = [
         Leaf(Strings),
         Override,
         "Who may inspect memory.",
-    ),
+    )
+    .loosens(Loosens::WhenAdded("more memory inspectors")),
 ];
 
 static CONTACT_FIELDS: [Field; 2] = [
@@ -447,10 +450,10 @@ static POLICY_TOOLS: [Field; 3] = [
 ];
 static WHEN: [Field; 6] = [
     f("arg", Leaf(Str), Override, "The action argument compared."),
-    f("gt", Leaf(Scalar), Override, "Greater than."),
-    f("gte", Leaf(Scalar), Override, "Greater than or equal."),
-    f("lt", Leaf(Scalar), Override, "Less than."),
-    f("lte", Leaf(Scalar), Override, "Less than or equal."),
+    f("gt", Leaf(Scalar), Override, "Greater than.").loosens(Loosens::BoundRaised),
+    f("gte", Leaf(Scalar), Override, "Greater than or equal.").loosens(Loosens::BoundRaised),
+    f("lt", Leaf(Scalar), Override, "Less than.").loosens(Loosens::BoundLowered),
+    f("lte", Leaf(Scalar), Override, "Less than or equal.").loosens(Loosens::BoundLowered),
     f("eq", Leaf(Scalar), Override, "Equal."),
 ];
 static RULE: [Field; 5] = [
@@ -460,7 +463,8 @@ static RULE: [Field; 5] = [
         Leaf(Str),
         Override,
         "Actions the rule applies to (glob).",
-    ),
+    )
+    .loosens(Loosens::WhenRemoved),
     f(
         "when",
         Struct(&WHEN),
@@ -472,7 +476,8 @@ static RULE: [Field; 5] = [
         Leaf(Enum(REQUIRE_LADDER)),
         Override,
         "allow < notify < approval < deny.",
-    ),
+    )
+    .loosens(Loosens::WhenLowered),
     f("approvers", Leaf(Strings), Override, "Who approves."),
 ];
 static POLICY_APPROVALS: [Field; 1] = [f("rules", IdArray(&RULE), Union, "Approval rules, by id.")];
@@ -567,6 +572,25 @@ static TOP: [Field; 10] = [
         "Free-form: tags, cost centre, review dates, links.",
     ),
 ];
+
+/// `actions`, the one top-level key of the rendered document that no layer sets (spec section 7):
+/// the sorted `connection.tool` of every `tools.<connection>.use`.
+pub static ACTIONS: Field = f(
+    "actions",
+    Leaf(Strings),
+    Override,
+    "Every action the agent uses, derived from tools.*.use.",
+)
+.loosens(Loosens::WhenAdded("new action"));
+
+/// The field a key path of the rendered document names: a schema key or a derived one.
+pub fn lookup_rendered<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'static Field> {
+    let mut keys = keys.into_iter().peekable();
+    if keys.peek() == Some(&"actions") {
+        return Some(&ACTIONS);
+    }
+    lookup(keys)
+}
 
 /// The top-level keys of a layer file.
 pub fn top() -> &'static [Field] {

@@ -46,19 +46,6 @@ fn constraints_of(path: &KeyPath) -> Vec<Vec<String>> {
     }
 }
 
-fn class_rule(class: &str) -> &'static str {
-    match class {
-        "min" => "a ceiling: later layers may only lower it",
-        "max" => "a floor: later layers may only raise it",
-        "subset" => "later layers may only narrow the list",
-        "or" => "once true, later layers cannot set it false",
-        "union" => "later layers add elements; inherited ones stay",
-        "append" => "later layers append elements with new ids",
-        "agent-only" => "only the agent's own layer may set it",
-        _ => "the last layer that sets it wins",
-    }
-}
-
 /// Runs `opl explain`.
 pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     let key = KeyPath::parse(&args.key)
@@ -89,13 +76,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         })
         .collect();
     let class = crate::schema::lookup(key.keys())
-        .map(|f| {
-            if key.keys().next() == Some("agent") {
-                Class::AgentOnly
-            } else {
-                f.class
-            }
-        })
+        .map(|f| crate::schema::effective_class(key.keys().next().unwrap_or_default(), f))
         .unwrap_or(Class::Override);
     match args.format {
         FindingsFormat::Json => {
@@ -104,7 +85,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                 .zip(&extra)
                 .map(|(p, (l, c))| {
                     json!({
-                        "path": p.path, "value": p.value, "class": p.class, "origin": p.origin, "shadowed": p.shadowed,
+                        "path": p.path, "value": p.value, "class": crate::origin::class_text(p.class).0, "origin": p.origin, "shadowed": p.shadowed,
                         "locks": l.iter().map(|(k, o)| json!({"lock": k.to_string(), "origin": o})).collect::<Vec<_>>(),
                         "constraints": c.iter().map(|(k, v, o)| json!({"path": k, "value": v, "origin": o})).collect::<Vec<_>>(),
                         "blame": past.as_ref().and_then(|(b, _)| b.iter().find(|x| x.path == p.path)).map(|b| json!({
@@ -135,16 +116,13 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                     "`{key}` is not set for agent `{}` (merge class {}: {})\n",
                     safe(&args.agent),
                     class.name(),
-                    class_rule(class.name())
+                    class.explanation()
                 ));
             }
             for (p, (l, c)) in list.iter().zip(&extra) {
                 out.push_str(&format!("{} = {}\n", safe(&p.path), short(&p.value, 200)));
-                out.push_str(&format!(
-                    "  class    {} ({})\n",
-                    p.class,
-                    class_rule(p.class)
-                ));
+                let (name, rule) = crate::origin::class_text(p.class);
+                out.push_str(&format!("  class    {name} ({rule})\n"));
                 if let Some(o) = &p.origin {
                     out.push_str(&format!("  set at   {o}\n"));
                 }
