@@ -13,37 +13,12 @@ use serde_json::Value as Json;
 use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding, Severity};
 use crate::key_path::{KeyPath, Segment};
-use crate::layer::{Repo, Selection};
+use crate::layer::Repo;
 use crate::origin::{Origin, provenance};
 use crate::render::{digest, document, to_toml};
 use crate::schema::{self, Loosens, REQUIRE_LADDER};
 use crate::source::{LayerKind, SourceFile, Sources, Span, safe};
 use crate::stack::Stacks;
-
-/// What a changed path can affect.
-pub fn affected(changed: &[String]) -> Selection {
-    let mut ids = HashSet::new();
-    for p in changed {
-        if p.split('/').any(|c| c.starts_with('.')) {
-            continue;
-        }
-        let parts: Vec<&str> = p.split('/').collect();
-        match parts.as_slice() {
-            ["agents", file] if file.ends_with(".toml") => {
-                ids.insert(file.trim_end_matches(".toml").to_string());
-            }
-            ["agents", dir, .., last] if last.ends_with(".toml") => {
-                ids.insert(dir.to_string());
-            }
-            [.., last]
-                if last.ends_with(".toml")
-                    && !matches!(parts[0], "global" | "clients")
-                    && p != "opl.toml" => {}
-            _ => return Selection::All,
-        }
-    }
-    Selection::Agents(ids)
-}
 
 /// One changed leaf.
 #[derive(Clone, Debug, Serialize)]
@@ -408,7 +383,7 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
                 .origin
                 .as_ref()
                 .map(|o| o.file.clone())
-                .unwrap_or_else(|| format!("agents/{}.toml", a.agent));
+                .unwrap_or_else(|| crate::layout::agent_file(&a.agent));
             let file = sources.find(&path).unwrap_or_else(|| {
                 sources.add(SourceFile::new(path, String::new(), LayerKind::Stray))
             });
@@ -599,27 +574,5 @@ mod tests {
             .is_some()
         );
         assert!(w("model.name", Some(json!("a")), Some(json!("b"))).is_none());
-    }
-
-    #[test]
-    fn affected_agents_from_changed_paths() {
-        let sel = |p: &[&str]| affected(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        match sel(&[
-            "agents/a.toml",
-            "agents/b/x.toml",
-            ".github/ci.yml",
-            "misc/x.toml",
-        ]) {
-            Selection::Agents(ids) => {
-                let mut v: Vec<_> = ids.into_iter().collect();
-                v.sort();
-                assert_eq!(v, ["a", "b"]);
-            }
-            Selection::All => panic!("expected agents"),
-        }
-        assert!(matches!(sel(&["global/models.toml"]), Selection::All));
-        assert!(matches!(sel(&["clients/acme/client.toml"]), Selection::All));
-        assert!(matches!(sel(&["opl.toml"]), Selection::All));
-        assert!(matches!(sel(&["agents/a/playbook.md"]), Selection::All));
     }
 }

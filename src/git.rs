@@ -3,6 +3,7 @@
 //! the config root may be a folder inside a larger repository, so every git path is the root's
 //! prefix plus the config path.
 
+use crate::layout;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -225,7 +226,7 @@ impl Git {
                                 if e.kind() != Some(ObjectType::Tree) {
                                     continue;
                                 }
-                                if name == "agents" {
+                                if name == layout::AGENTS {
                                     // Looked up by name in the raw tree: a folder of 10,000
                                     // agents is not parsed for the few wanted.
                                     let raw = raw_tree_in(&repo, e.id())?;
@@ -235,14 +236,12 @@ impl Git {
                                                 let Some((oid, kind)) = raw.find(&name, dir) else {
                                                     continue;
                                                 };
-                                                files.insert(
-                                                    format!("agents/{name}"),
-                                                    (oid.0, kind),
-                                                );
+                                                let path = format!("{}/{name}", layout::AGENTS);
+                                                files.insert(path.clone(), (oid.0, kind));
                                                 if kind == EntryKind::Dir {
                                                     walk_into(
                                                         &repo.find_tree(oid.0)?,
-                                                        &format!("agents/{name}/"),
+                                                        &format!("{path}/"),
                                                         &mut files,
                                                     )?;
                                                 }
@@ -253,26 +252,24 @@ impl Git {
                                 }
                                 let t = repo.find_tree(e.id())?;
                                 match name {
-                                    "clients" if clients.is_some() => {
+                                    layout::CLIENTS if clients.is_some() => {
                                         let wanted = clients.unwrap_or_default();
                                         for c in t.iter() {
                                             let Ok(cn) = c.name() else { continue };
-                                            files.insert(
-                                                format!("clients/{cn}"),
-                                                (c.id(), kind_of(&c)),
-                                            );
+                                            let path = layout::client_folder(cn);
+                                            files.insert(path.clone(), (c.id(), kind_of(&c)));
                                             if c.kind() == Some(ObjectType::Tree)
                                                 && wanted.iter().any(|w| w == cn)
                                             {
                                                 walk_into(
                                                     &repo.find_tree(c.id())?,
-                                                    &format!("clients/{cn}/"),
+                                                    &format!("{path}/"),
                                                     &mut files,
                                                 )?;
                                             }
                                         }
                                     }
-                                    "global" | "clients" => {
+                                    layout::GLOBAL | layout::CLIENTS => {
                                         walk_into(&t, &format!("{name}/"), &mut files)?
                                     }
                                     _ => {}
@@ -819,7 +816,10 @@ impl GitSnapshot<'_> {
 impl GitSnapshot<'_> {
     /// True when the state holds `opl.toml` at the config root.
     pub fn has_root(&self) -> bool {
-        matches!(self.files.get("opl.toml"), Some((_, EntryKind::File)))
+        matches!(
+            self.files.get(layout::ROOT_CONFIG),
+            Some((_, EntryKind::File))
+        )
     }
 }
 

@@ -12,7 +12,9 @@ use serde_json::Value as Json;
 
 use crate::git::{CommitMeta, Git, GitError, Id, State};
 use crate::key_path::KeyPath;
-use crate::layer::{Selection, load_selected};
+use crate::layer::load_selected;
+use crate::layout;
+use crate::layout::Selection;
 use crate::origin::{Origin, provenance};
 use crate::render::{digest, document};
 use crate::snapshot::EntryKind;
@@ -143,16 +145,11 @@ impl<'g> Engine<'g> {
         let mut client = None;
         for b in blobs {
             let bytes = self.git.blob(b)?;
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            if let Ok(doc) = toml_edit::Document::parse(text)
-                && let Some(c) = doc
-                    .get("agent")
-                    .and_then(|a| a.get("client"))
-                    .and_then(|c| c.as_str())
+            if let Some(c) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(layout::client_in_text)
             {
-                client = Some(c.to_string());
+                client = Some(c);
             }
         }
         self.clients.insert(k, client.clone());
@@ -162,19 +159,13 @@ impl<'g> Engine<'g> {
     /// The ids of `opl.toml`, `global/`, the agent's own entries and its client's folder.
     fn base(&mut self, commit: Id) -> Result<BaseKey, GitError> {
         let a = &self.agent;
-        let ids = self.git.entry_ids(
-            commit,
-            &[
-                "opl.toml",
-                "global",
-                &format!("agents/{a}.toml"),
-                &format!("agents/{a}"),
-            ],
-        )?;
+        let paths = layout::agent_reads(a, None);
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let ids = self.git.entry_ids(commit, &paths)?;
         let (root, global, agent_file, agent_dir) = (ids[0], ids[1], ids[2], ids[3]);
         let client = match self.client_of(agent_file, agent_dir)? {
             Some(c) => {
-                let id = self.git.entry_ids(commit, &[&format!("clients/{c}")])?[0];
+                let id = self.git.entry_ids(commit, &[&layout::client_folder(&c)])?[0];
                 Some((c, id))
             }
             None => None,
@@ -352,13 +343,7 @@ fn agent_state(
         .flatten()
         .flat_map(|l| l.files.iter().flat_map(|f| f.fragments.iter()))
         .map(|f| f.path.clone())
-        .filter(|p| {
-            !(p.starts_with("global/")
-                || p.starts_with(&format!("agents/{agent}/"))
-                || client
-                    .as_deref()
-                    .is_some_and(|c| p.starts_with(&format!("clients/{c}/"))))
-        })
+        .filter(|p| !layout::in_agents_layers(p, agent, client.as_deref()))
         .collect();
     externals.sort();
     externals.dedup();
@@ -710,7 +695,10 @@ impl Trees {
         };
         let (tp, tc) = (self.raw(git, rp)?, self.raw(git, rc)?);
         let changed = tp.changed_names(&tc);
-        if changed.iter().any(|n| *n != b"agents" && *n != b"clients") {
+        if changed
+            .iter()
+            .any(|n| *n != layout::AGENTS.as_bytes() && *n != layout::CLIENTS.as_bytes())
+        {
             return Ok(None);
         }
         let mut set: HashSet<String> = pending
@@ -719,10 +707,10 @@ impl Trees {
             .map(|(a, _)| a.clone())
             .collect();
         let (ap, ac) = (
-            self.folder(git, &tp, "agents")?,
-            self.folder(git, &tc, "agents")?,
+            self.folder(git, &tp, layout::AGENTS)?,
+            self.folder(git, &tc, layout::AGENTS)?,
         );
-        if changed.contains(&&b"agents"[..]) {
+        if changed.contains(&layout::AGENTS.as_bytes()) {
             let (Some(ap), Some(ac)) = (&ap, &ac) else {
                 return Ok(None);
             };
@@ -734,10 +722,10 @@ impl Trees {
                 }
             }
         }
-        if changed.contains(&&b"clients"[..]) {
+        if changed.contains(&layout::CLIENTS.as_bytes()) {
             let (cp, cc) = (
-                self.folder(git, &tp, "clients")?,
-                self.folder(git, &tc, "clients")?,
+                self.folder(git, &tp, layout::CLIENTS)?,
+                self.folder(git, &tc, layout::CLIENTS)?,
             );
             let (Some(cp), Some(cc)) = (cp, cc) else {
                 return Ok(None);

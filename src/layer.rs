@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::key_path::KeyPath;
+use crate::layout::{self, Place, Selection};
 use crate::schema::{self, Shape};
 use crate::shape::{CheckedFile, check_file};
 use crate::snapshot::{Entry, EntryKind, Snapshot};
@@ -96,15 +97,6 @@ struct Pending {
     role: Role,
 }
 
-/// Which agents to load.
-#[derive(Clone, Debug)]
-pub enum Selection {
-    /// Every agent and every client.
-    All,
-    /// These agents, the global layer, and the clients they name.
-    Agents(std::collections::HashSet<String>),
-}
-
 /// Loads every layer of the snapshot.
 pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
     load_selected(snap, &Selection::All)
@@ -128,24 +120,18 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
     };
 
     // Folders under agents/ that hold a *.toml file somewhere below (the directory form).
-    let agent_dirs: std::collections::HashSet<&str> = entries
+    let agent_dirs: std::collections::HashSet<String> = entries
         .iter()
-        .filter(|e| {
-            e.kind == EntryKind::File && e.path.ends_with(".toml") && e.path.starts_with("agents/")
-        })
-        .filter_map(|e| {
-            let mut it = e.path.splitn(3, '/');
-            let (_, dir, rest) = (it.next(), it.next()?, it.next()?);
-            let _ = rest;
-            Some(&e.path[..7 + dir.len()])
+        .filter(|e| e.kind == EntryKind::File)
+        .filter_map(|e| match layout::classify(&e.path) {
+            Place::Agent { id, folder: true } => Some(layout::agent_folder(&id)),
+            _ => None,
         })
         .collect();
     for e in &entries {
         let parts: Vec<&str> = e.path.split('/').collect();
-        let hidden = parts.iter().any(|p| p.starts_with('.'));
-        let is_toml = e.path.ends_with(".toml");
-        let in_layers = matches!(parts[0], "global" | "clients" | "agents");
-        if e.kind == EntryKind::Symlink && in_layers && !hidden {
+        let hidden = layout::hidden(&e.path);
+        if e.kind == EntryKind::Symlink && layout::in_layers(&e.path) && !hidden {
             let id = placeholder(&mut sources, &e.path, LayerKind::Stray);
             findings.push(
                 Finding::new(
@@ -163,8 +149,8 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         }
         if e.kind == EntryKind::Dir {
             match parts.as_slice() {
-                ["clients", c] if !hidden => client_ids.push((c.to_string(), e.path.clone())),
-                ["agents", a] if !hidden && agent_dirs.contains(e.path.as_str()) => agent_ids
+                [layout::CLIENTS, c] if !hidden => client_ids.push((c.to_string(), e.path.clone())),
+                [layout::AGENTS, a] if !hidden && agent_dirs.contains(e.path.as_str()) => agent_ids
                     .entry(a.to_string())
                     .or_default()
                     .push(e.path.clone()),
@@ -172,23 +158,26 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             }
             continue;
         }
-        if !is_toml || hidden || e.kind != EntryKind::File {
+        if e.kind != EntryKind::File {
             continue;
         }
-        let role = match parts.as_slice() {
-            ["opl.toml"] => Role::Root,
-            ["global", ..] => Role::Layer(LayerKind::Global),
-            ["clients", c, _, ..] => Role::Layer(LayerKind::Client(c.to_string())),
-            ["agents", file] => {
-                let id = file.trim_end_matches(".toml");
-                agent_ids
-                    .entry(id.to_string())
-                    .or_default()
-                    .push(e.path.clone());
-                Role::Layer(LayerKind::Agent(id.to_string()))
+        let role = match layout::classify(&e.path) {
+            Place::RootConfig => Role::Root,
+            Place::Global => Role::Layer(LayerKind::Global),
+            Place::Client(c) => Role::Layer(LayerKind::Client(c)),
+            Place::Agent { id, folder } => {
+                if !folder {
+                    agent_ids
+                        .entry(id.clone())
+                        .or_default()
+                        .push(e.path.clone());
+                }
+                Role::Layer(LayerKind::Agent(id))
             }
-            ["agents", a, _, ..] => Role::Layer(LayerKind::Agent(a.to_string())),
-            _ => Role::Stray,
+            Place::Stray => Role::Stray,
+            // Policy tests are read by the commands that run them; other files only when a
+            // layer names them.
+            Place::Test | Place::Other => continue,
         };
         pending.push(Pending {
             path: e.path.clone(),
@@ -259,12 +248,12 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             bad_agents.insert(id.clone());
             let a = placeholder(
                 &mut sources,
-                &format!("agents/{id}.toml"),
+                &layout::agent_file(id),
                 LayerKind::Agent(id.clone()),
             );
             let b = placeholder(
                 &mut sources,
-                &format!("agents/{id}"),
+                &layout::agent_folder(id),
                 LayerKind::Agent(id.clone()),
             );
             findings.push(
@@ -311,16 +300,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         let needed: std::collections::HashSet<String> = read
             .iter()
             .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
-            .filter_map(|(_, t, _)| {
-                t.as_ref()?
-                    .get("agent")?
-                    .value
-                    .as_table()?
-                    .get("client")?
-                    .value
-                    .as_str()
-                    .map(String::from)
-            })
+            .filter_map(|(_, t, _)| layout::client_of(t.as_ref()?).map(String::from))
             .collect();
         clients_pending
             .retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));

@@ -20,6 +20,7 @@ pub mod glob;
 pub mod history;
 pub mod key_path;
 pub mod layer;
+pub mod layout;
 pub mod lint;
 pub mod load;
 pub mod merge;

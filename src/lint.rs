@@ -49,12 +49,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
     // Agents of each client.
     let mut by_client: BTreeMap<&str, Vec<Leaves>> = BTreeMap::new();
     for (id, layer) in &repo.agents {
-        let client = layer
-            .table
-            .get("agent")
-            .and_then(|n| n.value.as_table())
-            .and_then(|t| t.get("client"))
-            .and_then(|n| n.value.as_str());
+        let client = crate::layout::client_of(&layer.table);
         if let Some(c) = client.filter(|c| repo.clients.contains_key(*c)) {
             let mut l = BTreeMap::new();
             leaves(&layer.table, "", &mut l);

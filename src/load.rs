@@ -4,9 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::diff::{Report, affected, compare};
+use crate::diff::{Report, compare};
 use crate::git::{Git, State};
-use crate::layer::{Repo, Selection};
+use crate::layer::Repo;
+use crate::layout::Selection;
+use crate::layout::affected;
 use crate::snapshot::{Memory, WorkTree, find_root};
 
 /// The config root and, for a revision or the index, its git repository. A bare repository

@@ -38,12 +38,12 @@ pub fn rules(repo: &Repo, prefix: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     let g = owners(&repo.global);
     if !g.is_empty() {
-        out.push((format!("/{prefix}global/"), g));
+        out.push((format!("/{prefix}{}/", crate::layout::GLOBAL), g));
     }
     for (c, l) in &repo.clients {
         let o = owners(l);
         if !o.is_empty() {
-            out.push((format!("/{prefix}clients/{c}/"), o));
+            out.push((format!("/{prefix}{}/", crate::layout::client_folder(c)), o));
         }
     }
     for (a, l) in &repo.agents {
@@ -63,16 +63,16 @@ pub fn rules(repo: &Repo, prefix: &str) -> Vec<(String, Vec<String>)> {
         if o.is_empty() {
             continue;
         }
-        let dir_form = l.files.iter().any(|f| {
-            repo.sources
-                .get(f.file)
-                .path
-                .starts_with(&format!("agents/{a}/"))
+        let folder_form = l.files.iter().any(|f| {
+            matches!(
+                crate::layout::classify(&repo.sources.get(f.file).path),
+                crate::layout::Place::Agent { folder: true, .. }
+            )
         });
-        let pattern = if dir_form {
-            format!("/{prefix}agents/{a}/")
+        let pattern = if folder_form {
+            format!("/{prefix}{}/", crate::layout::agent_folder(a))
         } else {
-            format!("/{prefix}agents/{a}.toml")
+            format!("/{prefix}{}", crate::layout::agent_file(a))
         };
         out.push((pattern, o));
     }

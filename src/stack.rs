@@ -98,11 +98,7 @@ impl<'r> Stacks<'r> {
             .anchor()
             .map(Span::file_start)
             .unwrap_or_else(|| Span::file_start(crate::source::FileId(0)));
-        let client_node = layer
-            .table
-            .get("agent")
-            .and_then(|n| n.value.as_table())
-            .and_then(|t| t.get("client"));
+        let client_node = crate::layout::client_node(&layer.table);
         let mut client = None;
         let mut inherited: Vec<Finding> = self
             .repo
@@ -128,7 +124,11 @@ impl<'r> Stacks<'r> {
                         let mut f = Finding::new(
                             Code::UnknownClient,
                             n.span,
-                            format!("client `{}` has no directory under clients/", safe(name)),
+                            format!(
+                                "client `{}` has no directory under {}/",
+                                safe(name),
+                                crate::layout::CLIENTS
+                            ),
                         )
                         .label("unknown client");
                         if let Some(m) = crate::diagnostic::did_you_mean(
@@ -137,7 +137,10 @@ impl<'r> Stacks<'r> {
                         ) {
                             f = f.help(format!("did you mean `{m}`?"));
                         } else {
-                            f = f.help(format!("create clients/{}/ or fix the name", safe(name)));
+                            f = f.help(format!(
+                                "create {}/ or fix the name",
+                                crate::layout::client_folder(&safe(name))
+                            ));
                         }
                         own.push(f);
                         &self.global.eff
@@ -193,9 +196,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .filter(|f| {
                 let p = &repo.sources.get(f.span.file).path;
                 repo.sources.get(f.span.file).layer == LayerKind::Root
-                    || list.iter().any(|a| {
-                        p == &format!("agents/{a}.toml") || p.starts_with(&format!("agents/{a}/"))
-                    })
+                    || list.iter().any(|a| crate::layout::is_agents_own(p, a))
             })
             .cloned()
             .collect(),

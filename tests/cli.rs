@@ -580,3 +580,21 @@ fn a_closed_pipe_ends_quietly() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn policy_tests_are_not_stray_files_but_other_toml_is() {
+    let d = base_repo(&[
+        ("tests/refunds.toml", "[[case]]\nname = \"x\"\n"),
+        ("misc/notes.toml", "a = 1\n"),
+    ]);
+    let (code, v) = validate_json(d.path());
+    assert_eq!(code, 0);
+    let stray: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "stray-file")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(stray, ["misc/notes.toml"]);
+}

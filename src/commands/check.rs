@@ -6,7 +6,7 @@ use super::{Ctx, Failure, Outcome, emit, load_state, need_git};
 use crate::cli::CheckArgs;
 use crate::diagnostic::{apply_lints, normalize};
 use crate::git::{Git, State};
-use crate::layer::Selection;
+use crate::layout::Selection;
 use crate::output;
 use crate::snapshot::find_root;
 use crate::source::safe;

@@ -40,12 +40,7 @@ pub fn run(ctx: &mut Ctx, args: &GraphArgs) -> Outcome {
             format!("a_{}", id(a)),
             format!("agent {a} ({} values)", count(&l.table)),
         ));
-        let client = l
-            .table
-            .get("agent")
-            .and_then(|n| n.value.as_table())
-            .and_then(|t| t.get("client"))
-            .and_then(|n| n.value.as_str());
+        let client = crate::layout::client_of(&l.table);
         let from = match client {
             Some(c) if repo.clients.contains_key(c) => format!("c_{}", id(c)),
             _ => "global".to_string(),

@@ -12,7 +12,7 @@ use crate::history::{
     AgentState, Blame, Engine, LogOptions, format_time, parse_date, render_snapshot,
 };
 use crate::key_path::KeyPath;
-use crate::layer::Selection;
+use crate::layout::Selection;
 use crate::origin::short;
 use crate::snapshot::{WorkTree, find_root};
 use crate::source::safe;

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 
 use crate::cli::SourceArgs;
 use crate::git::State;
-use crate::layer::{Repo, Selection};
+use crate::layer::Repo;
+use crate::layout::Selection;
 pub use crate::load::{load_state, locate, need_git};
 use crate::output::Style;
 

@@ -3,7 +3,7 @@
 use super::{Ctx, Failure, Outcome, emit, load_state, state_of, unknown_agent};
 use crate::cli::ValidateArgs;
 use crate::git::State;
-use crate::layer::Selection;
+use crate::layout::Selection;
 use crate::output;
 
 /// Runs `opl validate`.
@@ -19,7 +19,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         let changed = g
             .changed_paths(&State::Rev("HEAD".into()), &State::Index)
             .map_err(|e| Failure(e.0))?;
-        let sel = crate::diff::affected(&changed);
+        let sel = crate::layout::affected(&changed);
         if let Selection::Agents(ids) = &sel {
             scope_note = format!(
                 " affected by the staged changes ({} of the index; --all for every agent)",
