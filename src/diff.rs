@@ -124,7 +124,7 @@ struct Side {
     digest: String,
     toml: String,
     valid: bool,
-    leaves: BTreeMap<String, (Json, Option<Origin>)>,
+    leaves: Leaves,
 }
 
 fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
@@ -227,12 +227,38 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         (Some(x), Some(y)) if x.digest == y.digest && x.valid == y.valid => return None,
         _ => Status::Changed,
     };
-    let empty = BTreeMap::new();
-    let (la, lb) = (
+    let empty = Leaves::new();
+    let changes = changes(
         a.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
         b.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
+        None,
     );
-    let paths: BTreeSet<&String> = la.keys().chain(lb.keys()).collect();
+    Some(AgentDiff {
+        agent: id.to_string(),
+        client: b
+            .as_ref()
+            .and_then(|s| s.client.clone())
+            .or_else(|| a.as_ref().and_then(|s| s.client.clone())),
+        status,
+        digest_before: a.as_ref().map(|s| s.digest.clone()),
+        digest_after: b.as_ref().map(|s| s.digest.clone()),
+        valid_before: a.as_ref().is_none_or(|s| s.valid),
+        valid_after: b.as_ref().is_none_or(|s| s.valid),
+        toml_before: a.map(|s| s.toml).unwrap_or_default(),
+        toml_after: b.map(|s| s.toml).unwrap_or_default(),
+        changes,
+    })
+}
+
+/// An agent's effective leaves by reference path: the value and the definition that won
+/// (`None` for derived values).
+pub type Leaves = BTreeMap<String, (Json, Option<Origin>)>;
+
+/// The leaf changes from `la` to `lb` (those under `key`), in path order, each with why it widens
+/// what the agent may do. The one comparison of two states: diff, log, audit and check use it.
+pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
+    let under = |p: &str| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)));
+    let paths: BTreeSet<&String> = la.keys().chain(lb.keys()).filter(|p| under(p)).collect();
     let mut changes = Vec::new();
     for p in paths {
         let (o, n) = (la.get(p), lb.get(p));
@@ -270,21 +296,7 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
             c.origin = use_change.clone();
         }
     }
-    Some(AgentDiff {
-        agent: id.to_string(),
-        client: b
-            .as_ref()
-            .and_then(|s| s.client.clone())
-            .or_else(|| a.as_ref().and_then(|s| s.client.clone())),
-        status,
-        digest_before: a.as_ref().map(|s| s.digest.clone()),
-        digest_after: b.as_ref().map(|s| s.digest.clone()),
-        valid_before: a.as_ref().is_none_or(|s| s.valid),
-        valid_after: b.as_ref().is_none_or(|s| s.valid),
-        toml_before: a.map(|s| s.toml).unwrap_or_default(),
-        toml_after: b.map(|s| s.toml).unwrap_or_default(),
-        changes,
-    })
+    changes
 }
 
 fn strings(v: Option<&Json>) -> Vec<&str> {

@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use crate::diff::{Change, Leaves};
 use crate::git::{CommitMeta, Git, GitError, Id, State};
 use crate::key_path::KeyPath;
 use crate::layer::load_selected;
 use crate::layout;
 use crate::layout::Selection;
-use crate::origin::{Origin, provenance};
+use crate::origin::provenance;
 use crate::render::{digest, document};
 use crate::snapshot::EntryKind;
 use crate::stack::Stacks;
@@ -25,7 +26,7 @@ use crate::stack::Stacks;
 pub struct Doc {
     pub digest: String,
     pub client: Option<String>,
-    pub leaves: BTreeMap<String, (Json, Option<Origin>)>,
+    pub leaves: Leaves,
 }
 
 /// `eff(A, C)`: absent, invalid, or the rendered document.
@@ -372,51 +373,20 @@ fn agent_state(
     )
 }
 
-/// One leaf-level change between two states.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct LeafChange {
-    pub path: String,
-    pub old: Option<Json>,
-    pub new: Option<Json>,
-    pub file: Option<String>,
-    pub line: Option<u32>,
-}
-
-/// The leaf changes from `old` to `new` under `key`.
-pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec<LeafChange> {
-    let empty = BTreeMap::new();
-    fn leaves<'a>(
-        s: &'a AgentState,
-        empty: &'a BTreeMap<String, (Json, Option<Origin>)>,
-    ) -> &'a BTreeMap<String, (Json, Option<Origin>)> {
-        match s {
+/// The leaf changes from `old` to `new` under `key` (an absent or invalid state has no leaves).
+pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec<Change> {
+    let empty = Leaves::new();
+    let (lo, ln) = (
+        match old {
             AgentState::Present(d) => &d.leaves,
-            _ => empty,
-        }
-    }
-    let (lo, ln) = (leaves(old, &empty), leaves(new, &empty));
-    let under = |p: &str| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)));
-    let mut paths: Vec<&String> = lo.keys().chain(ln.keys()).filter(|p| under(p)).collect();
-    paths.sort();
-    paths.dedup();
-    let mut out = Vec::new();
-    for p in paths {
-        let (o, n) = (lo.get(p), ln.get(p));
-        if o.map(|x| &x.0) == n.map(|x| &x.0) {
-            continue;
-        }
-        let origin = n
-            .and_then(|x| x.1.clone())
-            .or_else(|| o.and_then(|x| x.1.clone()));
-        out.push(LeafChange {
-            path: p.clone(),
-            old: o.map(|x| x.0.clone()),
-            new: n.map(|x| x.0.clone()),
-            file: origin.as_ref().map(|o| o.file.clone()),
-            line: origin.as_ref().map(|o| o.line),
-        });
-    }
-    out
+            _ => &empty,
+        },
+        match new {
+            AgentState::Present(d) => &d.leaves,
+            _ => &empty,
+        },
+    );
+    crate::diff::changes(lo, ln, key)
 }
 
 /// A commit of the log with the changes it made.
@@ -424,7 +394,7 @@ pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec
 pub struct LogEntry {
     pub commit: CommitMeta,
     pub state: &'static str,
-    pub changes: Vec<LeafChange>,
+    pub changes: Vec<Change>,
     /// The commit is where a shallow clone's history is cut: what came before is unknown.
     pub boundary: bool,
 }
