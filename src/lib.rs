@@ -18,6 +18,7 @@ pub mod diff;
 pub mod git;
 pub mod glob;
 pub mod history;
+pub mod inventory;
 pub mod key_path;
 pub mod layer;
 pub mod layout;
@@ -65,6 +66,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         err,
         style: output::Style { color, width },
         repo: cli.repo,
+        progress: std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
     };
     let result = match &cli.command {
         cli::Command::Validate(a) => commands::validate::run(&mut ctx, a),

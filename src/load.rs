@@ -131,6 +131,6 @@ pub fn diff_states(
 }
 
 /// The state before the first commit: a root config and nothing else.
-fn empty() -> Result<Repo, String> {
+pub fn empty() -> Result<Repo, String> {
     crate::layer::load(&Memory::new([("opl.toml", "version = 1\n")])).map_err(|e| e.to_string())
 }

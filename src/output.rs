@@ -200,6 +200,22 @@ pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Val
     format!("{} -> {}", show(old), show(new))
 }
 
+/// One CSV field: control characters escaped, a leading `=`, `+`, `-` or `@` quoted so that a
+/// spreadsheet never reads it as a formula, quotes doubled where needed.
+pub fn csv_field(s: &str) -> String {
+    let s = safe(s);
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 /// Excerpt texts with control characters replaced and secrets masked, per file.
 pub struct Excerpts {
     texts: HashMap<FileId, String>,

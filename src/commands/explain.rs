@@ -269,14 +269,14 @@ fn history_of(
     if !git.has_head() {
         return None;
     }
-    let blames = super::history::blame_entries(
+    let blames = crate::history::blame_at(
         &git,
         &root,
         agent,
         source.rev.as_deref(),
         source.staged,
         Some(key),
-        true,
+        &mut |_, _| {},
     )
     .ok()?;
     let mut engine = crate::history::Engine::new(&git, agent);

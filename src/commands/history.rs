@@ -1,20 +1,18 @@
 //! `opl log`, `opl blame`, `opl whence` and `opl audit`: the history of effective configs.
 
-use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
-use super::{Ctx, Failure, Outcome, Progress, emit, load_state, need_git};
+use super::{Ctx, Failure, Outcome, Progress, emit, need_git};
 use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, WhenceArgs};
-use crate::diff::{Status, compare};
-use crate::git::{CommitMeta, Git, State};
+use crate::diff::Status;
+use crate::git::{CommitMeta, Git};
 use crate::history::{
-    AgentState, Blame, Engine, LogOptions, format_time, parse_date, render_snapshot,
+    Engine, LogOptions, format_time, parse_date,
 };
 use crate::key_path::KeyPath;
-use crate::layout::Selection;
 use crate::origin::short;
-use crate::snapshot::{WorkTree, find_root};
+use crate::snapshot::find_root;
 use crate::source::safe;
 
 fn open_git(ctx: &Ctx) -> Result<(std::path::PathBuf, Git), Failure> {
@@ -65,7 +63,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
         .transpose()
         .map_err(Failure)?;
     let mut engine = Engine::new(&git, &args.agent);
-    let mut progress = Progress::new("opl log", args.quiet);
+    let mut progress = Progress::new(ctx.progress, "opl log", args.quiet);
     let opts = LogOptions {
         rev: &args.rev,
         key: key.as_ref(),
@@ -73,9 +71,11 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
         since,
         first_parent: args.first_parent,
     };
-    let entries = crate::history::log(&mut engine, &opts, &mut |d, t| progress.tick(d, t))
-        .map_err(git_err)?;
-    progress.finish();
+    let entries = crate::history::log(&mut engine, &opts, &mut |d, t| {
+        progress.tick(ctx.err, d, t)
+    })
+    .map_err(git_err)?;
+    progress.finish(ctx.err);
     match args.format {
         FindingsFormat::Json => {
             let v: Vec<Json> = entries
@@ -152,81 +152,21 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
     Ok(crate::EXIT_CLEAN)
 }
 
-/// Blames at a revision, or at the work tree / index (values that differ from HEAD are not
-/// committed yet).
-pub fn blame_entries(
-    git: &Git,
-    root: &std::path::Path,
-    agent: &str,
-    rev: Option<&str>,
-    staged: bool,
-    key: Option<&KeyPath>,
-    quiet: bool,
-) -> Result<Vec<Blame>, Failure> {
-    let mut engine = Engine::new(git, agent);
-    let mut progress = Progress::new("opl blame", quiet);
-    let start = rev.unwrap_or("HEAD");
-    let mut blames =
-        crate::history::blame(&mut engine, start, key, &mut |d, t| progress.tick(d, t))
-            .map_err(git_err)?;
-    progress.finish();
-    if rev.is_some() {
-        return Ok(blames);
-    }
-    // The work tree (or index): leaves whose value differs from HEAD are not committed yet.
-    let state = if staged {
-        let snap = git
-            .snapshot_focused(&State::Index, Some(&[agent.to_string()]))
-            .map_err(git_err)?;
-        render_snapshot(&snap, agent)
-    } else {
-        render_snapshot(&WorkTree::new(root), agent)
-    }
-    .map_err(|e| Failure(e.to_string()))?
-    .0;
-    let AgentState::Present(doc) = state else {
-        return Err(Failure(format!(
-            "agent `{}` is {} in the {}",
-            safe(agent),
-            state.word(),
-            if staged { "index" } else { "work tree" }
-        )));
-    };
-    let committed: BTreeMap<String, Blame> =
-        blames.drain(..).map(|b| (b.path.clone(), b)).collect();
-    let mut out = Vec::new();
-    for (path, (value, origin)) in &doc.leaves {
-        if key.is_some_and(|k| !KeyPath::parse(path).is_ok_and(|p| p.starts_with(k))) {
-            continue;
-        }
-        match committed.get(path) {
-            Some(b) if &b.value == value => out.push(b.clone()),
-            _ => out.push(Blame {
-                path: path.clone(),
-                value: value.clone(),
-                commit: None,
-                file: origin.as_ref().map(|o| o.file.clone()),
-                line: origin.as_ref().map(|o| o.line),
-                boundary: false,
-            }),
-        }
-    }
-    Ok(out)
-}
-
 /// Runs `opl blame`.
 pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
     let (root, git) = open_git(ctx)?;
     let key = key_arg(&args.key)?;
-    let list = blame_entries(
+    let mut progress = Progress::new(ctx.progress, "opl blame", args.quiet);
+    let list = crate::history::blame_at(
         &git,
         &root,
         &args.agent,
         args.rev.as_deref(),
         args.staged,
         key.as_ref(),
-        args.quiet,
+        &mut |d, t| progress.tick(ctx.err, d, t),
     )?;
+    progress.finish(ctx.err);
     if list.is_empty() {
         return Err(Failure(format!(
             "agent `{}` has no effective values at {}",
@@ -299,12 +239,12 @@ pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
 pub fn whence(ctx: &mut Ctx, args: &WhenceArgs) -> Outcome {
     let (_, git) = open_git(ctx)?;
     let mut engine = Engine::new(&git, &args.agent);
-    let mut progress = Progress::new("opl whence", args.quiet);
+    let mut progress = Progress::new(ctx.progress, "opl whence", args.quiet);
     let found = crate::history::whence(&mut engine, &args.rev, args.digest.trim(), &mut |d, t| {
-        progress.tick(d, t)
+        progress.tick(ctx.err, d, t)
     })
     .map_err(git_err)?;
-    progress.finish();
+    progress.finish(ctx.err);
     match args.format {
         FindingsFormat::Json => {
             let v: Vec<Json> = found.iter().map(commit_json).collect();
@@ -347,56 +287,15 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
         .map(parse_date)
         .transpose()
         .map_err(Failure)?;
-    let commits = match args.range.as_deref() {
-        Some(r) if r.contains("..") => {
-            let (a, b) = r.split_once("..").expect("checked");
-            git.range(a, if b.is_empty() { "HEAD" } else { b }, since)
-        }
-        Some(r) => git.log(r, false, since),
-        None => git.log("HEAD", false, since),
-    }
-    .map_err(git_err)?;
-    let boundary = git.shallow_boundary();
-    let mut progress = Progress::new("opl audit", args.quiet);
-    let mut rows = Vec::new();
-    let total = commits.len();
-    for (i, c) in commits.iter().enumerate() {
-        progress.tick(i, total);
-        let to = State::Commit(c.id);
-        let parent = if boundary.contains(&c.id) {
-            None
-        } else {
-            c.parents.first().copied()
-        };
-        let report = match parent {
-            Some(p) => crate::load::diff_states(&root, &git, &State::Commit(p), &to, &[])?,
-            None => {
-                let new = match load_state(&root, Some(&git), &to, &Selection::All) {
-                    Ok(r) => r,
-                    Err(_) => continue,
-                };
-                let old = crate::layer::load(&crate::snapshot::Memory::new([(
-                    "opl.toml",
-                    "version = 1\n",
-                )]))
-                .map_err(|e| Failure(e.to_string()))?;
-                let ids = new.agents.keys().cloned().collect();
-                compare(
-                    &old,
-                    &new,
-                    &ids,
-                    Vec::new(),
-                    "(none)".into(),
-                    c.id.to_string(),
-                )
-            }
-        };
-        if report.agents.is_empty() {
-            continue;
-        }
-        rows.push((c.clone(), report));
-    }
-    progress.finish();
+    let mut progress = Progress::new(ctx.progress, "opl audit", args.quiet);
+    let rows = crate::history::audit::audit(
+        &root,
+        &git,
+        args.range.as_deref(),
+        since,
+        &mut |d, t| progress.tick(ctx.err, d, t),
+    )?;
+    progress.finish(ctx.err);
     let text = match args.format {
         AuditFormat::Json => audit_json(&rows),
         AuditFormat::Csv => audit_csv(&rows),
@@ -407,38 +306,7 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
     Ok(crate::EXIT_CLEAN)
 }
 
-type Row = (CommitMeta, crate::diff::Report);
-
-#[derive(Default, serde::Serialize)]
-struct Tally {
-    commits: usize,
-    agent_changes: usize,
-    widening: usize,
-}
-
-fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally>) {
-    let mut by_author: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut by_client: BTreeMap<String, Tally> = BTreeMap::new();
-    for (c, r) in rows {
-        let t = by_author
-            .entry(format!("{} <{}>", c.author, c.email))
-            .or_default();
-        t.commits += 1;
-        t.agent_changes += r.agents.len();
-        t.widening += r.widened();
-        let mut seen = std::collections::HashSet::new();
-        for a in &r.agents {
-            let client = a.client.clone().unwrap_or_else(|| "(no client)".into());
-            let t = by_client.entry(client.clone()).or_default();
-            if seen.insert(client) {
-                t.commits += 1;
-            }
-            t.agent_changes += 1;
-            t.widening += usize::from(a.widens());
-        }
-    }
-    (by_author, by_client)
-}
+use crate::history::audit::{Row, tallies};
 
 fn audit_json(rows: &[Row]) -> String {
     let commits: Vec<Json> = rows
@@ -465,21 +333,6 @@ fn audit_json(rows: &[Row]) -> String {
     crate::output::json_text(
         &json!({"commits": commits, "by_author": by_author, "by_client": by_client}),
     )
-}
-
-fn csv_field(s: &str) -> String {
-    let s = safe(s);
-    // A leading =, +, - or @ would be a formula in a spreadsheet.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s
-    };
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 fn audit_csv(rows: &[Row]) -> String {
@@ -510,7 +363,7 @@ fn audit_csv(rows: &[Row]) -> String {
             out.push_str(
                 &fields
                     .iter()
-                    .map(|f| csv_field(f))
+                    .map(|f| crate::output::csv_field(f))
                     .collect::<Vec<_>>()
                     .join(","),
             );

@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     pub err: &'a mut dyn Write,
     pub style: Style,
     pub repo: Option<PathBuf>,
+    /// `err` is a terminal outside CI: long walks may show their progress there.
+    pub progress: bool,
 }
 
 /// A usage or I/O failure (exit status 2) with its message.
@@ -109,8 +111,9 @@ pub fn leak(repo: Repo) {
     std::mem::forget(repo);
 }
 
-/// Progress on stderr for long walks: only on a terminal, never with `--quiet` or under `CI`,
-/// and only once a walk has taken more than a second.
+/// Progress of a long walk, written to the error stream the command was given: only when that
+/// stream is a terminal outside CI ([`Ctx::progress`]), never with `--quiet`, and only once the
+/// walk has taken more than a second.
 pub struct Progress {
     start: std::time::Instant,
     enabled: bool,
@@ -120,28 +123,25 @@ pub struct Progress {
 
 impl Progress {
     /// A progress line for `label`.
-    pub fn new(label: &'static str, quiet: bool) -> Self {
-        use std::io::IsTerminal;
-        let enabled = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    pub fn new(allowed: bool, label: &'static str, quiet: bool) -> Self {
         Progress {
             start: std::time::Instant::now(),
-            enabled,
+            enabled: allowed && !quiet,
             shown: false,
             label,
         }
     }
     /// Reports `done` of `total` commits.
-    pub fn tick(&mut self, done: usize, total: usize) {
+    pub fn tick(&mut self, err: &mut dyn Write, done: usize, total: usize) {
         if self.enabled && done % 512 == 0 && self.start.elapsed().as_secs_f32() > 1.0 {
             self.shown = true;
-            let _ = std::io::stderr()
-                .write_all(format!("\r{}: {done}/{total} commits", self.label).as_bytes());
+            let _ = err.write_all(format!("\r{}: {done}/{total} commits", self.label).as_bytes());
         }
     }
     /// Clears the line.
-    pub fn finish(&mut self) {
+    pub fn finish(&mut self, err: &mut dyn Write) {
         if self.shown {
-            let _ = std::io::stderr().write_all(b"\r\x1b[K");
+            let _ = err.write_all(b"\r\x1b[K");
             self.shown = false;
         }
     }

@@ -5,6 +5,8 @@
 //! those) form a key; the effective config is rendered once per distinct key and shared. A commit
 //! whose key equals its parent's has the same value without any comparison of leaves.
 
+pub mod audit;
+
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -749,6 +751,64 @@ impl PartialOrd for Pending {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
+}
+
+/// Blames at a revision, or at the work tree / index (values that differ from HEAD are not
+/// committed yet).
+pub fn blame_at(
+    git: &Git,
+    root: &std::path::Path,
+    agent: &str,
+    rev: Option<&str>,
+    staged: bool,
+    key: Option<&KeyPath>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Blame>, String> {
+    let mut engine = Engine::new(git, agent);
+    let start = rev.unwrap_or("HEAD");
+    let mut blames = blame(&mut engine, start, key, progress).map_err(|e| e.0)?;
+    if rev.is_some() {
+        return Ok(blames);
+    }
+    // The work tree (or index): leaves whose value differs from HEAD are not committed yet.
+    let state = if staged {
+        let snap = git
+            .snapshot_focused(&State::Index, Some(&[agent.to_string()]))
+            .map_err(|e| e.0)?;
+        render_snapshot(&snap, agent)
+    } else {
+        render_snapshot(&crate::snapshot::WorkTree::new(root), agent)
+    }
+    .map_err(|e| e.to_string())?
+    .0;
+    let AgentState::Present(doc) = state else {
+        return Err(format!(
+            "agent `{}` is {} in the {}",
+            crate::source::safe(agent),
+            state.word(),
+            if staged { "index" } else { "work tree" }
+        ));
+    };
+    let committed: BTreeMap<String, Blame> =
+        blames.drain(..).map(|b| (b.path.clone(), b)).collect();
+    let mut out = Vec::new();
+    for (path, (value, origin)) in &doc.leaves {
+        if key.is_some_and(|k| !KeyPath::parse(path).is_ok_and(|p| p.starts_with(k))) {
+            continue;
+        }
+        match committed.get(path) {
+            Some(b) if &b.value == value => out.push(b.clone()),
+            _ => out.push(Blame {
+                path: path.clone(),
+                value: value.clone(),
+                commit: None,
+                file: origin.as_ref().map(|o| o.file.clone()),
+                line: origin.as_ref().map(|o| o.line),
+                boundary: false,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// Blames every leaf of the agent at `rev` (those under `key`): `b(C) = b(P)` for the first parent

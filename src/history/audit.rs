@@ -1,0 +1,103 @@
+//! `audit`: every commit of a range that changed an agent's effective config, with what it
+//! changed and whether it widened, and tallies per author and per client.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::diff::{Report, compare};
+use crate::git::{CommitMeta, Git, State};
+use crate::layout::Selection;
+
+/// The commits of `range` (`A..B`, `..B`, `A..`, one revision, or `HEAD` when `None`) since
+/// `since`, newest first, that change at least one agent, each with its diff from its first
+/// parent (a root commit or a shallow clone's cut: from nothing).
+pub fn audit(
+    root: &Path,
+    git: &Git,
+    range: Option<&str>,
+    since: Option<i64>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<Row>, String> {
+    let commits = match range {
+        Some(r) if r.contains("..") => {
+            let (a, b) = r.split_once("..").expect("checked");
+            git.range(a, if b.is_empty() { "HEAD" } else { b }, since)
+        }
+        Some(r) => git.log(r, false, since),
+        None => git.log("HEAD", false, since),
+    }
+    .map_err(|e| e.0)?;
+    let boundary = git.shallow_boundary();
+    let mut rows = Vec::new();
+    let total = commits.len();
+    for (i, c) in commits.iter().enumerate() {
+        progress(i, total);
+        let to = State::Commit(c.id);
+        let parent = if boundary.contains(&c.id) {
+            None
+        } else {
+            c.parents.first().copied()
+        };
+        let report = match parent {
+            Some(p) => crate::load::diff_states(root, git, &State::Commit(p), &to, &[])?,
+            None => {
+                let new = match crate::load::load_state(root, Some(git), &to, &Selection::All) {
+                    Ok(r) => r,
+                    Err(_) => continue,
+                };
+                let old = crate::load::empty()?;
+                let ids = new.agents.keys().cloned().collect();
+                compare(
+                    &old,
+                    &new,
+                    &ids,
+                    Vec::new(),
+                    "(none)".into(),
+                    c.id.to_string(),
+                )
+            }
+        };
+        if report.agents.is_empty() {
+            continue;
+        }
+        rows.push((c.clone(), report));
+    }
+    Ok(rows)
+}
+
+/// One commit that changed at least one agent, with its diff from its first parent.
+pub type Row = (CommitMeta, Report);
+
+/// Counts per author or client.
+#[derive(Default, serde::Serialize)]
+pub struct Tally {
+    pub commits: usize,
+    pub agent_changes: usize,
+    pub widening: usize,
+}
+
+/// Tallies by author (`name <email>`) and by client (`(no client)` for agents without one).
+pub fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally>) {
+    let mut by_author: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_client: BTreeMap<String, Tally> = BTreeMap::new();
+    for (c, r) in rows {
+        let t = by_author
+            .entry(format!("{} <{}>", c.author, c.email))
+            .or_default();
+        t.commits += 1;
+        t.agent_changes += r.agents.len();
+        t.widening += r.widened();
+        let mut seen = std::collections::HashSet::new();
+        for a in &r.agents {
+            let client = a.client.clone().unwrap_or_else(|| "(no client)".into());
+            let t = by_client.entry(client.clone()).or_default();
+            if seen.insert(client) {
+                t.commits += 1;
+            }
+            t.agent_changes += 1;
+            t.widening += usize::from(a.widens());
+        }
+    }
+    (by_author, by_client)
+}
+
