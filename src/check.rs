@@ -8,6 +8,7 @@ use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::glob;
 use crate::merge::{ENode, Effective, Leaf};
 use crate::render::action_nodes;
+use crate::schema::keys;
 use crate::source::{Span, safe};
 use crate::value::Node;
 
@@ -52,23 +53,23 @@ fn missing(anchor: Span, what: &str, help: &str) -> Finding {
 fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
     for (keys, help) in [
         (
-            &["agent", "purpose"][..],
+            keys::AGENT_PURPOSE,
             "say what the agent is for: [agent] purpose = \"...\"",
         ),
         (
-            &["agent", "owner"][..],
+            keys::AGENT_OWNER,
             "name the accountable human: [agent] owner = \"user:...\"",
         ),
         (
-            &["model", "provider"][..],
+            keys::MODEL_PROVIDER,
             "set [model] provider in this agent or a layer it inherits",
         ),
         (
-            &["model", "name"][..],
+            keys::MODEL_NAME,
             "set [model] name in this agent or a layer it inherits",
         ),
         (
-            &["escalation", "default_target"][..],
+            keys::ESCALATION_DEFAULT_TARGET,
             "set [escalation] default_target to a contact",
         ),
     ] {
@@ -76,14 +77,14 @@ fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
             f.push(missing(anchor, &keys.join("."), help));
         }
     }
-    if eff.list(&["instructions", "fragments"]).is_empty() {
+    if eff.list(keys::INSTRUCTIONS_FRAGMENTS).is_empty() {
         f.push(missing(
             anchor,
             "instructions.fragments",
             "give at least one fragment: fragments = [{ id = \"...\", text = \"...\" }]",
         ));
     }
-    if let Some(conns) = eff.table(&["connections"]) {
+    if let Some(conns) = eff.table(keys::CONNECTIONS) {
         for (name, n) in conns.iter() {
             if let ENode::Table(t) = n
                 && !t.entries.contains_key("system")
@@ -103,8 +104,8 @@ fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
 }
 
 fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
-    let provider = eff.leaf(&["model", "provider"]);
-    if let (Some(p), Some(allow)) = (provider, eff.leaf(&["policy", "model", "allow_providers"])) {
+    let provider = eff.leaf(keys::MODEL_PROVIDER);
+    if let (Some(p), Some(allow)) = (provider, eff.leaf(keys::POLICY_MODEL_ALLOW_PROVIDERS)) {
         let name = p.node.value.as_str().unwrap_or_default();
         let allowed = strings(Some(allow));
         if !allowed.iter().any(|(a, _)| glob::matches(a, name)) {
@@ -122,13 +123,13 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
             );
         }
     }
-    let deny = strings(eff.leaf(&["policy", "model", "deny_models"]));
+    let deny = strings(eff.leaf(keys::POLICY_MODEL_DENY_MODELS));
     let mut names: Vec<&Node> = eff
-        .leaf(&["model", "name"])
+        .leaf(keys::MODEL_NAME)
         .map(|l| &l.node)
         .into_iter()
         .collect();
-    if let Some(fb) = eff.leaf(&["model", "fallbacks"]) {
+    if let Some(fb) = eff.leaf(keys::MODEL_FALLBACKS) {
         for e in fb.node.value.as_array().unwrap_or_default() {
             if let Some(n) = e.value.as_table().and_then(|t| t.get("name")) {
                 names.push(n);
@@ -182,16 +183,16 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
             }
         }
     }
-    if let Some(req) = eff.leaf(&["policy", "model", "require_fallback"])
+    if let Some(req) = eff.leaf(keys::POLICY_MODEL_REQUIRE_FALLBACK)
         && matches!(req.node.value, crate::value::Value::Boolean(true))
     {
         let has = eff
-            .leaf(&["model", "fallbacks"])
+            .leaf(keys::MODEL_FALLBACKS)
             .and_then(|l| l.node.value.as_array())
             .is_some_and(|a| !a.is_empty());
         if !has {
             let at = eff
-                .leaf(&["model", "name"])
+                .leaf(keys::MODEL_NAME)
                 .map(|l| l.node.span)
                 .unwrap_or(req.node.span);
             f.push(
@@ -209,12 +210,12 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
 }
 
 fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
-    let conns = eff.table(&["connections"]);
+    let conns = eff.table(keys::CONNECTIONS);
     let conn_names: Vec<&str> = conns
         .map(|c| c.entries.keys().map(String::as_str).collect())
         .unwrap_or_default();
     let actions = action_nodes(eff);
-    if let Some(tools) = eff.table(&["tools"]) {
+    if let Some(tools) = eff.table(keys::TOOLS) {
         for (name, n) in tools.iter() {
             if !conn_names.contains(&name.as_str()) {
                 let ENode::Table(t) = n else { continue };
@@ -235,8 +236,8 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             }
         }
     }
-    let deny = strings(eff.leaf(&["policy", "tools", "deny"]));
-    let allow_leaf = eff.leaf(&["policy", "tools", "allow"]);
+    let deny = strings(eff.leaf(keys::POLICY_TOOLS_DENY));
+    let allow_leaf = eff.leaf(keys::POLICY_TOOLS_ALLOW);
     let allow = strings(allow_leaf);
     for (action, node) in &actions {
         if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, action)) {
@@ -298,7 +299,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             });
         }
     }
-    for (pat, pn) in strings(eff.leaf(&["policy", "tools", "require_approval"])) {
+    for (pat, pn) in strings(eff.leaf(keys::POLICY_TOOLS_REQUIRE_APPROVAL)) {
         let used = actions.iter().any(|(a, _)| glob::matches(pat, a));
         usage.push(Usage {
             span: pn.span,
@@ -316,7 +317,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             }),
         });
     }
-    for rule in eff.list(&["policy", "approvals", "rules"]) {
+    for rule in eff.list(keys::POLICY_APPROVALS_RULES) {
         let Some(t) = rule.value.as_table() else {
             continue;
         };
@@ -336,8 +337,8 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
 }
 
 fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
-    let scopes = strings(eff.leaf(&["memory", "scopes"]));
-    if let Some(allow) = eff.leaf(&["policy", "memory", "allow_scopes"]) {
+    let scopes = strings(eff.leaf(keys::MEMORY_SCOPES));
+    if let Some(allow) = eff.leaf(keys::POLICY_MEMORY_ALLOW_SCOPES) {
         let allowed = strings(Some(allow));
         for (s, n) in &scopes {
             if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
@@ -356,7 +357,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             }
         }
     }
-    let retention = eff.table(&["memory", "retention_days"]);
+    let retention = eff.table(keys::MEMORY_RETENTION_DAYS);
     for (s, n) in &scopes {
         let r = retention.and_then(|t| t.get(s));
         match r {
@@ -371,7 +372,7 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             ),
             Some(ENode::Leaf(l)) => {
                 if let Some(ENode::Leaf(c)) = eff
-                    .table(&["policy", "memory", "max_retention_days"])
+                    .table(keys::POLICY_MEMORY_MAX_RETENTION_DAYS)
                     .and_then(|t| t.get(s))
                     && l.node.value.as_f64() > c.node.value.as_f64()
                 {
@@ -394,9 +395,9 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
             Some(_) => {}
         }
     }
-    if let Some(allow) = eff.leaf(&["policy", "memory", "inspectors_allow"]) {
+    if let Some(allow) = eff.leaf(keys::POLICY_MEMORY_INSPECTORS_ALLOW) {
         let allowed = strings(Some(allow));
-        for (s, n) in strings(eff.leaf(&["memory", "inspectors"])) {
+        for (s, n) in strings(eff.leaf(keys::MEMORY_INSPECTORS)) {
             if !allowed.iter().any(|(a, _)| glob::matches(a, s)) {
                 f.push(
                     Finding::new(
@@ -417,16 +418,16 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
 
 fn check_escalation(eff: &Effective, f: &mut Vec<Finding>) {
     let contacts: Vec<&str> = eff
-        .table(&["escalation", "contacts"])
+        .table(keys::ESCALATION_CONTACTS)
         .map(|t| t.entries.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    let contacts_span = eff.table(&["escalation", "contacts"]).and_then(|t| t.span);
+    let contacts_span = eff.table(keys::ESCALATION_CONTACTS).and_then(|t| t.span);
     let mut targets: Vec<&Node> = eff
-        .leaf(&["escalation", "default_target"])
+        .leaf(keys::ESCALATION_DEFAULT_TARGET)
         .map(|l| &l.node)
         .into_iter()
         .collect();
-    for t in eff.list(&["escalation", "triggers"]) {
+    for t in eff.list(keys::ESCALATION_TRIGGERS) {
         if let Some(h) = t.value.as_table().and_then(|t| t.get("handoff_to")) {
             targets.push(h);
         }

@@ -8,6 +8,7 @@ use crate::glob;
 use crate::layer::{Repo, elem_id};
 use crate::merge::{ENode, Effective};
 use crate::render::{actions, digest, document, remaining_fragments};
+use crate::schema::keys;
 use crate::stack::Stacks;
 
 /// One agent's row.
@@ -98,7 +99,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
     let doc = document(repo, id, eff);
     let acts = actions(eff);
     let mut systems = Vec::new();
-    if let Some(conns) = eff.table(&["connections"]) {
+    if let Some(conns) = eff.table(keys::CONNECTIONS) {
         for (name, n) in conns.iter() {
             if !acts.iter().any(|x| {
                 x.strip_prefix(name.as_str())
@@ -132,7 +133,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
         }
     }
     let mut approvals = Vec::new();
-    for r in eff.list(&["policy", "approvals", "rules"]) {
+    for r in eff.list(keys::POLICY_APPROVALS_RULES) {
         let Some(t) = r.value.as_table() else {
             continue;
         };
@@ -175,13 +176,13 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
             elem_id(r).unwrap_or_default()
         ));
     }
-    for pat in list(eff, &["policy", "tools", "require_approval"]) {
+    for pat in list(eff, keys::POLICY_TOOLS_REQUIRE_APPROVAL) {
         if acts.iter().any(|x| glob::matches(&pat, x)) {
             approvals.push(format!("require_approval: {pat}"));
         }
     }
     let retention = eff
-        .table(&["memory", "retention_days"])
+        .table(keys::MEMORY_RETENTION_DAYS)
         .map(|t| {
             t.iter()
                 .filter_map(|(k, n)| match n {
@@ -192,7 +193,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
         })
         .unwrap_or_default();
     let contacts = eff
-        .table(&["escalation", "contacts"])
+        .table(keys::ESCALATION_CONTACTS)
         .map(|t| {
             t.iter()
                 .map(|(k, n)| {
@@ -225,7 +226,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
         })
         .collect();
     let fallbacks = eff
-        .leaf(&["model", "fallbacks"])
+        .leaf(keys::MODEL_FALLBACKS)
         .and_then(|l| l.node.value.as_array())
         .map(|a| {
             a.iter()
@@ -245,24 +246,24 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
     Some(Row {
         id: id.to_string(),
         client: a.client.clone(),
-        purpose: s(eff, &["agent", "purpose"]),
-        owner: s(eff, &["agent", "owner"]),
-        maintainers: list(eff, &["agent", "maintainers"]),
-        risk_tier: s(eff, &["agent", "risk_tier"]),
-        lifecycle: s(eff, &["agent", "lifecycle"]),
+        purpose: s(eff, keys::AGENT_PURPOSE),
+        owner: s(eff, keys::AGENT_OWNER),
+        maintainers: list(eff, keys::AGENT_MAINTAINERS),
+        risk_tier: s(eff, keys::AGENT_RISK_TIER),
+        lifecycle: s(eff, keys::AGENT_LIFECYCLE),
         model: format!(
             "{}/{}",
-            s(eff, &["model", "provider"]),
-            s(eff, &["model", "name"])
+            s(eff, keys::MODEL_PROVIDER),
+            s(eff, keys::MODEL_NAME)
         ),
         fallbacks,
         systems,
         actions: acts,
         approvals,
-        memory_scopes: list(eff, &["memory", "scopes"]),
+        memory_scopes: list(eff, keys::MEMORY_SCOPES),
         retention_days: retention,
-        inspectors: list(eff, &["memory", "inspectors"]),
-        escalation_target: s(eff, &["escalation", "default_target"]),
+        inspectors: list(eff, keys::MEMORY_INSPECTORS),
+        escalation_target: s(eff, keys::ESCALATION_DEFAULT_TARGET),
         contacts,
         instructions,
         digest: digest(&doc),
@@ -308,4 +309,3 @@ pub fn last_changes(
     }
     Ok(())
 }
-

@@ -14,7 +14,7 @@ use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding};
 use crate::key_path::KeyPath;
 use crate::layer::{Layer, elem_id, elem_id_span};
-use crate::schema::{self, Class, Field, Shape};
+use crate::schema::{self, Class, Field, Shape, keys};
 use crate::source::{Span, safe};
 use crate::value::{Node, Table, Value};
 
@@ -141,7 +141,7 @@ impl Effective {
         else {
             return;
         };
-        let frags = self.list(&["instructions", "fragments"]);
+        let frags = self.list(keys::INSTRUCTIONS_FRAGMENTS);
         for e in excl.value.as_array().unwrap_or_default() {
             let Some(id) = e.value.as_str() else { continue };
             match frags.iter().find(|f| elem_id(f) == Some(id)) {

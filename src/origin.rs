@@ -7,7 +7,7 @@ use crate::key_path::{KeyPath, Segment};
 use crate::layer::{Repo, elem_id};
 use crate::merge::leaves;
 use crate::render::{remaining_fragments, to_json};
-use crate::schema::Class;
+use crate::schema::{Class, keys};
 use crate::source::{Span, safe};
 use crate::stack::AgentResult;
 use crate::value::Node;
@@ -135,7 +135,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
         });
     }
     // Fragment contents are leaves too.
-    for e in eff.list(&["instructions", "fragments"]) {
+    for e in eff.list(keys::INSTRUCTIONS_FRAGMENTS) {
         let Some(id) = elem_id(e) else { continue };
         if doc.is_some() && !remaining.contains(&id) {
             continue;
@@ -203,6 +203,40 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
         }
     }
     out.sort_by(|a, b| a.key_path.cmp(&b.key_path));
+    out
+}
+
+/// The locks on `path` or on a key above or below it, each with the place that set it.
+pub fn locks_on(repo: &Repo, agent: &AgentResult, path: &KeyPath) -> Vec<(KeyPath, Origin)> {
+    agent
+        .eff
+        .locks
+        .iter()
+        .filter(|(l, _)| path.starts_with(l) || l.starts_with(path))
+        .map(|(l, s)| (l.clone(), Origin::of(repo, *s)))
+        .collect()
+}
+
+/// The policy values that constrain the setting at `path` ([`crate::schema::constrained_by`]),
+/// each with its path, value and the place that set it.
+pub fn policies_on(
+    repo: &Repo,
+    agent: &AgentResult,
+    path: &KeyPath,
+) -> Vec<(String, Json, Origin)> {
+    let keys: Vec<&str> = path.keys().collect();
+    let mut out = Vec::new();
+    for keys in crate::schema::constrained_by(&keys) {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        if let Some(l) = agent.eff.leaf(&refs) {
+            let kp = KeyPath(keys.iter().map(|k| Segment::Key(k.clone())).collect());
+            out.push((
+                kp.to_string(),
+                to_json(&l.node.value),
+                Origin::of(repo, l.node.key_span),
+            ));
+        }
+    }
     out
 }
 

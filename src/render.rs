@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::layer::{Repo, elem_id};
 use crate::merge::{ENode, ETable, Effective};
+use crate::schema::keys;
 use crate::value::{Node, Value};
 
 /// The canonical string of a TOML date/time: `T` separator, upper-case `Z`, `+HH:MM` offsets,
@@ -99,11 +100,11 @@ pub fn fragment_text<'a>(repo: &'a Repo, elem: &'a Node) -> Option<&'a str> {
 /// The fragments that remain after `instructions.exclude`.
 pub fn remaining_fragments(eff: &Effective) -> Vec<&Node> {
     let excluded: Vec<&str> = eff
-        .leaf(&["instructions", "exclude"])
+        .leaf(keys::INSTRUCTIONS_EXCLUDE)
         .and_then(|l| l.node.value.as_array())
         .map(|a| a.iter().filter_map(|e| e.value.as_str()).collect())
         .unwrap_or_default();
-    eff.list(&["instructions", "fragments"])
+    eff.list(keys::INSTRUCTIONS_FRAGMENTS)
         .iter()
         .filter(|e| !excluded.contains(&elem_id(e).unwrap_or_default()))
         .collect()
@@ -120,7 +121,7 @@ pub fn actions(eff: &Effective) -> Vec<String> {
 /// Every action with the node of the `use` element that names it.
 pub fn action_nodes(eff: &Effective) -> Vec<(String, &Node)> {
     let mut out = Vec::new();
-    if let Some(tools) = eff.table(&["tools"]) {
+    if let Some(tools) = eff.table(keys::TOOLS) {
         for (conn, n) in tools.iter() {
             let ENode::Table(t) = n else { continue };
             if let Some(ENode::Leaf(l)) = t.get("use") {

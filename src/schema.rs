@@ -592,6 +592,58 @@ pub fn lookup_rendered<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'
     lookup(keys)
 }
 
+/// The policy keys that constrain the setting at `keys` (spec section 6), each a path of plain
+/// keys.
+pub fn constrained_by(keys: &[&str]) -> Vec<Vec<String>> {
+    let owned = |p: keys::Path| p.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    match keys {
+        ["model", "provider"] => vec![owned(keys::POLICY_MODEL_ALLOW_PROVIDERS)],
+        ["model", "name"] => vec![owned(keys::POLICY_MODEL_DENY_MODELS)],
+        ["model", "fallbacks", ..] => vec![
+            owned(keys::POLICY_MODEL_DENY_MODELS),
+            owned(keys::POLICY_MODEL_REQUIRE_FALLBACK),
+        ],
+        ["model", "parameters", "temperature"] => vec![owned(keys::POLICY_MODEL_MAX_TEMPERATURE)],
+        ["model", "parameters", "max_output_tokens"] => {
+            vec![owned(keys::POLICY_MODEL_MAX_OUTPUT_TOKENS)]
+        }
+        ["tools", _, "use"] => vec![
+            owned(keys::POLICY_TOOLS_ALLOW),
+            owned(keys::POLICY_TOOLS_DENY),
+            owned(keys::POLICY_TOOLS_REQUIRE_APPROVAL),
+        ],
+        ["memory", "scopes"] => vec![owned(keys::POLICY_MEMORY_ALLOW_SCOPES)],
+        ["memory", "retention_days", scope] => {
+            let mut v = owned(keys::POLICY_MEMORY_MAX_RETENTION_DAYS);
+            v.push(scope.to_string());
+            vec![v]
+        }
+        ["memory", "inspectors"] => vec![owned(keys::POLICY_MEMORY_INSPECTORS_ALLOW)],
+        _ => Vec::new(),
+    }
+}
+
+/// The key path `keys` with its first unknown key replaced by the closest known one, for a
+/// did-you-mean; `None` when nothing is close.
+pub fn suggest<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let i = (0..keys.len()).find(|i| lookup(keys[..=*i].iter().copied()).is_none())?;
+    let siblings: Vec<&str> = if i == 0 {
+        top().iter().map(|f| f.name).collect()
+    } else {
+        match lookup(keys[..i].iter().copied()).map(|f| &f.shape) {
+            Some(Struct(fs)) | Some(IdArray(fs)) | Some(TableArray(fs)) => {
+                fs.iter().map(|f| f.name).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let m = crate::diagnostic::did_you_mean(keys[i], siblings)?;
+    let mut fixed = keys.clone();
+    fixed[i] = m;
+    Some(fixed.join("."))
+}
+
 /// The top-level keys of a layer file.
 pub fn top() -> &'static [Field] {
     &TOP
@@ -630,6 +682,55 @@ pub fn effective_class(path_root: &str, field: &Field) -> Class {
         AgentOnly
     } else {
         field.class
+    }
+}
+
+/// The config paths the code reads, named once: a misspelt name does not compile, and a test
+/// proves that every path names a key of the schema.
+pub mod keys {
+    /// A path of plain keys from the top of the effective config.
+    pub type Path = &'static [&'static str];
+
+    macro_rules! paths {
+        ($($name:ident = [$($k:literal),+];)*) => {
+            $(#[doc = concat!("`", $($k, ".",)+ "`")] pub const $name: Path = &[$($k),+];)*
+            /// Every path above.
+            pub const ALL: &[Path] = &[$($name),*];
+        };
+    }
+
+    paths! {
+        POLICY_MODEL_MAX_OUTPUT_TOKENS = ["policy", "model", "max_output_tokens"];
+        POLICY_MODEL_MAX_TEMPERATURE = ["policy", "model", "max_temperature"];
+    AGENT = ["agent"];
+    AGENT_LIFECYCLE = ["agent", "lifecycle"];
+    AGENT_MAINTAINERS = ["agent", "maintainers"];
+    AGENT_OWNER = ["agent", "owner"];
+    AGENT_PURPOSE = ["agent", "purpose"];
+    AGENT_RISK_TIER = ["agent", "risk_tier"];
+    CONNECTIONS = ["connections"];
+    ESCALATION_CONTACTS = ["escalation", "contacts"];
+    ESCALATION_DEFAULT_TARGET = ["escalation", "default_target"];
+    ESCALATION_TRIGGERS = ["escalation", "triggers"];
+    INSTRUCTIONS_EXCLUDE = ["instructions", "exclude"];
+    INSTRUCTIONS_FRAGMENTS = ["instructions", "fragments"];
+    MEMORY_INSPECTORS = ["memory", "inspectors"];
+    MEMORY_RETENTION_DAYS = ["memory", "retention_days"];
+    MEMORY_SCOPES = ["memory", "scopes"];
+    MODEL_FALLBACKS = ["model", "fallbacks"];
+    MODEL_NAME = ["model", "name"];
+    MODEL_PROVIDER = ["model", "provider"];
+    POLICY_APPROVALS_RULES = ["policy", "approvals", "rules"];
+    POLICY_MEMORY_ALLOW_SCOPES = ["policy", "memory", "allow_scopes"];
+    POLICY_MEMORY_INSPECTORS_ALLOW = ["policy", "memory", "inspectors_allow"];
+    POLICY_MEMORY_MAX_RETENTION_DAYS = ["policy", "memory", "max_retention_days"];
+    POLICY_MODEL_ALLOW_PROVIDERS = ["policy", "model", "allow_providers"];
+    POLICY_MODEL_DENY_MODELS = ["policy", "model", "deny_models"];
+    POLICY_MODEL_REQUIRE_FALLBACK = ["policy", "model", "require_fallback"];
+    POLICY_TOOLS_ALLOW = ["policy", "tools", "allow"];
+    POLICY_TOOLS_DENY = ["policy", "tools", "deny"];
+    POLICY_TOOLS_REQUIRE_APPROVAL = ["policy", "tools", "require_approval"];
+    TOOLS = ["tools"];
     }
 }
 
@@ -750,6 +851,13 @@ fn merge_into(out: &mut Json, s: Json) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_named_path_is_a_key_of_the_schema() {
+        for path in keys::ALL {
+            assert!(lookup(path.iter().copied()).is_some(), "{path:?}");
+        }
+    }
 
     #[test]
     fn lookup_walks_maps_and_free_tables() {

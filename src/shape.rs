@@ -8,7 +8,7 @@
 
 use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::key_path::KeyPath;
-use crate::schema::{self, COMPARATORS, Field, Shape, Ty};
+use crate::schema::{self, COMPARATORS, Field, Shape, Ty, keys};
 use crate::source::{FileId, LayerKind, Span, safe};
 use crate::value::{Node, Table, Value};
 
@@ -199,7 +199,7 @@ fn is_path(path: &KeyPath, keys: &[&str]) -> bool {
 fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> Table {
     let mut out = Table::new();
     for (k, node) in table {
-        if k == "id" && is_path(path, &["agent"]) {
+        if k == "id" && is_path(path, keys::AGENT) {
             cx.findings.push(
                 Finding::new(
                     Code::MisplacedKey,
@@ -290,8 +290,8 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
                     return None;
                 }
             };
-            let is_fragments = is_path(path, &["instructions", "fragments"]);
-            let is_rules = is_path(path, &["policy", "approvals", "rules"]);
+            let is_fragments = is_path(path, keys::INSTRUCTIONS_FRAGMENTS);
+            let is_rules = is_path(path, keys::POLICY_APPROVALS_RULES);
             let mut out = Vec::new();
             let mut seen: Vec<(String, Span)> = Vec::new();
             for item in items {

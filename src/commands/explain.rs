@@ -5,46 +5,17 @@ use serde_json::json;
 
 use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
 use crate::cli::{ExplainArgs, FindingsFormat};
-use crate::key_path::{KeyPath, Segment};
-use crate::origin::{Origin, Provenance, provenance, short};
+use crate::key_path::KeyPath;
+use crate::origin::{Provenance, provenance, short};
 use crate::schema::Class;
 use crate::source::safe;
-use crate::stack::{AgentResult, Stacks};
+use crate::stack::Stacks;
 
 /// The locks and the policies that apply to one leaf.
 type Applied = (
-    Vec<(KeyPath, Origin)>,
-    Vec<(String, serde_json::Value, Origin)>,
+    Vec<(KeyPath, crate::origin::Origin)>,
+    Vec<(String, serde_json::Value, crate::origin::Origin)>,
 );
-
-/// The policy keys that constrain a setting.
-fn constraints_of(path: &KeyPath) -> Vec<Vec<String>> {
-    let keys: Vec<&str> = path.keys().collect();
-    let p = |s: &str| s.split('.').map(String::from).collect::<Vec<_>>();
-    match keys.as_slice() {
-        ["model", "provider"] => vec![p("policy.model.allow_providers")],
-        ["model", "name"] => vec![p("policy.model.deny_models")],
-        ["model", "fallbacks", ..] => vec![
-            p("policy.model.deny_models"),
-            p("policy.model.require_fallback"),
-        ],
-        ["model", "parameters", "temperature"] => vec![p("policy.model.max_temperature")],
-        ["model", "parameters", "max_output_tokens"] => vec![p("policy.model.max_output_tokens")],
-        ["tools", _, "use"] => vec![
-            p("policy.tools.allow"),
-            p("policy.tools.deny"),
-            p("policy.tools.require_approval"),
-        ],
-        ["memory", "scopes"] => vec![p("policy.memory.allow_scopes")],
-        ["memory", "retention_days", scope] => {
-            let mut v = p("policy.memory.max_retention_days");
-            v.push(scope.to_string());
-            vec![v]
-        }
-        ["memory", "inspectors"] => vec![p("policy.memory.inspectors_allow")],
-        _ => Vec::new(),
-    }
-}
 
 /// Runs `opl explain`.
 pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
@@ -53,7 +24,9 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     if crate::schema::lookup(key.keys()).is_none() {
         return Err(Failure(format!(
             "`{key}` is not a key of the schema{}",
-            suggest(&key)
+            crate::schema::suggest(key.keys())
+                .map(|m| format!(" (did you mean `{m}`?)"))
+                .unwrap_or_default()
         )));
     }
     let (_, repo) = open_source(ctx, &args.source)?;
@@ -70,8 +43,8 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         .iter()
         .map(|p| {
             (
-                locks(&repo, &agent, &p.key_path),
-                constraints(&repo, &agent, &p.key_path),
+                crate::origin::locks_on(&repo, &agent, &p.key_path),
+                crate::origin::policies_on(&repo, &agent, &p.key_path),
             )
         })
         .collect();
@@ -195,63 +168,6 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         }
     }
     Ok(crate::EXIT_CLEAN)
-}
-
-fn locks(repo: &crate::layer::Repo, agent: &AgentResult, path: &KeyPath) -> Vec<(KeyPath, Origin)> {
-    agent
-        .eff
-        .locks
-        .iter()
-        .filter(|(l, _)| path.starts_with(l) || l.starts_with(path))
-        .map(|(l, s)| (l.clone(), Origin::of(repo, *s)))
-        .collect()
-}
-
-fn constraints(
-    repo: &crate::layer::Repo,
-    agent: &AgentResult,
-    path: &KeyPath,
-) -> Vec<(String, serde_json::Value, Origin)> {
-    let mut out = Vec::new();
-    for keys in constraints_of(path) {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if let Some(l) = agent.eff.leaf(&refs) {
-            let kp = KeyPath(keys.iter().map(|k| Segment::Key(k.clone())).collect());
-            out.push((
-                kp.to_string(),
-                crate::render::to_json(&l.node.value),
-                Origin::of(repo, l.node.key_span),
-            ));
-        }
-    }
-    out
-}
-
-/// A did-you-mean for the first unknown segment of a key path.
-fn suggest(key: &KeyPath) -> String {
-    let keys: Vec<&str> = key.keys().collect();
-    for i in 0..keys.len() {
-        if crate::schema::lookup(keys[..=i].iter().copied()).is_some() {
-            continue;
-        }
-        let siblings: Vec<&str> = if i == 0 {
-            crate::schema::top().iter().map(|f| f.name).collect()
-        } else {
-            match crate::schema::lookup(keys[..i].iter().copied()).map(|f| &f.shape) {
-                Some(crate::schema::Shape::Struct(fs))
-                | Some(crate::schema::Shape::IdArray(fs))
-                | Some(crate::schema::Shape::TableArray(fs)) => fs.iter().map(|f| f.name).collect(),
-                _ => Vec::new(),
-            }
-        };
-        if let Some(m) = crate::diagnostic::did_you_mean(keys[i], siblings) {
-            let mut fixed: Vec<&str> = keys.clone();
-            fixed[i] = m;
-            return format!(" (did you mean `{}`?)", fixed.join("."));
-        }
-        break;
-    }
-    String::new()
 }
 
 type Past = (Vec<crate::history::Blame>, Vec<crate::history::LogEntry>);

@@ -1,15 +1,12 @@
 //! `opl log`, `opl blame`, `opl whence` and `opl audit`: the history of effective configs.
 
-
 use serde_json::{Value as Json, json};
 
 use super::{Ctx, Failure, Outcome, Progress, emit, need_git};
 use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, WhenceArgs};
 use crate::diff::Status;
 use crate::git::{CommitMeta, Git};
-use crate::history::{
-    Engine, LogOptions, format_time, parse_date,
-};
+use crate::history::{Engine, LogOptions, format_time, parse_date};
 use crate::key_path::KeyPath;
 use crate::origin::short;
 use crate::snapshot::find_root;
@@ -71,10 +68,8 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
         since,
         first_parent: args.first_parent,
     };
-    let entries = crate::history::log(&mut engine, &opts, &mut |d, t| {
-        progress.tick(ctx.err, d, t)
-    })
-    .map_err(git_err)?;
+    let entries = crate::history::log(&mut engine, &opts, &mut |d, t| progress.tick(ctx.err, d, t))
+        .map_err(git_err)?;
     progress.finish(ctx.err);
     match args.format {
         FindingsFormat::Json => {
@@ -288,13 +283,10 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
         .transpose()
         .map_err(Failure)?;
     let mut progress = Progress::new(ctx.progress, "opl audit", args.quiet);
-    let rows = crate::history::audit::audit(
-        &root,
-        &git,
-        args.range.as_deref(),
-        since,
-        &mut |d, t| progress.tick(ctx.err, d, t),
-    )?;
+    let rows =
+        crate::history::audit::audit(&root, &git, args.range.as_deref(), since, &mut |d, t| {
+            progress.tick(ctx.err, d, t)
+        })?;
     progress.finish(ctx.err);
     let text = match args.format {
         AuditFormat::Json => audit_json(&rows),

@@ -100,4 +100,3 @@ pub fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally
     }
     (by_author, by_client)
 }
-
