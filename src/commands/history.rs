@@ -117,7 +117,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                         "    (shallow-clone boundary: earlier history is not in this clone)\n",
                     );
                 }
-                if e.state != "present" {
+                if e.state != crate::history::StateKind::Present {
                     out.push_str(&format!("    agent is {} here\n", e.state));
                 }
                 if !e.changes.is_empty()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use crate::diagnostic::Code;
 use crate::diff::{Change, Leaves};
 use crate::git::{CommitMeta, Git, GitError, Id, State};
 use crate::key_path::KeyPath;
@@ -36,18 +37,48 @@ pub struct Doc {
 pub enum AgentState {
     Absent,
     /// The document cannot be built; the codes of the errors that prevent it.
-    Invalid(Vec<&'static str>),
+    Invalid(Vec<Code>),
     Present(Doc),
 }
 
+/// Which of the three a state is (spec section 8), without its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateKind {
+    Absent,
+    Invalid,
+    Present,
+}
+
+impl StateKind {
+    /// `absent`, `invalid` or `present`.
+    pub fn word(self) -> &'static str {
+        match self {
+            StateKind::Absent => "absent",
+            StateKind::Invalid => "invalid",
+            StateKind::Present => "present",
+        }
+    }
+}
+
+impl std::fmt::Display for StateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 impl AgentState {
+    /// Which of the three the state is.
+    pub fn kind(&self) -> StateKind {
+        match self {
+            AgentState::Absent => StateKind::Absent,
+            AgentState::Invalid(_) => StateKind::Invalid,
+            AgentState::Present(_) => StateKind::Present,
+        }
+    }
     /// A short word for the state.
     pub fn word(&self) -> &'static str {
-        match self {
-            AgentState::Absent => "absent",
-            AgentState::Invalid(_) => "invalid",
-            AgentState::Present(_) => "present",
-        }
+        self.kind().word()
     }
 }
 
@@ -351,10 +382,10 @@ fn agent_state(
     externals.sort();
     externals.dedup();
     if !r.buildable() {
-        let mut codes: Vec<&'static str> = r
+        let mut codes: Vec<Code> = r
             .all_findings()
             .filter(|f| f.blocks_document())
-            .map(|f| f.code.as_str())
+            .map(|f| f.code)
             .collect();
         codes.sort();
         codes.dedup();
@@ -395,7 +426,7 @@ pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec
 #[derive(Debug)]
 pub struct LogEntry {
     pub commit: CommitMeta,
-    pub state: &'static str,
+    pub state: StateKind,
     pub changes: Vec<Change>,
     /// The commit is where a shallow clone's history is cut: what came before is unknown.
     pub boundary: bool,
@@ -454,7 +485,7 @@ pub fn log(
         let is_boundary = cut;
         out.push(LogEntry {
             changes: changes(&old, &new, opts.key),
-            state: new.word(),
+            state: new.kind(),
             commit: c,
             boundary: is_boundary,
         });
