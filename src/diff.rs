@@ -24,6 +24,8 @@ use crate::stack::Stacks;
 #[derive(Clone, Debug, Serialize)]
 pub struct Change {
     pub path: String,
+    #[serde(skip)]
+    pub key: KeyPath,
     pub old: Option<Json>,
     pub new: Option<Json>,
     /// Why the change widens what the agent may do, when it does.
@@ -133,7 +135,7 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
     let dg = digest(&doc);
     let leaves = provenance(repo, &a, Some(&doc))
         .into_iter()
-        .map(|p| (p.path, (p.value, p.origin)))
+        .map(|p| (p.key_path, (p.value, p.origin)))
         .collect();
     Some(Side {
         client: a.client.clone(),
@@ -252,13 +254,16 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
 
 /// An agent's effective leaves by reference path: the value and the definition that won
 /// (`None` for derived values).
-pub type Leaves = BTreeMap<String, (Json, Option<Origin>)>;
+pub type Leaves = BTreeMap<KeyPath, (Json, Option<Origin>)>;
 
 /// The leaf changes from `la` to `lb` (those under `key`), in path order, each with why it widens
 /// what the agent may do. The one comparison of two states: diff, log, audit and check use it.
 pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
-    let under = |p: &str| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)));
-    let paths: BTreeSet<&String> = la.keys().chain(lb.keys()).filter(|p| under(p)).collect();
+    let paths: BTreeSet<&KeyPath> = la
+        .keys()
+        .chain(lb.keys())
+        .filter(|p| key.is_none_or(|k| p.starts_with(k)))
+        .collect();
     let mut changes = Vec::new();
     for p in paths {
         let (o, n) = (la.get(p), lb.get(p));
@@ -272,7 +277,8 @@ pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
         let new = n.map(|x| x.0.clone());
         let widening = widening(p, old.as_ref(), new.as_ref());
         changes.push(Change {
-            path: p.clone(),
+            path: p.to_string(),
+            key: p.clone(),
             file: origin.as_ref().map(|o| o.file.clone()),
             line: origin.as_ref().map(|o| o.line),
             origin,
@@ -284,12 +290,18 @@ pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
     // `actions` is derived: point it at the `tools.*.use` change that made it.
     if let Some(use_change) = changes
         .iter()
-        .find(|c| c.path.starts_with("tools.") && c.path.ends_with(".use") && c.origin.is_some())
+        .find(|c| {
+            matches!(
+                c.key.keys().collect::<Vec<_>>().as_slice(),
+                ["tools", _, "use"]
+            ) && c.origin.is_some()
+        })
         .map(|c| c.origin.clone())
     {
+        let actions = KeyPath::root().key(crate::schema::ACTIONS.name);
         for c in changes
             .iter_mut()
-            .filter(|c| c.path == "actions" && c.origin.is_none())
+            .filter(|c| c.key == actions && c.origin.is_none())
         {
             c.file = use_change.as_ref().map(|o| o.file.clone());
             c.line = use_change.as_ref().map(|o| o.line);
@@ -307,8 +319,7 @@ fn strings(v: Option<&Json>) -> Vec<&str> {
 
 /// Why a change of `path` from `old` to `new` widens what the agent may do, or `None`: the rule of
 /// the key's schema entry ([`schema::Loosens`]), or else of its merge class.
-pub fn widening(path: &str, old: Option<&Json>, new: Option<&Json>) -> Option<String> {
-    let kp = KeyPath::parse(path).ok()?;
+pub fn widening(kp: &KeyPath, old: Option<&Json>, new: Option<&Json>) -> Option<String> {
     let field = schema::lookup_rendered(kp.keys())?;
     let rule = || {
         kp.0.iter()
@@ -465,7 +476,9 @@ mod tests {
 
     #[test]
     fn classifies_widening_changes() {
-        let w = |p: &str, o: Option<Json>, n: Option<Json>| widening(p, o.as_ref(), n.as_ref());
+        let w = |p: &str, o: Option<Json>, n: Option<Json>| {
+            widening(&KeyPath::parse(p).unwrap(), o.as_ref(), n.as_ref())
+        };
         assert!(
             w("actions", Some(json!(["a.x"])), Some(json!(["a.x", "a.y"])))
                 .unwrap()

@@ -103,13 +103,11 @@ pub fn value_at<'a>(state: &'a AgentState, key: Option<&KeyPath>) -> Value<'a> {
         AgentState::Absent => Value::Absent,
         AgentState::Invalid(_) => Value::Invalid,
         AgentState::Present(d) => {
-            let leaves: Vec<(&'a str, &'a Json)> = d
+            let leaves: Vec<(&'a KeyPath, &'a Json)> = d
                 .leaves
                 .iter()
-                .filter(|(p, _)| {
-                    key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k)))
-                })
-                .map(|(p, (v, _))| (p.as_str(), v))
+                .filter(|(p, _)| key.is_none_or(|k| p.starts_with(k)))
+                .map(|(p, (v, _))| (p, v))
                 .collect();
             if leaves.is_empty() {
                 Value::Absent
@@ -125,7 +123,7 @@ pub fn value_at<'a>(state: &'a AgentState, key: Option<&KeyPath>) -> Value<'a> {
 pub enum Value<'a> {
     Absent,
     Invalid,
-    Leaves(Vec<(&'a str, &'a Json)>),
+    Leaves(Vec<(&'a KeyPath, &'a Json)>),
 }
 
 /// One agent's history engine with its caches.
@@ -394,7 +392,7 @@ fn agent_state(
     let doc = document(repo, agent, &r.eff);
     let leaves = provenance(repo, &r, Some(&doc))
         .into_iter()
-        .map(|p| (p.path, (p.value, p.origin)))
+        .map(|p| (p.key_path, (p.value, p.origin)))
         .collect();
     (
         AgentState::Present(Doc {
@@ -824,13 +822,14 @@ pub fn blame_at(
         blames.drain(..).map(|b| (b.path.clone(), b)).collect();
     let mut out = Vec::new();
     for (path, (value, origin)) in &doc.leaves {
-        if key.is_some_and(|k| !KeyPath::parse(path).is_ok_and(|p| p.starts_with(k))) {
+        if key.is_some_and(|k| !path.starts_with(k)) {
             continue;
         }
-        match committed.get(path) {
+        let path = path.to_string();
+        match committed.get(&path) {
             Some(b) if &b.value == value => out.push(b.clone()),
             _ => out.push(Blame {
-                path: path.clone(),
+                path,
                 value: value.clone(),
                 commit: None,
                 file: origin.as_ref().map(|o| o.file.clone()),
@@ -858,10 +857,10 @@ pub fn blame(
     let AgentState::Present(doc) = &*start else {
         return Ok(Vec::new());
     };
-    let leaves: Vec<(String, Json)> = doc
+    let leaves: Vec<(KeyPath, Json)> = doc
         .leaves
         .iter()
-        .filter(|(p, _)| key.is_none_or(|k| KeyPath::parse(p).is_ok_and(|pp| pp.starts_with(k))))
+        .filter(|(p, _)| key.is_none_or(|k| p.starts_with(k)))
         .map(|(p, (v, _))| (p.clone(), v.clone()))
         .collect();
     // commit -> indexes of leaves whose blame walk is at that commit
@@ -896,12 +895,11 @@ pub fn blame(
         let here = engine.state(commit)?;
         for li in group {
             let (path, _) = &leaves[li];
-            let pk = KeyPath::parse(path).ok();
             let mut moved = None;
             for p in &parents {
                 let ps = engine.state(*p)?;
                 let equal = Arc::ptr_eq(&ps, &here)
-                    || value_at(&ps, pk.as_ref()) == value_at(&here, pk.as_ref());
+                    || value_at(&ps, Some(path)) == value_at(&here, Some(path));
                 if equal {
                     moved = Some(*p);
                     break;
@@ -937,7 +935,7 @@ pub fn blame(
             _ => (None, None),
         };
         out.push(Blame {
-            path,
+            path: path.to_string(),
             value,
             commit: meta.get(&c).cloned(),
             file,
