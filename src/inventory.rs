@@ -149,7 +149,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
             .map(|w| {
                 format!(
                     " when {}",
-                    crate::origin::short(&crate::render::to_json(&w.value), 60)
+                    crate::origin::short(&crate::value::to_json(&w.value), 60)
                 )
             })
             .unwrap_or_default();

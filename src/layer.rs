@@ -18,10 +18,7 @@ use crate::snapshot::{Entry, EntryKind, Snapshot};
 use crate::source::{FileId, LayerKind, SourceFile, Sources, Span, safe};
 use crate::value::{Node, Table, Value, parse_file};
 
-/// Largest layer or fragment file opl reads, in bytes (4 MiB).
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
-/// Largest number of files in one snapshot.
-pub const MAX_FILES: usize = 1_000_000;
+use crate::snapshot::{MAX_FILE_BYTES, MAX_FILES};
 
 /// One layer: its files, combined.
 #[derive(Clone, Debug)]

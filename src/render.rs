@@ -11,65 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::layer::{Repo, elem_id};
 use crate::merge::{ENode, ETable, Effective};
 use crate::schema::keys;
-use crate::value::{Node, Value};
-
-/// The canonical string of a TOML date/time: `T` separator, upper-case `Z`, `+HH:MM` offsets,
-/// fractional seconds without trailing zeros. `None` for other values.
-pub fn datetime_string(v: &Value) -> Option<String> {
-    let Value::Datetime(d) = v else { return None };
-    let mut s = String::new();
-    if let Some(date) = d.date {
-        s.push_str(&format!(
-            "{:04}-{:02}-{:02}",
-            date.year, date.month, date.day
-        ));
-    }
-    if let Some(t) = d.time {
-        if d.date.is_some() {
-            s.push('T');
-        }
-        s.push_str(&format!(
-            "{:02}:{:02}:{:02}",
-            t.hour,
-            t.minute,
-            t.second.unwrap_or(0)
-        ));
-        if let Some(ns) = t.nanosecond.filter(|n| *n > 0) {
-            let frac = format!("{ns:09}");
-            s.push('.');
-            s.push_str(frac.trim_end_matches('0'));
-        }
-    }
-    match d.offset {
-        Some(toml_edit::Offset::Z) => s.push('Z'),
-        Some(toml_edit::Offset::Custom { minutes }) => {
-            let sign = if minutes < 0 { '-' } else { '+' };
-            let m = minutes.unsigned_abs();
-            s.push_str(&format!("{sign}{:02}:{:02}", m / 60, m % 60));
-        }
-        None => {}
-    }
-    Some(s)
-}
-
-/// A value as JSON (dates as canonical strings).
-pub fn to_json(v: &Value) -> Json {
-    match v {
-        Value::String(s) => Json::String(s.clone()),
-        Value::Integer(i) => Json::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
-        Value::Boolean(b) => Json::Bool(*b),
-        Value::Datetime(_) => Json::String(datetime_string(v).unwrap_or_default()),
-        Value::Array(a) => Json::Array(a.iter().map(|n| to_json(&n.value)).collect()),
-        Value::Table(t) => Json::Object(
-            t.iter()
-                .map(|(k, n)| (k.clone(), to_json(&n.value)))
-                .collect(),
-        ),
-    }
-}
+use crate::value::{Node, to_json};
 
 fn table_json(t: &ETable) -> Map<String, Json> {
     t.entries
@@ -346,6 +288,7 @@ fn toml_value(v: &Json) -> toml_edit::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::{Value, datetime_string};
     use serde_json::json;
 
     #[test]

@@ -7,6 +7,11 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Largest layer or fragment file opl reads, in bytes (4 MiB).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Largest number of files in one snapshot.
+pub const MAX_FILES: usize = 1_000_000;
+
 /// What a path is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKind {
@@ -105,7 +110,7 @@ impl Snapshot for WorkTree {
                 (EntryKind::Other, 0)
             };
             out.push(Entry { path, kind, size });
-            if out.len() > crate::layer::MAX_FILES {
+            if out.len() > MAX_FILES {
                 break; // enough to report `too-many-files` without listing the rest
             }
         }

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value as Json;
+
 use crate::diagnostic::{Code, Finding};
 use crate::source::{FileId, Span};
 
@@ -123,7 +125,7 @@ impl Value {
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Boolean(a), Value::Boolean(b)) => a == b,
             (Value::Datetime(_), Value::Datetime(_)) => {
-                crate::render::datetime_string(self) == crate::render::datetime_string(other)
+                crate::value::datetime_string(self) == crate::value::datetime_string(other)
             }
             (Value::Array(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value.same(&y.value))
@@ -142,7 +144,7 @@ impl Value {
     }
     /// A short TOML-like rendering for messages (control characters escaped).
     pub fn short(&self) -> String {
-        let s = crate::render::to_json(self).to_string();
+        let s = crate::value::to_json(self).to_string();
         let s = crate::source::safe(&s);
         if s.chars().count() > 80 {
             format!("{}…", s.chars().take(77).collect::<String>())
@@ -357,6 +359,64 @@ fn convert_value(
         key_span,
         span,
     })
+}
+
+/// The canonical string of a TOML date/time: `T` separator, upper-case `Z`, `+HH:MM` offsets,
+/// fractional seconds without trailing zeros. `None` for other values.
+pub fn datetime_string(v: &Value) -> Option<String> {
+    let Value::Datetime(d) = v else { return None };
+    let mut s = String::new();
+    if let Some(date) = d.date {
+        s.push_str(&format!(
+            "{:04}-{:02}-{:02}",
+            date.year, date.month, date.day
+        ));
+    }
+    if let Some(t) = d.time {
+        if d.date.is_some() {
+            s.push('T');
+        }
+        s.push_str(&format!(
+            "{:02}:{:02}:{:02}",
+            t.hour,
+            t.minute,
+            t.second.unwrap_or(0)
+        ));
+        if let Some(ns) = t.nanosecond.filter(|n| *n > 0) {
+            let frac = format!("{ns:09}");
+            s.push('.');
+            s.push_str(frac.trim_end_matches('0'));
+        }
+    }
+    match d.offset {
+        Some(toml_edit::Offset::Z) => s.push('Z'),
+        Some(toml_edit::Offset::Custom { minutes }) => {
+            let sign = if minutes < 0 { '-' } else { '+' };
+            let m = minutes.unsigned_abs();
+            s.push_str(&format!("{sign}{:02}:{:02}", m / 60, m % 60));
+        }
+        None => {}
+    }
+    Some(s)
+}
+
+/// A value as JSON (dates as canonical strings).
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::String(s) => Json::String(s.clone()),
+        Value::Integer(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Datetime(_) => Json::String(datetime_string(v).unwrap_or_default()),
+        Value::Array(a) => Json::Array(a.iter().map(|n| to_json(&n.value)).collect()),
+        Value::Table(t) => Json::Object(
+            t.iter()
+                .map(|(k, n)| (k.clone(), to_json(&n.value)))
+                .collect(),
+        ),
+    }
 }
 
 #[cfg(test)]

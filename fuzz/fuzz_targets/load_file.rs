@@ -11,7 +11,23 @@ fuzz_target!(|data: &[u8]| {
     ]);
     let repo = opl::layer::load(&snap).expect("memory snapshots always load");
     let v = opl::stack::validate(&repo, None);
-    // Every finding points inside a known file and renders.
-    let _ = opl::output::json_report(&v.findings, &repo.sources, v.agents, v.files);
-    let _ = opl::output::human(&v.findings, &repo.sources, opl::output::Style { color: false, width: 80 });
+    // Every finding points inside a known file and renders in every format.
+    let report = opl::output::FindingsReport {
+        findings: &v.findings,
+        sources: &repo.sources,
+        prefix: "",
+        agents: v.agents,
+        files: v.files,
+        scope: String::new(),
+    };
+    let style = opl::output::Style { color: false, width: 80 };
+    for format in [
+        opl::output::ReportFormat::Human,
+        opl::output::ReportFormat::Json,
+        opl::output::ReportFormat::Github,
+        opl::output::ReportFormat::Sarif,
+        opl::output::ReportFormat::Junit,
+    ] {
+        let _ = report.text(format, style, Default::default());
+    }
 });

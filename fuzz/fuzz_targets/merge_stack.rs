@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let stacks = opl::stack::Stacks::new(&repo);
     if let Some(agent) = stacks.agent("a") {
         let _ = opl::origin::provenance(&repo, &agent, None);
-        if !agent.all_findings().any(|f| f.code == "widening" || f.code == "locked" || f.code == "type-conflict") {
+        if !agent.all_findings().any(|f| matches!(f.code, opl::diagnostic::Code::Widening | opl::diagnostic::Code::Locked | opl::diagnostic::Code::TypeConflict)) {
             // Without a widening finding, every layer's max_temperature is >= the effective one.
             if let Some(eff) = agent.eff.leaf(&["policy", "model", "max_temperature"]).and_then(|l| l.node.value.as_f64()) {
                 for l in agent.eff.leaf(&["policy", "model", "max_temperature"]).map(|l| l.shadowed.as_slice()).unwrap_or_default() {
