@@ -4,7 +4,7 @@
 //! meet and carry on. Every finding has a stable kebab-case code [`Code`], a primary span,
 //! and, for conflicts, a related span naming the other side.
 
-use crate::source::{Location, Sources, Span};
+use crate::model::source::{Location, Sources, Span};
 
 /// How serious a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -10,15 +10,15 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding, Severity};
-use crate::key_path::{KeyPath, Segment};
-use crate::layer::Repo;
-use crate::origin::{Origin, provenance};
+use crate::merge::provenance::{Origin, provenance};
+use crate::merge::stack::Stacks;
+use crate::model::class::{Operand, Widening};
+use crate::model::key_path::{KeyPath, Segment};
+use crate::model::schema::{self, Loosens, REQUIRE_LADDER};
+use crate::model::source::{LayerKind, SourceFile, Sources, Span, safe};
 use crate::render::{digest, document, to_toml};
-use crate::schema::{self, Loosens, REQUIRE_LADDER};
-use crate::source::{LayerKind, SourceFile, Sources, Span, safe};
-use crate::stack::Stacks;
+use crate::repo::layer::Repo;
 
 /// One changed leaf.
 #[derive(Clone, Debug, Serialize)]
@@ -298,7 +298,7 @@ pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
         })
         .map(|c| c.origin.clone())
     {
-        let actions = KeyPath::root().key(crate::schema::ACTIONS.name);
+        let actions = KeyPath::root().key(crate::model::schema::ACTIONS.name);
         for c in changes
             .iter_mut()
             .filter(|c| c.key == actions && c.origin.is_none())
@@ -399,14 +399,14 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
             let Some(why) = &c.widening else { continue };
             let show = |v: &Option<Json>| {
                 v.as_ref()
-                    .map(|v| crate::origin::short(v, 40))
+                    .map(|v| crate::merge::provenance::short(v, 40))
                     .unwrap_or_else(|| "(unset)".into())
             };
             let path = c
                 .origin
                 .as_ref()
                 .map(|o| o.file.clone())
-                .unwrap_or_else(|| crate::layout::agent_file(&a.agent));
+                .unwrap_or_else(|| crate::repo::layout::agent_file(&a.agent));
             let file = sources.find(&path).unwrap_or_else(|| {
                 sources.add(SourceFile::new(path, String::new(), LayerKind::Stray))
             });

@@ -3,7 +3,7 @@
 //! the config root may be a folder inside a larger repository, so every git path is the root's
 //! prefix plus the config path.
 
-use crate::layout;
+use crate::repo::layout;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
-use crate::snapshot::{Entry, EntryKind, Snapshot, check_limit};
+use crate::repo::snapshot::{Entry, EntryKind, Snapshot, check_limit};
 
 /// Which state of the repository to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl Git {
             Err(e) => {
                 let mut msg = format!(
                     "revision `{}` is not in this repository: {}",
-                    crate::source::safe(spec),
+                    crate::model::source::safe(spec),
                     e.message()
                 );
                 if self.shallow {

@@ -4,12 +4,12 @@
 
 use serde::Serialize;
 
-use crate::glob;
-use crate::layer::{Repo, elem_id};
+use crate::merge::stack::Stacks;
 use crate::merge::{ENode, Effective};
+use crate::model::glob;
+use crate::model::schema::keys;
 use crate::render::{actions, digest, document, remaining_fragments};
-use crate::schema::keys;
-use crate::stack::Stacks;
+use crate::repo::layer::{Repo, elem_id};
 
 /// One agent's row.
 #[derive(Debug, Serialize)]
@@ -149,7 +149,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
             .map(|w| {
                 format!(
                     " when {}",
-                    crate::origin::short(&crate::value::to_json(&w.value), 60)
+                    crate::merge::provenance::short(&crate::model::value::to_json(&w.value), 60)
                 )
             })
             .unwrap_or_default();

@@ -1,41 +1,29 @@
 //! opl: the operating layer for AI agents.
 //!
 //! A library over a repository of layered TOML files (global, client, agent) that configures AI
-//! agents: it loads the layers ([`layer`]), checks each file against the schema ([`shape`]),
-//! merges every agent's stack with provenance ([`merge`], [`stack`]), checks across keys
-//! ([`check`]), and renders the effective config with a digest ([`render`]). The library never
-//! prints; commands write to the streams they are given.
+//! agents. Data flows one way: a snapshot of the repository ([`repo`]) -> its layers, each file
+//! checked against the schema ([`model`], [`check::shape`]) -> every agent's stack merged with
+//! provenance ([`merge`]) -> checks across keys and lints ([`check`]) -> the rendered document and
+//! its digest ([`render`]), the changes between two states ([`diff`]) or over commits
+//! ([`history`]) -> findings and reports written in the format asked for ([`diagnostic`],
+//! [`output`]). `docs/architecture.md` maps each concept to its module. The library never prints;
+//! commands ([`commands`]) write to the streams they are given.
 
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod check;
-pub mod ci;
-pub mod class;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod diff;
 pub mod git;
-pub mod glob;
 pub mod history;
 pub mod inventory;
-pub mod key_path;
-pub mod layer;
-pub mod layout;
-pub mod lint;
-pub mod load;
 pub mod merge;
-pub mod origin;
+pub mod model;
 pub mod output;
-pub mod owners;
 pub mod render;
-pub mod schema;
-pub mod secret;
-pub mod shape;
-pub mod snapshot;
-pub mod source;
-pub mod stack;
-pub mod value;
+pub mod repo;
 pub mod write;
 
 use std::io::{IsTerminal, Write};

@@ -8,10 +8,10 @@
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::layer::{Repo, elem_id};
 use crate::merge::{ENode, ETable, Effective};
-use crate::schema::keys;
-use crate::value::{Node, to_json};
+use crate::model::schema::keys;
+use crate::model::value::{Node, to_json};
+use crate::repo::layer::{Repo, elem_id};
 
 fn table_json(t: &ETable) -> Map<String, Json> {
     t.entries
@@ -288,7 +288,7 @@ fn toml_value(v: &Json) -> toml_edit::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{Value, datetime_string};
+    use crate::model::value::{Value, datetime_string};
     use serde_json::json;
 
     #[test]

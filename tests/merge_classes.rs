@@ -1,10 +1,10 @@
 //! Each merge class in both directions (accepted and rejected), on real files in memory.
 
-use opl::layer::load;
 use opl::merge::leaves;
+use opl::merge::stack::Stacks;
 use opl::render::{digest, document};
-use opl::snapshot::Memory;
-use opl::stack::Stacks;
+use opl::repo::layer::load;
+use opl::repo::snapshot::Memory;
 
 const GLOBAL: &str = "[model]\nprovider = \"openai\"\nname = \"gpt-4.1\"\n\n[instructions]\nfragments = [{ id = \"org\", text = \"Be safe.\", required = true }]\n\n[escalation]\ndefault_target = \"oncall\"\ncontacts.oncall = { who = \"group:oncall\" }\n";
 const AGENT: &str = "[agent]\nclient = \"c\"\npurpose = \"p\"\nowner = \"user:a\"\n";
@@ -36,7 +36,7 @@ fn merge(global: &str, client: &str, agent: &str) -> Merged {
     let provenance = leaves(&a.eff)
         .iter()
         .map(|l| {
-            let file = |n: &opl::value::Node| repo.sources.get(n.key_span.file).path.clone();
+            let file = |n: &opl::model::value::Node| repo.sources.get(n.key_span.file).path.clone();
             (
                 l.path.to_string(),
                 file(l.node),

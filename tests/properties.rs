@@ -1,9 +1,9 @@
 //! Properties of merging and of the digest, over generated config repositories (in memory).
 
-use opl::layer::load;
+use opl::merge::stack::Stacks;
 use opl::render::{digest, document};
-use opl::snapshot::Memory;
-use opl::stack::Stacks;
+use opl::repo::layer::load;
+use opl::repo::snapshot::Memory;
 use proptest::prelude::*;
 
 const BASE_GLOBAL: &str = "[model]\nprovider = \"openai\"\nname = \"gpt-4.1\"\n\n[instructions]\nfragments = [{ id = \"org\", text = \"Be safe.\" }]\n\n[escalation]\ndefault_target = \"oncall\"\ncontacts.oncall = { who = \"group:oncall\" }\n";
@@ -110,7 +110,7 @@ proptest! {
             }
             if let Some(a) = &l.allow {
                 let bad = match &allow {
-                    Some(inh) => a.iter().filter(|e| !inh.iter().any(|p| opl::glob::covers(p, e))).count(),
+                    Some(inh) => a.iter().filter(|e| !inh.iter().any(|p| opl::model::glob::covers(p, e))).count(),
                     None => 0,
                 };
                 if bad > 0 { expected += bad } else { allow = Some(a.clone()) }
@@ -134,7 +134,7 @@ proptest! {
             let eff: Vec<&str> = pm["tools"]["allow"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
             prop_assert_eq!(&eff, a);
             if widenings == 0 {
-                for l in &layers { if let Some(la) = &l.allow { for e in &eff { prop_assert!(la.iter().any(|p| opl::glob::covers(p, e))) } } }
+                for l in &layers { if let Some(la) = &l.allow { for e in &eff { prop_assert!(la.iter().any(|p| opl::model::glob::covers(p, e))) } } }
             }
         }
         let eff_deny: Vec<&str> = pm["tools"]["deny"].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap()).collect()).unwrap_or_default();

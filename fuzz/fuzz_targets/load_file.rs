@@ -4,13 +4,13 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let snap = opl::snapshot::Memory::new([
+    let snap = opl::repo::snapshot::Memory::new([
         ("opl.toml", b"version = 1\n".to_vec()),
         ("global/fuzz.toml", data.to_vec()),
         ("agents/a.toml", b"[agent]\npurpose = \"p\"\nowner = \"user:a\"\n".to_vec()),
     ]);
-    let repo = opl::layer::load(&snap).expect("memory snapshots always load");
-    let v = opl::stack::validate(&repo, None);
+    let repo = opl::repo::layer::load(&snap).expect("memory snapshots always load");
+    let v = opl::merge::stack::validate(&repo, None);
     // Every finding points inside a known file and renders in every format.
     let report = opl::output::FindingsReport {
         findings: &v.findings,

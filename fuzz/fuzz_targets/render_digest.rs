@@ -8,9 +8,9 @@ fuzz_target!(|data: &[u8]| {
     let g = parts.next().unwrap_or_default().to_vec();
     let mut a = b"[agent]\npurpose = \"p\"\nowner = \"user:a\"\n".to_vec();
     a.extend_from_slice(parts.next().unwrap_or_default());
-    let snap = opl::snapshot::Memory::new([("opl.toml", b"version = 1\n".to_vec()), ("global/g.toml", g), ("agents/a.toml", a)]);
-    let repo = opl::layer::load(&snap).expect("memory snapshots always load");
-    let stacks = opl::stack::Stacks::new(&repo);
+    let snap = opl::repo::snapshot::Memory::new([("opl.toml", b"version = 1\n".to_vec()), ("global/g.toml", g), ("agents/a.toml", a)]);
+    let repo = opl::repo::layer::load(&snap).expect("memory snapshots always load");
+    let stacks = opl::merge::stack::Stacks::new(&repo);
     let Some(agent) = stacks.agent("a") else { return };
     let doc = opl::render::document(&repo, "a", &agent.eff);
     let d1 = opl::render::digest(&doc);

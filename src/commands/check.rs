@@ -6,10 +6,10 @@ use super::{Ctx, Failure, Outcome, emit, load_state, need_git};
 use crate::cli::CheckArgs;
 use crate::diagnostic::{apply_lints, normalize};
 use crate::git::{Git, State};
-use crate::layout::Selection;
+use crate::model::source::safe;
 use crate::output;
-use crate::snapshot::find_root;
-use crate::source::safe;
+use crate::repo::layout::Selection;
+use crate::repo::snapshot::find_root;
 
 /// Runs `opl check`.
 pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
         .map(|g| g.prefix().to_string())
         .unwrap_or_default();
     let mut repo = load_state(&root, git.as_ref(), &head, &Selection::All)?;
-    let v = crate::stack::validate(&repo, None);
+    let v = crate::merge::stack::validate(&repo, None);
     let mut findings = v.findings;
     // A committed CODEOWNERS (read from the work tree) that disagrees with the layers' owners.
     if head == State::WorkTree {
@@ -33,10 +33,12 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             .as_ref()
             .and_then(|g| g.workdir().map(|w| w.to_path_buf()))
             .unwrap_or_else(|| root.clone());
-        findings.extend(crate::owners::drift_findings(&mut repo, &top, &prefix));
+        findings.extend(crate::check::owners::drift_findings(
+            &mut repo, &top, &prefix,
+        ));
     }
     let report = match (&args.base, &git) {
-        (Some(base), Some(git)) => Some(crate::load::diff_states(
+        (Some(base), Some(git)) => Some(crate::repo::load::diff_states(
             &root,
             git,
             &State::Rev(base.clone()),

@@ -1,7 +1,7 @@
 //! `opl codeowners`: a CODEOWNERS file from each layer's `meta.owner`.
 
 use super::{Ctx, Outcome, emit, open};
-use crate::owners::{rules, text};
+use crate::check::owners::{rules, text};
 
 /// Runs `opl codeowners`.
 pub fn run(ctx: &mut Ctx) -> Outcome {

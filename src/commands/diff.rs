@@ -4,9 +4,9 @@ use super::{Ctx, Failure, Outcome, emit, need_git};
 use crate::cli::{DiffArgs, DiffFormat};
 use crate::diff::{Report, Status, patch};
 use crate::git::State;
-use crate::origin::short;
-use crate::snapshot::find_root;
-use crate::source::safe;
+use crate::merge::provenance::short;
+use crate::model::source::safe;
+use crate::repo::snapshot::find_root;
 
 /// The two states a diff compares.
 pub fn states(args: &DiffArgs) -> (State, State) {
@@ -24,7 +24,7 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let git = need_git(&root)?;
     let (from, to) = states(args);
-    let report = crate::load::diff_states(&root, &git, &from, &to, &args.agents)?;
+    let report = crate::repo::load::diff_states(&root, &git, &from, &to, &args.agents)?;
     let text = match args.format {
         DiffFormat::Human => human(&report, ctx.style.color),
         DiffFormat::Json => json(&report),

@@ -5,26 +5,26 @@ use serde_json::json;
 
 use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
 use crate::cli::{ExplainArgs, FindingsFormat};
-use crate::key_path::KeyPath;
-use crate::origin::{Provenance, provenance, short};
-use crate::schema::Class;
-use crate::source::safe;
-use crate::stack::Stacks;
+use crate::merge::provenance::{Provenance, provenance, short};
+use crate::merge::stack::Stacks;
+use crate::model::key_path::KeyPath;
+use crate::model::schema::Class;
+use crate::model::source::safe;
 
 /// The locks and the policies that apply to one leaf.
 type Applied = (
-    Vec<(KeyPath, crate::origin::Origin)>,
-    Vec<(String, serde_json::Value, crate::origin::Origin)>,
+    Vec<(KeyPath, crate::merge::provenance::Origin)>,
+    Vec<(String, serde_json::Value, crate::merge::provenance::Origin)>,
 );
 
 /// Runs `opl explain`.
 pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     let key = KeyPath::parse(&args.key)
         .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(&args.key))))?;
-    if crate::schema::lookup(key.keys()).is_none() {
+    if crate::model::schema::lookup(key.keys()).is_none() {
         return Err(Failure(format!(
             "`{key}` is not a key of the schema{}",
-            crate::schema::suggest(key.keys())
+            crate::model::schema::suggest(key.keys())
                 .map(|m| format!(" (did you mean `{m}`?)"))
                 .unwrap_or_default()
         )));
@@ -43,13 +43,13 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         .iter()
         .map(|p| {
             (
-                crate::origin::locks_on(&repo, &agent, &p.key_path),
-                crate::origin::policies_on(&repo, &agent, &p.key_path),
+                crate::merge::provenance::locks_on(&repo, &agent, &p.key_path),
+                crate::merge::provenance::policies_on(&repo, &agent, &p.key_path),
             )
         })
         .collect();
-    let class = crate::schema::lookup(key.keys())
-        .map(|f| crate::schema::effective_class(key.keys().next().unwrap_or_default(), f))
+    let class = crate::model::schema::lookup(key.keys())
+        .map(|f| crate::model::schema::effective_class(key.keys().next().unwrap_or_default(), f))
         .unwrap_or(Class::Override);
     match args.format {
         FindingsFormat::Json => {
@@ -58,7 +58,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
                 .zip(&extra)
                 .map(|(p, (l, c))| {
                     json!({
-                        "path": p.path, "value": p.value, "class": crate::origin::class_text(p.class).0, "origin": p.origin, "shadowed": p.shadowed,
+                        "path": p.path, "value": p.value, "class": crate::merge::provenance::class_text(p.class).0, "origin": p.origin, "shadowed": p.shadowed,
                         "locks": l.iter().map(|(k, o)| json!({"lock": k.to_string(), "origin": o})).collect::<Vec<_>>(),
                         "constraints": c.iter().map(|(k, v, o)| json!({"path": k, "value": v, "origin": o})).collect::<Vec<_>>(),
                         "blame": past.as_ref().and_then(|(b, _)| b.iter().find(|x| x.path == p.path)).map(|b| json!({
@@ -94,7 +94,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
             }
             for (p, (l, c)) in list.iter().zip(&extra) {
                 out.push_str(&format!("{} = {}\n", safe(&p.path), short(&p.value, 200)));
-                let (name, rule) = crate::origin::class_text(p.class);
+                let (name, rule) = crate::merge::provenance::class_text(p.class);
                 out.push_str(&format!("  class    {name} ({rule})\n"));
                 if let Some(o) = &p.origin {
                     out.push_str(&format!("  set at   {o}\n"));
@@ -180,7 +180,7 @@ fn history_of(
     agent: &str,
     key: &KeyPath,
 ) -> Option<Past> {
-    let root = crate::snapshot::find_root(ctx.repo.as_deref()).ok()?;
+    let root = crate::repo::snapshot::find_root(ctx.repo.as_deref()).ok()?;
     let git = crate::git::Git::discover(&root).ok()??;
     if !git.has_head() {
         return None;

@@ -2,7 +2,7 @@
 
 use super::{Ctx, Outcome, emit, open};
 use crate::cli::{GraphArgs, GraphFormat};
-use crate::value::{Table, Value};
+use crate::model::value::{Table, Value};
 
 /// Number of leaves a layer sets (arrays count once).
 pub fn count(t: &Table) -> usize {
@@ -40,14 +40,14 @@ pub fn run(ctx: &mut Ctx, args: &GraphArgs) -> Outcome {
             format!("a_{}", id(a)),
             format!("agent {a} ({} values)", count(&l.table)),
         ));
-        let client = crate::layout::client_of(&l.table);
+        let client = crate::repo::layout::client_of(&l.table);
         let from = match client {
             Some(c) if repo.clients.contains_key(c) => format!("c_{}", id(c)),
             _ => "global".to_string(),
         };
         edges.push((from, format!("a_{}", id(a))));
     }
-    let esc = |s: &str| crate::source::safe(s).replace('"', "'");
+    let esc = |s: &str| crate::model::source::safe(s).replace('"', "'");
     let text = match args.format {
         GraphFormat::Dot => {
             let mut s = String::from("digraph opl {\n  rankdir=LR;\n  node [shape=box];\n");

@@ -7,10 +7,10 @@ use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, Whe
 use crate::diff::Status;
 use crate::git::{CommitMeta, Git};
 use crate::history::{Engine, LogOptions, format_time, parse_date};
-use crate::key_path::KeyPath;
-use crate::origin::short;
-use crate::snapshot::find_root;
-use crate::source::safe;
+use crate::merge::provenance::short;
+use crate::model::key_path::KeyPath;
+use crate::model::source::safe;
+use crate::repo::snapshot::find_root;
 
 fn open_git(ctx: &Ctx) -> Result<(std::path::PathBuf, Git), Failure> {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;

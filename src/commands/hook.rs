@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::{Ctx, Failure, Outcome, emit, need_git};
 use crate::cli::{HookAction, HookArgs};
-use crate::snapshot::find_root;
+use crate::repo::snapshot::find_root;
 use crate::write::{Overwrite, write_atomic};
 
 /// The line that marks a hook as written by opl.

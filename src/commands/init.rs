@@ -104,7 +104,7 @@ path = "schemas/layer.schema.json"
 /// Runs `opl init`.
 pub fn run(ctx: &mut Ctx, args: &InitArgs) -> Outcome {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    let schema = crate::output::json_text(&crate::schema::layer_json_schema());
+    let schema = crate::output::json_text(&crate::model::schema::layer_json_schema());
     let files: Vec<(&str, &str)> = FILES
         .iter()
         .copied()

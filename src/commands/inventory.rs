@@ -4,8 +4,8 @@ use serde_json::Value as Json;
 
 use super::{Ctx, Failure, Outcome, emit, open_source};
 use crate::cli::{InventoryArgs, InventoryFormat};
-use crate::source::safe;
-use crate::stack::Stacks;
+use crate::merge::stack::Stacks;
+use crate::model::source::safe;
 
 const FIELDS: &[&str] = &[
     "id",

@@ -19,10 +19,10 @@ use std::path::PathBuf;
 
 use crate::cli::SourceArgs;
 use crate::git::State;
-use crate::layer::Repo;
-use crate::layout::Selection;
-pub use crate::load::{load_state, locate, need_git};
 use crate::output::Style;
+use crate::repo::layer::Repo;
+use crate::repo::layout::Selection;
+pub use crate::repo::load::{load_state, locate, need_git};
 
 /// What every command gets: the output streams and shared options.
 pub struct Ctx<'a> {
@@ -101,7 +101,7 @@ pub fn unknown_agent(repo: &Repo, id: &str) -> Failure {
         .unwrap_or_default();
     Failure(format!(
         "no agent `{}` in this repository{hint}; `opl validate` lists problems with agent files",
-        crate::source::safe(id)
+        crate::model::source::safe(id)
     ))
 }
 

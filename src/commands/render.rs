@@ -5,10 +5,10 @@ use rayon::prelude::*;
 use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
 use crate::cli::{DocFormat, RenderArgs};
 use crate::diagnostic::{Finding, normalize};
-use crate::layer::Repo;
+use crate::merge::stack::{AgentResult, Stacks};
 use crate::output;
 use crate::render::{digest, document, to_toml};
-use crate::stack::{AgentResult, Stacks};
+use crate::repo::layer::Repo;
 use crate::write::{Overwrite, ensure_dir, write_atomic};
 
 /// Runs `opl render`.
@@ -34,12 +34,12 @@ pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
         (DocFormat::Json, false) => crate::output::json_text(&doc),
         (DocFormat::Toml, false) => to_toml(&doc, &dg),
         (DocFormat::Json, true) => {
-            let prov = crate::origin::provenance(&repo, &agent, Some(&doc));
+            let prov = crate::merge::provenance::provenance(&repo, &agent, Some(&doc));
             let v = serde_json::json!({"agent": id, "client": agent.client, "digest": dg, "document": doc, "provenance": prov});
             crate::output::json_text(&v)
         }
         (DocFormat::Toml, true) => {
-            let prov = crate::origin::provenance(&repo, &agent, Some(&doc));
+            let prov = crate::merge::provenance::provenance(&repo, &agent, Some(&doc));
             let client = agent
                 .client
                 .as_deref()
@@ -47,7 +47,7 @@ pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
                 .unwrap_or_default();
             format!(
                 "# agent {id}{client}\n# digest: {dg}\n\n{}",
-                crate::origin::human(&prov, ctx.style.width)
+                crate::merge::provenance::human(&prov, ctx.style.width)
             )
         }
     };

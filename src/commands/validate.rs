@@ -3,8 +3,8 @@
 use super::{Ctx, Failure, Outcome, emit, load_state, state_of, unknown_agent};
 use crate::cli::ValidateArgs;
 use crate::git::State;
-use crate::layout::Selection;
 use crate::output;
+use crate::repo::layout::Selection;
 
 /// Runs `opl validate`.
 pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
@@ -19,7 +19,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         let changed = g
             .changed_paths(&State::Rev("HEAD".into()), &State::Index)
             .map_err(|e| Failure(e.0))?;
-        let sel = crate::layout::affected(&changed);
+        let sel = crate::repo::layout::affected(&changed);
         if let Selection::Agents(ids) = &sel {
             scope_note = format!(
                 " affected by the staged changes ({} of the index; --all for every agent)",
@@ -45,7 +45,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
                 .collect(),
         ),
     };
-    let v = crate::stack::validate(&repo, only.as_deref());
+    let v = crate::merge::stack::validate(&repo, only.as_deref());
     let prefix = match &git {
         Some(g) => g.prefix().to_string(),
         None => crate::git::Git::discover(&root)

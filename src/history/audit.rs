@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::diff::{Report, compare};
 use crate::git::{CommitMeta, Git, State};
-use crate::layout::Selection;
+use crate::repo::layout::Selection;
 
 /// The commits of `range` (`A..B`, `..B`, `A..`, one revision, or `HEAD` when `None`) since
 /// `since`, newest first, that change at least one agent, each with its diff from its first
@@ -39,13 +39,14 @@ pub fn audit(
             c.parents.first().copied()
         };
         let report = match parent {
-            Some(p) => crate::load::diff_states(root, git, &State::Commit(p), &to, &[])?,
+            Some(p) => crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[])?,
             None => {
-                let new = match crate::load::load_state(root, Some(git), &to, &Selection::All) {
+                let new = match crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
+                {
                     Ok(r) => r,
                     Err(_) => continue,
                 };
-                let old = crate::load::empty()?;
+                let old = crate::repo::load::empty()?;
                 let ids = new.agents.keys().cloned().collect();
                 compare(
                     &old,

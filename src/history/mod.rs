@@ -15,14 +15,14 @@ use serde_json::Value as Json;
 use crate::diagnostic::Code;
 use crate::diff::{Change, Leaves};
 use crate::git::{CommitMeta, Git, GitError, Id, State};
-use crate::key_path::KeyPath;
-use crate::layer::load_selected;
-use crate::layout;
-use crate::layout::Selection;
-use crate::origin::provenance;
+use crate::merge::provenance::provenance;
+use crate::merge::stack::Stacks;
+use crate::model::key_path::KeyPath;
 use crate::render::{digest, document};
-use crate::snapshot::EntryKind;
-use crate::stack::Stacks;
+use crate::repo::layer::load_selected;
+use crate::repo::layout;
+use crate::repo::layout::Selection;
+use crate::repo::snapshot::EntryKind;
 
 /// The rendered document's leaves with their origins.
 #[derive(Debug)]
@@ -328,7 +328,7 @@ impl<'g> Engine<'g> {
 /// `eff(A, S)` of one snapshot, and the fragment files it uses outside the global layer, its
 /// client's folder and its own folder.
 pub fn render_snapshot(
-    snap: &dyn crate::snapshot::Snapshot,
+    snap: &dyn crate::repo::snapshot::Snapshot,
     agent: &str,
 ) -> std::io::Result<(AgentState, Vec<String>)> {
     let agents = [agent.to_string()];
@@ -338,7 +338,7 @@ pub fn render_snapshot(
 
 /// [`render_snapshot`] for several agents of one snapshot, loaded once; in the agents' order.
 pub fn render_many(
-    snap: &dyn crate::snapshot::Snapshot,
+    snap: &dyn crate::repo::snapshot::Snapshot,
     agents: &[String],
 ) -> std::io::Result<Vec<(AgentState, Vec<String>)>> {
     use rayon::prelude::*;
@@ -357,7 +357,7 @@ pub fn render_many(
 }
 
 fn agent_state(
-    repo: &crate::layer::Repo,
+    repo: &crate::repo::layer::Repo,
     stacks: &Stacks,
     agent: &str,
 ) -> (AgentState, Vec<String>) {
@@ -806,14 +806,14 @@ pub fn blame_at(
             .map_err(|e| e.0)?;
         render_snapshot(&snap, agent)
     } else {
-        render_snapshot(&crate::snapshot::WorkTree::new(root), agent)
+        render_snapshot(&crate::repo::snapshot::WorkTree::new(root), agent)
     }
     .map_err(|e| e.to_string())?
     .0;
     let AgentState::Present(doc) = state else {
         return Err(format!(
             "agent `{}` is {} in the {}",
-            crate::source::safe(agent),
+            crate::model::source::safe(agent),
             state.word(),
             if staged { "index" } else { "work tree" }
         ));
@@ -1014,7 +1014,7 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "`{}` is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
-            crate::source::safe(s)
+            crate::model::source::safe(s)
         )
     };
     let (date, rest) = s.split_at(s.len().min(10));

@@ -1,8 +1,8 @@
 //! CODEOWNERS from each layer's `meta.owner`, and its drift from a committed CODEOWNERS file.
 
 use crate::diagnostic::{Code, Finding};
-use crate::layer::{Layer, Repo};
-use crate::source::{LayerKind, SourceFile, Span, safe};
+use crate::model::source::{LayerKind, SourceFile, Span, safe};
+use crate::repo::layer::{Layer, Repo};
 
 /// A CODEOWNERS handle for an owner: `user:x` and `group:x` become `@x` (use `group:org/team`
 /// for a GitHub team); an email or `@handle` stays as it is.
@@ -38,12 +38,15 @@ pub fn rules(repo: &Repo, prefix: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     let g = owners(&repo.global);
     if !g.is_empty() {
-        out.push((format!("/{prefix}{}/", crate::layout::GLOBAL), g));
+        out.push((format!("/{prefix}{}/", crate::repo::layout::GLOBAL), g));
     }
     for (c, l) in &repo.clients {
         let o = owners(l);
         if !o.is_empty() {
-            out.push((format!("/{prefix}{}/", crate::layout::client_folder(c)), o));
+            out.push((
+                format!("/{prefix}{}/", crate::repo::layout::client_folder(c)),
+                o,
+            ));
         }
     }
     for (a, l) in &repo.agents {
@@ -65,14 +68,14 @@ pub fn rules(repo: &Repo, prefix: &str) -> Vec<(String, Vec<String>)> {
         }
         let folder_form = l.files.iter().any(|f| {
             matches!(
-                crate::layout::classify(&repo.sources.get(f.file).path),
-                crate::layout::Place::Agent { folder: true, .. }
+                crate::repo::layout::classify(&repo.sources.get(f.file).path),
+                crate::repo::layout::Place::Agent { folder: true, .. }
             )
         });
         let pattern = if folder_form {
-            format!("/{prefix}{}/", crate::layout::agent_folder(a))
+            format!("/{prefix}{}/", crate::repo::layout::agent_folder(a))
         } else {
-            format!("/{prefix}{}", crate::layout::agent_file(a))
+            format!("/{prefix}{}", crate::repo::layout::agent_file(a))
         };
         out.push((pattern, o));
     }

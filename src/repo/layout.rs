@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::value::{Node, Table};
+use crate::model::value::{Node, Table};
 
 /// The root config file.
 pub const ROOT_CONFIG: &str = "opl.toml";

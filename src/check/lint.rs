@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Finding};
-use crate::layer::Repo;
-use crate::source::safe;
-use crate::value::{Node, Table, Value};
+use crate::model::source::safe;
+use crate::model::value::{Node, Table, Value};
+use crate::repo::layer::Repo;
 
 fn leaves<'a>(t: &'a Table, prefix: &str, out: &mut BTreeMap<String, &'a Node>) {
     for (k, n) in t {
@@ -49,7 +49,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
     // Agents of each client.
     let mut by_client: BTreeMap<&str, Vec<Leaves>> = BTreeMap::new();
     for (id, layer) in &repo.agents {
-        let client = crate::layout::client_of(&layer.table);
+        let client = crate::repo::layout::client_of(&layer.table);
         if let Some(c) = client.filter(|c| repo.clients.contains_key(*c)) {
             let mut l = BTreeMap::new();
             leaves(&layer.table, "", &mut l);

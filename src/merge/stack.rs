@@ -10,9 +10,9 @@ use rayon::prelude::*;
 
 use crate::check::{Usage, check_agent};
 use crate::diagnostic::{Code, Finding, normalize};
-use crate::layer::{Layer, Repo};
 use crate::merge::Effective;
-use crate::source::{LayerKind, Span, safe};
+use crate::model::source::{LayerKind, Span, safe};
+use crate::repo::layer::{Layer, Repo};
 
 /// A merged prefix (global, or global + one client) and its findings.
 #[derive(Debug)]
@@ -97,8 +97,8 @@ impl<'r> Stacks<'r> {
         let anchor = layer
             .anchor()
             .map(Span::file_start)
-            .unwrap_or_else(|| Span::file_start(crate::source::FileId(0)));
-        let client_node = crate::layout::client_node(&layer.table);
+            .unwrap_or_else(|| Span::file_start(crate::model::source::FileId(0)));
+        let client_node = crate::repo::layout::client_node(&layer.table);
         let mut client = None;
         let mut inherited: Vec<Finding> = self
             .repo
@@ -127,7 +127,7 @@ impl<'r> Stacks<'r> {
                             format!(
                                 "client `{}` has no directory under {}/",
                                 safe(name),
-                                crate::layout::CLIENTS
+                                crate::repo::layout::CLIENTS
                             ),
                         )
                         .label("unknown client");
@@ -139,7 +139,7 @@ impl<'r> Stacks<'r> {
                         } else {
                             f = f.help(format!(
                                 "create {}/ or fix the name",
-                                crate::layout::client_folder(&safe(name))
+                                crate::repo::layout::client_folder(&safe(name))
                             ));
                         }
                         own.push(f);
@@ -196,7 +196,9 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .filter(|f| {
                 let p = &repo.sources.get(f.span.file).path;
                 repo.sources.get(f.span.file).layer == LayerKind::Root
-                    || list.iter().any(|a| crate::layout::is_agents_own(p, a))
+                    || list
+                        .iter()
+                        .any(|a| crate::repo::layout::is_agents_own(p, a))
             })
             .cloned()
             .collect(),
@@ -221,7 +223,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             .filter_map(|(_, f)| f),
     );
     if only.is_none() {
-        findings.extend(crate::lint::hoist(repo));
+        findings.extend(crate::check::lint::hoist(repo));
     }
     crate::diagnostic::apply_lints(&mut findings, &repo.allowed_lints);
     normalize(&mut findings, &repo.sources);

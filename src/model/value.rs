@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::diagnostic::{Code, Finding};
-use crate::source::{FileId, Span};
+use crate::model::source::{FileId, Span};
 
 /// Most values (keys and array elements) one file may hold.
 pub const MAX_VALUES_PER_FILE: usize = 50_000;
@@ -125,7 +125,8 @@ impl Value {
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Boolean(a), Value::Boolean(b)) => a == b,
             (Value::Datetime(_), Value::Datetime(_)) => {
-                crate::value::datetime_string(self) == crate::value::datetime_string(other)
+                crate::model::value::datetime_string(self)
+                    == crate::model::value::datetime_string(other)
             }
             (Value::Array(a), Value::Array(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.value.same(&y.value))
@@ -144,8 +145,8 @@ impl Value {
     }
     /// A short TOML-like rendering for messages (control characters escaped).
     pub fn short(&self) -> String {
-        let s = crate::value::to_json(self).to_string();
-        let s = crate::source::safe(&s);
+        let s = crate::model::value::to_json(self).to_string();
+        let s = crate::model::source::safe(&s);
         if s.chars().count() > 80 {
             format!("{}…", s.chars().take(77).collect::<String>())
         } else {
@@ -185,7 +186,7 @@ pub fn parse_file(file: FileId, text: &str, findings: &mut Vec<Finding>) -> Opti
                 Finding::new(
                     Code::Parse,
                     span,
-                    format!("not valid TOML: {}", crate::source::safe(&msg)),
+                    format!("not valid TOML: {}", crate::model::source::safe(&msg)),
                 )
                 .label("here"),
             );

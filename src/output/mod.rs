@@ -3,6 +3,8 @@
 //! Human output never shows text from the config raw: control characters in excerpts become
 //! `?` and plaintext secrets are masked in the excerpt as in the message.
 
+pub mod ci;
+
 use std::collections::HashMap;
 use std::fmt;
 
@@ -12,7 +14,7 @@ use miette::{
 use serde::Serialize;
 
 use crate::diagnostic::{Code, Finding, Severity};
-use crate::source::{FileId, Sources, safe};
+use crate::model::source::{FileId, Sources, safe};
 
 /// Output options shared by every writer.
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +60,7 @@ pub fn json_finding(f: &Finding, sources: &Sources) -> JsonFinding {
 pub fn located(f: &Finding, sources: &Sources, prefix: &str) -> JsonFinding {
     let path = |file: FileId| {
         let s = sources.get(file);
-        if s.layer == crate::source::LayerKind::External {
+        if s.layer == crate::model::source::LayerKind::External {
             s.path.clone()
         } else {
             format!("{prefix}{}", s.path)
@@ -172,12 +174,12 @@ pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Val
         let removed: Vec<String> = o
             .iter()
             .filter(|x| !n.contains(x))
-            .map(|x| crate::origin::short(x, 40))
+            .map(|x| crate::merge::provenance::short(x, 40))
             .collect();
         let added: Vec<String> = n
             .iter()
             .filter(|x| !o.contains(x))
-            .map(|x| crate::origin::short(x, 40))
+            .map(|x| crate::merge::provenance::short(x, 40))
             .collect();
         if removed.len() + added.len() < o.len() + n.len() {
             let mut parts = Vec::new();
@@ -194,7 +196,7 @@ pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Val
         }
     }
     let show = |v: Option<&serde_json::Value>| {
-        v.map(|v| crate::origin::short(v, 50))
+        v.map(|v| crate::merge::provenance::short(v, 50))
             .unwrap_or_else(|| "(unset)".into())
     };
     format!("{} -> {}", show(old), show(new))
@@ -235,7 +237,7 @@ impl Excerpts {
         for f in findings {
             for id in std::iter::once(f.span.file).chain(f.related.iter().map(|r| r.span.file)) {
                 texts.entry(id).or_insert_with(|| {
-                    let mut t = crate::source::display_text(&sources.get(id).text);
+                    let mut t = crate::model::source::display_text(&sources.get(id).text);
                     for (s, e) in secrets.get(&id).into_iter().flatten() {
                         t = mask(&t, *s, *e);
                     }
@@ -325,7 +327,7 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
     };
     let mut message = f.message.clone();
     if !has_text {
-        message = format!("{}: {message}", crate::source::safe(&file.path));
+        message = format!("{}: {message}", crate::model::source::safe(&file.path));
     }
     let mut labels = Vec::new();
     if has_text {
@@ -359,7 +361,7 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
             related.push(Report {
                 code: None,
                 severity: miette::Severity::Advice,
-                message: format!("{}: {}", r.message, crate::source::safe(&rf.path)),
+                message: format!("{}: {}", r.message, crate::model::source::safe(&rf.path)),
                 help: None,
                 source: None,
                 labels: Vec::new(),
@@ -450,9 +452,9 @@ impl FindingsReport<'_> {
                 .collect()
         };
         match format {
-            ReportFormat::Github => crate::ci::github(&located(self.prefix)),
-            ReportFormat::Sarif => crate::ci::sarif(&located(self.prefix)),
-            ReportFormat::Junit => crate::ci::junit(&located(self.prefix)),
+            ReportFormat::Github => crate::output::ci::github(&located(self.prefix)),
+            ReportFormat::Sarif => crate::output::ci::sarif(&located(self.prefix)),
+            ReportFormat::Junit => crate::output::ci::junit(&located(self.prefix)),
             ReportFormat::Json => {
                 let (errors, warnings) = counts(self.findings);
                 let mut v = serde_json::json!({

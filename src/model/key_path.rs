@@ -69,7 +69,10 @@ impl KeyPath {
             }
             if !expect_key {
                 rest = rest.strip_prefix('.').ok_or_else(|| {
-                    format!("expected `.` or `[id=` at `{}`", crate::source::safe(rest))
+                    format!(
+                        "expected `.` or `[id=` at `{}`",
+                        crate::model::source::safe(rest)
+                    )
                 })?;
             }
             if let Some(r) = rest.strip_prefix('"') {
@@ -79,7 +82,10 @@ impl KeyPath {
             } else {
                 let end = rest.find(|c: char| !is_bare(c)).unwrap_or(rest.len());
                 if end == 0 {
-                    return Err(format!("expected a key at `{}`", crate::source::safe(rest)));
+                    return Err(format!(
+                        "expected a key at `{}`",
+                        crate::model::source::safe(rest)
+                    ));
                 }
                 segs.push(Segment::Key(rest[..end].to_string()));
                 rest = &rest[end..];

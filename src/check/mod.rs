@@ -4,13 +4,18 @@
 //! warnings `dead-rule` and `unused-connection` are about definitions that may be inherited by
 //! many agents, so they are returned as [`Usage`] and reported only when no agent uses them.
 
+pub mod lint;
+pub mod owners;
+pub mod secret;
+pub mod shape;
+
 use crate::diagnostic::{Code, Finding, did_you_mean};
-use crate::glob;
 use crate::merge::{ENode, Effective, Leaf};
+use crate::model::glob;
+use crate::model::schema::keys;
+use crate::model::source::{Span, safe};
+use crate::model::value::Node;
 use crate::render::action_nodes;
-use crate::schema::keys;
-use crate::source::{Span, safe};
-use crate::value::Node;
 
 /// A definition that is a warning unless some agent uses it.
 #[derive(Clone, Debug)]
@@ -184,7 +189,7 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
         }
     }
     if let Some(req) = eff.leaf(keys::POLICY_MODEL_REQUIRE_FALLBACK)
-        && matches!(req.node.value, crate::value::Value::Boolean(true))
+        && matches!(req.node.value, crate::model::value::Value::Boolean(true))
     {
         let has = eff
             .leaf(keys::MODEL_FALLBACKS)
@@ -324,7 +329,7 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
         let Some(an) = t.get("action") else { continue };
         let pat = an.value.as_str().unwrap_or_default();
         let used = actions.iter().any(|(a, _)| glob::matches(pat, a));
-        let id = crate::layer::elem_id(rule).unwrap_or_default();
+        let id = crate::repo::layer::elem_id(rule).unwrap_or_default();
         usage.push(Usage {
             span: an.span,
             used,

@@ -8,7 +8,7 @@
 
 use serde_json::Value as Json;
 
-use crate::value::Value;
+use crate::model::value::Value;
 
 /// How a later layer combines with what it inherits (spec section 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +158,7 @@ impl Class {
                 let added: Vec<String> = new
                     .strings()
                     .iter()
-                    .filter(|n| !inherited.iter().any(|p| crate::glob::covers(p, n)))
+                    .filter(|n| !inherited.iter().any(|p| crate::model::glob::covers(p, n)))
                     .map(|s| s.to_string())
                     .collect();
                 (!added.is_empty()).then_some(Widening::NotCovered(added))

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use crate::diff::{Report, compare};
 use crate::git::{Git, State};
-use crate::layer::Repo;
-use crate::layout::Selection;
-use crate::layout::affected;
-use crate::snapshot::{Memory, WorkTree, find_root};
+use crate::repo::layer::Repo;
+use crate::repo::layout::Selection;
+use crate::repo::layout::affected;
+use crate::repo::snapshot::{Memory, WorkTree, find_root};
 
 /// The config root and, for a revision or the index, its git repository. A bare repository
 /// (no work tree) can be read at a revision, with the config root at the top of its trees.
@@ -60,7 +60,7 @@ pub fn load_state(
     selection: &Selection,
 ) -> Result<Repo, String> {
     let loaded = match state {
-        State::WorkTree => crate::layer::load_selected(&WorkTree::new(root), selection),
+        State::WorkTree => crate::repo::layer::load_selected(&WorkTree::new(root), selection),
         _ => {
             let git = git.ok_or("reading a revision needs a git repository")?;
             let snap = match selection {
@@ -78,7 +78,7 @@ pub fn load_state(
                 };
                 return Err(format!("{} has no opl.toml at {at}", state.label()));
             }
-            crate::layer::load_selected(&snap, selection)
+            crate::repo::layer::load_selected(&snap, selection)
         }
     };
     loaded.map_err(|e| format!("cannot read {} of {}: {e}", state.label(), root.display()))
@@ -132,5 +132,6 @@ pub fn diff_states(
 
 /// The state before the first commit: a root config and nothing else.
 pub fn empty() -> Result<Repo, String> {
-    crate::layer::load(&Memory::new([("opl.toml", "version = 1\n")])).map_err(|e| e.to_string())
+    crate::repo::layer::load(&Memory::new([("opl.toml", "version = 1\n")]))
+        .map_err(|e| e.to_string())
 }

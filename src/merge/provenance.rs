@@ -3,15 +3,15 @@
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::key_path::{KeyPath, Segment};
-use crate::layer::{Repo, elem_id};
 use crate::merge::leaves;
+use crate::merge::stack::AgentResult;
+use crate::model::key_path::{KeyPath, Segment};
+use crate::model::schema::{Class, keys};
+use crate::model::source::{Span, safe};
+use crate::model::value::Node;
+use crate::model::value::to_json;
 use crate::render::remaining_fragments;
-use crate::value::to_json;
-use crate::schema::{Class, keys};
-use crate::source::{Span, safe};
-use crate::stack::AgentResult;
-use crate::value::Node;
+use crate::repo::layer::{Repo, elem_id};
 
 /// One definition: file, line, column and layer.
 #[derive(Clone, Debug, Serialize)]
@@ -27,7 +27,7 @@ impl Origin {
     pub fn of(repo: &Repo, span: Span) -> Self {
         let loc = repo.sources.locate(span);
         let f = repo.sources.get(span.file);
-        let layer = if f.layer == crate::source::LayerKind::Fragment {
+        let layer = if f.layer == crate::model::source::LayerKind::Fragment {
             "fragment".to_string()
         } else {
             f.layer.label()
@@ -87,9 +87,9 @@ pub fn shown(path: &KeyPath, node: &Node) -> Json {
         Segment::Id(_) => None,
     });
     if let Some(s) = node.value.as_str()
-        && crate::secret::detect(key.unwrap_or_default(), s).is_some()
+        && crate::check::secret::detect(key.unwrap_or_default(), s).is_some()
     {
-        return Json::String(crate::secret::redact(s));
+        return Json::String(crate::check::secret::redact(s));
     }
     to_json(&node.value)
 }
@@ -218,7 +218,7 @@ pub fn locks_on(repo: &Repo, agent: &AgentResult, path: &KeyPath) -> Vec<(KeyPat
         .collect()
 }
 
-/// The policy values that constrain the setting at `path` ([`crate::schema::constrained_by`]),
+/// The policy values that constrain the setting at `path` ([`crate::model::schema::constrained_by`]),
 /// each with its path, value and the place that set it.
 pub fn policies_on(
     repo: &Repo,
@@ -227,7 +227,7 @@ pub fn policies_on(
 ) -> Vec<(String, Json, Origin)> {
     let keys: Vec<&str> = path.keys().collect();
     let mut out = Vec::new();
-    for keys in crate::schema::constrained_by(&keys) {
+    for keys in crate::model::schema::constrained_by(&keys) {
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         if let Some(l) = agent.eff.leaf(&refs) {
             let kp = KeyPath(keys.iter().map(|k| Segment::Key(k.clone())).collect());

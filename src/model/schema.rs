@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value as Json, json};
 
-pub use crate::class::Class;
+pub use crate::model::class::Class;
 
 /// When a change of a value between two revisions widens what an agent may do, for the keys
 /// whose merge class does not say it: settings that grant (memory scopes, actions) and the

@@ -9,16 +9,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
+use crate::check::shape::{CheckedFile, check_file};
 use crate::diagnostic::{Code, Finding, did_you_mean};
-use crate::key_path::KeyPath;
-use crate::layout::{self, Place, Selection};
-use crate::schema::{self, Shape};
-use crate::shape::{CheckedFile, check_file};
-use crate::snapshot::{Entry, EntryKind, Snapshot};
-use crate::source::{FileId, LayerKind, SourceFile, Sources, Span, safe};
-use crate::value::{Node, Table, Value, parse_file};
+use crate::model::key_path::KeyPath;
+use crate::model::schema::{self, Shape};
+use crate::model::source::{FileId, LayerKind, SourceFile, Sources, Span, safe};
+use crate::model::value::{Node, Table, Value, parse_file};
+use crate::repo::layout::{self, Place, Selection};
+use crate::repo::snapshot::{Entry, EntryKind, Snapshot};
 
-use crate::snapshot::{MAX_FILE_BYTES, MAX_FILES};
+use crate::repo::snapshot::{MAX_FILE_BYTES, MAX_FILES};
 
 /// One layer: its files, combined.
 #[derive(Clone, Debug)]
@@ -772,7 +772,7 @@ mod tests {
     #[test]
     fn too_many_paths_is_one_finding() {
         let files = (0..MAX_FILES).map(|i| (format!("data/{i}.txt"), Vec::new()));
-        let snap = crate::snapshot::Memory::new(
+        let snap = crate::repo::snapshot::Memory::new(
             files.chain([("opl.toml".to_string(), b"version = 1\n".to_vec())]),
         );
         let repo = load(&snap).unwrap();

@@ -7,16 +7,19 @@
 //! `unknown-id` (errors) and `noop-override` (a warning). A rejected definition is not merged, so
 //! the effective value stays the inherited one.
 
+pub mod provenance;
+pub mod stack;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::class::{Operand, Widening};
 use crate::diagnostic::{Code, Finding};
-use crate::key_path::KeyPath;
-use crate::layer::{Layer, elem_id, elem_id_span};
-use crate::schema::{self, Class, Field, Shape, keys};
-use crate::source::{Span, safe};
-use crate::value::{Node, Table, Value};
+use crate::model::class::{Operand, Widening};
+use crate::model::key_path::KeyPath;
+use crate::model::schema::{self, Class, Field, Shape, keys};
+use crate::model::source::{Span, safe};
+use crate::model::value::{Node, Table, Value};
+use crate::repo::layer::{Layer, elem_id, elem_id_span};
 
 /// One merged leaf.
 #[derive(Clone, Debug)]
@@ -622,7 +625,7 @@ fn elem_leaves<'a>(n: &'a Node, path: &KeyPath, class: Class, out: &mut Vec<Leaf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::FileId;
+    use crate::model::source::FileId;
 
     fn int(i: i64, file: u32) -> Node {
         Node::new(

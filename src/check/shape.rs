@@ -7,10 +7,10 @@
 //! what passed, so merging never sees an ill-typed value.
 
 use crate::diagnostic::{Code, Finding, did_you_mean};
-use crate::key_path::KeyPath;
-use crate::schema::{self, COMPARATORS, Field, Shape, Ty, keys};
-use crate::source::{FileId, LayerKind, Span, safe};
-use crate::value::{Node, Table, Value};
+use crate::model::key_path::KeyPath;
+use crate::model::schema::{self, COMPARATORS, Field, Shape, Ty, keys};
+use crate::model::source::{FileId, LayerKind, Span, safe};
+use crate::model::value::{Node, Table, Value};
 
 /// Per-layer metadata from `[meta]`.
 #[derive(Clone, Debug, Default)]
@@ -32,7 +32,7 @@ pub struct FragmentRef {
 #[derive(Clone, Debug)]
 pub struct CheckedFile {
     pub file: FileId,
-    /// The clean table; moved into [`crate::layer::Layer::table`] when the layer is combined.
+    /// The clean table; moved into [`crate::repo::layer::Layer::table`] when the layer is combined.
     pub table: Table,
     pub meta: Meta,
     pub fragments: Vec<FragmentRef>,
@@ -85,9 +85,9 @@ pub fn scan_secrets(table: &Table, _parent: &str, findings: &mut Vec<Finding>) {
 fn scan_node(key: &str, node: &Node, findings: &mut Vec<Finding>) {
     match &node.value {
         Value::String(s) => {
-            if let Some(why) = crate::secret::detect(key, s) {
+            if let Some(why) = crate::check::secret::detect(key, s) {
                 findings.push(
-                    Finding::new(Code::PlaintextSecret, node.span, format!("`{}` holds what looks like {why}: {}", safe(key), crate::secret::redact(s)))
+                    Finding::new(Code::PlaintextSecret, node.span, format!("`{}` holds what looks like {why}: {}", safe(key), crate::check::secret::redact(s)))
                         .label("plaintext secret")
                         .help("store the secret in a vault and reference it: secret_ref = \"vault://...\" or \"env:NAME\""),
                 );
@@ -118,7 +118,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
                     match KeyPath::parse(s) {
                         Ok(p)
                             if p.0.first()
-                                == Some(&crate::key_path::Segment::Key("meta".into())) =>
+                                == Some(&crate::model::key_path::Segment::Key("meta".into())) =>
                         {
                             findings.push(
                                 Finding::new(
@@ -193,7 +193,7 @@ fn is_path(path: &KeyPath, keys: &[&str]) -> bool {
             .0
             .iter()
             .zip(keys)
-            .all(|(s, k)| matches!(s, crate::key_path::Segment::Key(x) if x == k))
+            .all(|(s, k)| matches!(s, crate::model::key_path::Segment::Key(x) if x == k))
 }
 
 fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> Table {
@@ -578,7 +578,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::parse_file;
+    use crate::model::value::parse_file;
 
     fn check(layer: LayerKind, text: &str) -> (CheckedFile, Vec<&'static str>) {
         let mut f = Vec::new();

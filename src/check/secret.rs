@@ -116,7 +116,7 @@ pub fn redact(value: &str) -> String {
     let keep: String = value.chars().take(4).collect();
     format!(
         "{}… (redacted, {} chars)",
-        crate::source::safe(&keep),
+        crate::model::source::safe(&keep),
         value.chars().count()
     )
 }
