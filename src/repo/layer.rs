@@ -5,7 +5,7 @@
 //! against the schema in parallel; the files of one layer are combined into one table
 //! (`duplicate-key` across files); fragment files named by any layer are read once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -101,23 +101,117 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
 
 /// Loads the global layer, the selected agents and the clients they name. Every client and agent
 /// id is still listed (for `unknown-client` and did-you-mean), but unselected layers stay empty.
+///
+/// The stages: list the snapshot and say what each path is (`discover`), check the ids
+/// (`check_ids`), read and parse the wanted files (`read_selected`), check each file against the
+/// schema (`Layers::check_files`), read the fragments the layers name (`read_fragments`), combine
+/// each layer's files (`Layers::combine`), read `opl.toml` (`check_root`).
 pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Result<Repo> {
     let entries = snap.entries()?;
     if entries.len() > MAX_FILES {
         return Ok(too_many_files(snap));
     }
-    let kinds: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    let mut sources = Sources::default();
-    let mut findings = Vec::new();
-    let mut pending: Vec<Pending> = Vec::new();
-    let mut client_ids: Vec<(String, String)> = Vec::new(); // (id, path)
-    let mut agent_ids: BTreeMap<String, Vec<String>> = BTreeMap::new(); // id -> forms seen
-    let placeholder = |sources: &mut Sources, path: &str, layer: LayerKind| {
-        sources.add(SourceFile::new(path.to_string(), String::new(), layer))
-    };
+    let mut out = Output::default();
+    let found = discover(&entries, &mut out);
+    let (bad_clients, bad_agents) = check_ids(&found, &mut out);
+    let mut pending = found.pending;
+    pending.retain(|p| match &p.role {
+        Role::Layer(LayerKind::Client(c)) => !bad_clients.contains(c),
+        Role::Layer(LayerKind::Agent(a)) => !bad_agents.contains(a),
+        _ => true,
+    });
+    pending.sort_by(|a, b| a.path.cmp(&b.path));
+    let read = read_selected(snap, pending, selection, out.sources.iter().count() as u32);
 
+    let mut layers = Layers {
+        global: Layer::new(LayerKind::Global),
+        clients: found
+            .clients
+            .iter()
+            .filter(|(c, _)| !bad_clients.contains(c))
+            .map(|(c, _)| (c.clone(), Layer::new(LayerKind::Client(c.clone()))))
+            .collect(),
+        agents: BTreeMap::new(),
+    };
+    let mut root = None;
+    let mut parsed: Vec<(FileId, String, LayerKind, Table)> = Vec::new();
+    for (sf, table, f) in read {
+        let layer = sf.layer.clone();
+        let path = sf.path.clone();
+        let fid = out.sources.add(sf);
+        match layers.get_or_insert(&layer) {
+            Some(l) => l.findings.extend(f),
+            None => out.findings.extend(f),
+        }
+        match (layer, table) {
+            (LayerKind::Root, t) => root = Some((fid, t)),
+            (LayerKind::Stray, _) | (_, None) => {}
+            (k, Some(t)) => parsed.push((fid, path, k, t)),
+        }
+    }
+    layers.check_files(parsed);
+    let entry_kinds: HashMap<&str, EntryKind> =
+        entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();
+    let (fragments, fragment_errors) = read_fragments(snap, &entry_kinds, &layers, &mut out);
+    layers.combine(&fragment_errors);
+
+    let mut name = None;
+    let mut allowed_lints = Vec::new();
+    if let Some((fid, Some(t))) = &root {
+        check_root(*fid, t, &mut name, &mut allowed_lints, &mut out.findings);
+    }
+    Ok(Repo {
+        sources: out.sources,
+        name,
+        root_file: root.map(|(fid, _)| fid),
+        global: layers.global,
+        clients: layers.clients,
+        agents: layers.agents,
+        fragments,
+        findings: out.findings,
+        allowed_lints,
+        agent_ids: found
+            .agents
+            .into_keys()
+            .filter(|a| !bad_agents.contains(a))
+            .collect(),
+    })
+}
+
+/// The files read so far and the findings that belong to no layer.
+#[derive(Default)]
+struct Output {
+    sources: Sources,
+    findings: Vec<Finding>,
+}
+
+impl Output {
+    /// A file known by its path only (a folder, a link, a file not read).
+    fn placeholder(&mut self, path: &str, layer: LayerKind) -> FileId {
+        self.sources
+            .add(SourceFile::new(path.to_string(), String::new(), layer))
+    }
+}
+
+/// What listing the snapshot found.
+struct Discovery {
+    /// Files to read, with their role.
+    pending: Vec<Pending>,
+    /// Client ids with the path of their folder.
+    clients: Vec<(String, String)>,
+    /// Agent ids with the paths of every form seen (`agents/a.toml`, `agents/a`).
+    agents: BTreeMap<String, Vec<String>>,
+}
+
+/// Says what each path of the snapshot is; a symbolic link in a layer folder is a finding.
+fn discover(entries: &[Entry], out: &mut Output) -> Discovery {
+    let mut found = Discovery {
+        pending: Vec::new(),
+        clients: Vec::new(),
+        agents: BTreeMap::new(),
+    };
     // Folders under agents/ that hold a *.toml file somewhere below (the directory form).
-    let agent_dirs: std::collections::HashSet<String> = entries
+    let agent_dirs: HashSet<String> = entries
         .iter()
         .filter(|e| e.kind == EntryKind::File)
         .filter_map(|e| match layout::classify(&e.path) {
@@ -125,12 +219,11 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             _ => None,
         })
         .collect();
-    for e in &entries {
-        let parts: Vec<&str> = e.path.split('/').collect();
+    for e in entries {
         let hidden = layout::hidden(&e.path);
         if e.kind == EntryKind::Symlink && layout::in_layers(&e.path) && !hidden {
-            let id = placeholder(&mut sources, &e.path, LayerKind::Stray);
-            findings.push(
+            let id = out.placeholder(&e.path, LayerKind::Stray);
+            out.findings.push(
                 Finding::new(
                     Code::Symlink,
                     Span::file_start(id),
@@ -145,9 +238,13 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             continue;
         }
         if e.kind == EntryKind::Dir {
+            let parts: Vec<&str> = e.path.split('/').collect();
             match parts.as_slice() {
-                [layout::CLIENTS, c] if !hidden => client_ids.push((c.to_string(), e.path.clone())),
-                [layout::AGENTS, a] if !hidden && agent_dirs.contains(e.path.as_str()) => agent_ids
+                [layout::CLIENTS, c] if !hidden => {
+                    found.clients.push((c.to_string(), e.path.clone()))
+                }
+                [layout::AGENTS, a] if !hidden && agent_dirs.contains(e.path.as_str()) => found
+                    .agents
                     .entry(a.to_string())
                     .or_default()
                     .push(e.path.clone()),
@@ -164,7 +261,8 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             Place::Client(c) => Role::Layer(LayerKind::Client(c)),
             Place::Agent { id, folder } => {
                 if !folder {
-                    agent_ids
+                    found
+                        .agents
                         .entry(id.clone())
                         .or_default()
                         .push(e.path.clone());
@@ -176,22 +274,26 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             // layer names them.
             Place::Test | Place::Other => continue,
         };
-        pending.push(Pending {
+        found.pending.push(Pending {
             path: e.path.clone(),
             role,
         });
     }
+    found
+}
 
-    // Ids: pattern and case collisions.
-    let mut bad_clients = std::collections::HashSet::new();
-    let mut bad_agents = std::collections::HashSet::new();
-    let client_list: Vec<(String, String)> = client_ids.clone();
-    let agent_list: Vec<(String, String)> = agent_ids
+/// Checks client and agent ids (pattern, case collisions, an agent in both forms); returns the
+/// bad client and agent ids, whose layers are not read.
+fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<String>) {
+    let mut bad_clients = HashSet::new();
+    let mut bad_agents = HashSet::new();
+    let agent_list: Vec<(String, String)> = found
+        .agents
         .iter()
         .map(|(id, forms)| (id.clone(), forms[0].clone()))
         .collect();
     for (list, bad, what) in [
-        (&client_list, &mut bad_clients, "client"),
+        (&found.clients, &mut bad_clients, "client"),
         (&agent_list, &mut bad_agents, "agent"),
     ] {
         let mut by_lower: HashMap<String, (String, &str)> = HashMap::new();
@@ -202,20 +304,20 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
                 by_lower.insert(lower, (id.clone(), path));
                 continue;
             }
-            let fid = placeholder(&mut sources, path, LayerKind::Stray);
+            let fid = out.placeholder(path, LayerKind::Stray);
             if !valid_id(id) {
                 bad.insert(id.clone());
-                findings.push(
+                out.findings.push(
                     Finding::new(Code::InvalidId, Span::file_start(fid), format!("`{}` is not a valid {what} id", safe(id)))
                         .label("bad id")
                         .help("ids are 1-63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit"),
                 );
             }
             if let Some((other, opath)) = other {
-                let ofid = placeholder(&mut sources, opath, LayerKind::Stray);
+                let ofid = out.placeholder(opath, LayerKind::Stray);
                 bad.insert(id.clone());
                 bad.insert(other.clone());
-                findings.push(
+                out.findings.push(
                     Finding::new(
                         Code::CaseCollision,
                         Span::file_start(fid),
@@ -234,7 +336,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             }
         }
     }
-    for (id, forms) in &agent_ids {
+    for (id, forms) in &found.agents {
         let file_form = forms
             .iter()
             .any(|f| f.ends_with(".toml") && f.matches('/').count() == 1);
@@ -243,17 +345,9 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             .any(|f| !f.ends_with(".toml") || f.matches('/').count() > 1);
         if file_form && dir_form {
             bad_agents.insert(id.clone());
-            let a = placeholder(
-                &mut sources,
-                &layout::agent_file(id),
-                LayerKind::Agent(id.clone()),
-            );
-            let b = placeholder(
-                &mut sources,
-                &layout::agent_folder(id),
-                LayerKind::Agent(id.clone()),
-            );
-            findings.push(
+            let a = out.placeholder(&layout::agent_file(id), LayerKind::Agent(id.clone()));
+            let b = out.placeholder(&layout::agent_folder(id), LayerKind::Agent(id.clone()));
+            out.findings.push(
                 Finding::new(
                     Code::AmbiguousAgent,
                     Span::file_start(a),
@@ -270,133 +364,157 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             );
         }
     }
+    (bad_clients, bad_agents)
+}
 
-    // Read and parse every file, in path order, in parallel.
-    pending.retain(|p| match &p.role {
-        Role::Layer(LayerKind::Client(c)) => !bad_clients.contains(c),
-        Role::Layer(LayerKind::Agent(a)) => !bad_agents.contains(a),
-        _ => true,
-    });
-    pending.sort_by(|a, b| a.path.cmp(&b.path));
-    let wanted_agent = |a: &str| match selection {
-        Selection::All => true,
-        Selection::Agents(ids) => ids.contains(a),
+/// Reads and parses the files `selection` needs, in path order, in parallel: every file but the
+/// unselected agents' and, for a selection, only the clients the selected agents name.
+fn read_selected(
+    snap: &dyn Snapshot,
+    pending: Vec<Pending>,
+    selection: &Selection,
+    base: u32,
+) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
+    let Selection::Agents(ids) = selection else {
+        return read_batch(snap, &pending, base);
     };
-    let (mut first, mut clients_pending): (Vec<Pending>, Vec<Pending>) =
-        pending.into_iter().partition(|p| match &p.role {
-            Role::Layer(LayerKind::Client(_)) => matches!(selection, Selection::All),
-            _ => true,
-        });
+    let (mut first, mut clients): (Vec<Pending>, Vec<Pending>) = pending
+        .into_iter()
+        .partition(|p| !matches!(&p.role, Role::Layer(LayerKind::Client(_))));
     first.retain(|p| match &p.role {
-        Role::Layer(LayerKind::Agent(a)) => wanted_agent(a),
+        Role::Layer(LayerKind::Agent(a)) => ids.contains(a),
         _ => true,
     });
-    let mut read = read_batch(snap, &first, sources.iter().count() as u32);
-    if let Selection::Agents(_) = selection {
-        // Only the clients the selected agents name.
-        let needed: std::collections::HashSet<String> = read
-            .iter()
-            .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
-            .filter_map(|(_, t, _)| layout::client_of(t.as_ref()?).map(String::from))
-            .collect();
-        clients_pending
-            .retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
-        let base = (sources.iter().count() + read.len()) as u32;
-        read.extend(read_batch(snap, &clients_pending, base));
-    }
-
-    let mut global = Layer::new(LayerKind::Global);
-    let mut clients: BTreeMap<String, Layer> = client_list
+    let mut read = read_batch(snap, &first, base);
+    let needed: HashSet<String> = read
         .iter()
-        .filter(|(c, _)| !bad_clients.contains(c))
-        .map(|(c, _)| (c.clone(), Layer::new(LayerKind::Client(c.clone()))))
+        .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
+        .filter_map(|(_, t, _)| layout::client_of(t.as_ref()?).map(String::from))
         .collect();
-    let mut agents: BTreeMap<String, Layer> = BTreeMap::new();
-    let mut root_table = None;
-    let mut root_file = None;
-    let mut parsed: Vec<(FileId, String, LayerKind, Table)> = Vec::new();
-    for (sf, table, f) in read {
-        let layer = sf.layer.clone();
-        let path = sf.path.clone();
-        let fid = sources.add(sf);
-        let target = match &layer {
-            LayerKind::Global => &mut global.findings,
-            LayerKind::Client(c) => {
-                &mut clients
+    clients.retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
+    let next = base + read.len() as u32;
+    read.extend(read_batch(snap, &clients, next));
+    read
+}
+
+/// The layers being loaded.
+struct Layers {
+    global: Layer,
+    clients: BTreeMap<String, Layer>,
+    agents: BTreeMap<String, Layer>,
+}
+
+impl Layers {
+    /// The layer of a file of this kind (created for an agent or client first seen), or `None`
+    /// for files of no layer.
+    fn get_or_insert(&mut self, kind: &LayerKind) -> Option<&mut Layer> {
+        match kind {
+            LayerKind::Global => Some(&mut self.global),
+            LayerKind::Client(c) => Some(
+                self.clients
                     .entry(c.clone())
-                    .or_insert_with(|| Layer::new(layer.clone()))
-                    .findings
-            }
-            LayerKind::Agent(a) => {
-                &mut agents
+                    .or_insert_with(|| Layer::new(kind.clone())),
+            ),
+            LayerKind::Agent(a) => Some(
+                self.agents
                     .entry(a.clone())
-                    .or_insert_with(|| Layer::new(layer.clone()))
-                    .findings
-            }
-            _ => &mut findings,
-        };
-        target.extend(f);
-        match (layer, table) {
-            (LayerKind::Root, t) => {
-                root_file = Some(fid);
-                root_table = t;
-            }
-            (LayerKind::Stray, _) | (_, None) => {}
-            (k, Some(t)) => parsed.push((fid, path, k, t)),
+                    .or_insert_with(|| Layer::new(kind.clone())),
+            ),
+            LayerKind::Root | LayerKind::Fragment | LayerKind::Stray | LayerKind::External => None,
         }
     }
 
-    // Schema checks, per file, in parallel.
-    let checked: Vec<(CheckedFile, LayerKind, Vec<Finding>)> = parsed
-        .into_par_iter()
-        .map(|(fid, path, kind, table)| {
-            let mut f = Vec::new();
-            let c = check_file(fid, &path, &kind, table, &mut f);
-            (c, kind, f)
-        })
-        .collect();
-    for (c, kind, f) in checked {
-        let layer = match &kind {
-            LayerKind::Global => &mut global,
-            LayerKind::Client(c) => clients.get_mut(c).expect("client layer exists"),
-            LayerKind::Agent(a) => agents.get_mut(a).expect("agent layer exists"),
-            _ => unreachable!("only layer files are checked"),
-        };
-        layer.findings.extend(f);
-        layer.files.push(c);
+    /// Every layer: global, the clients, the agents.
+    fn iter(&self) -> impl Iterator<Item = &Layer> {
+        std::iter::once(&self.global)
+            .chain(self.clients.values())
+            .chain(self.agents.values())
     }
 
-    // Fragment files: read each once.
-    let mut fragment_paths: Vec<String> = [&global]
-        .into_iter()
-        .chain(clients.values())
-        .chain(agents.values())
+    /// Checks each parsed file against the schema, in parallel, and adds it to its layer.
+    fn check_files(&mut self, parsed: Vec<(FileId, String, LayerKind, Table)>) {
+        let checked: Vec<(CheckedFile, LayerKind, Vec<Finding>)> = parsed
+            .into_par_iter()
+            .map(|(fid, path, kind, table)| {
+                let mut f = Vec::new();
+                let c = check_file(fid, &path, &kind, table, &mut f);
+                (c, kind, f)
+            })
+            .collect();
+        for (c, kind, f) in checked {
+            let layer = self
+                .get_or_insert(&kind)
+                .expect("only layer files are checked");
+            layer.findings.extend(f);
+            layer.files.push(c);
+        }
+    }
+
+    /// Combines each layer's files into one table (`duplicate-key` across them), collects its
+    /// locks, and turns the fragment files that could not be read into `file-ref` findings.
+    fn combine(&mut self, fragment_errors: &HashMap<String, String>) {
+        for layer in std::iter::once(&mut self.global)
+            .chain(self.clients.values_mut())
+            .chain(self.agents.values_mut())
+        {
+            let mut table = Table::new();
+            let mut f = Vec::new();
+            for file in &mut layer.files {
+                let t = std::mem::take(&mut file.table);
+                combine(&mut table, t, &KeyPath::root(), &mut f);
+                layer.locks.extend(file.meta.locks.iter().cloned());
+                for r in &file.fragments {
+                    if let Some(why) = fragment_errors.get(&r.path) {
+                        f.push(
+                            Finding::new(
+                                Code::FileRef,
+                                r.span,
+                                format!("fragment file `{}` {why}", safe(&r.path)),
+                            )
+                            .label("unusable fragment file"),
+                        );
+                    }
+                }
+            }
+            layer.table = table;
+            layer.findings.extend(f);
+        }
+    }
+}
+
+/// Reads every fragment file the layers name, once each, in parallel: the readable ones by path,
+/// and why each other one cannot be used.
+fn read_fragments(
+    snap: &dyn Snapshot,
+    kinds: &HashMap<&str, EntryKind>,
+    layers: &Layers,
+    out: &mut Output,
+) -> (HashMap<String, FileId>, HashMap<String, String>) {
+    let mut paths: Vec<String> = layers
+        .iter()
         .flat_map(|l| {
             l.files
                 .iter()
                 .flat_map(|f| f.fragments.iter().map(|r| r.path.clone()))
         })
         .collect();
-    fragment_paths.sort();
-    fragment_paths.dedup();
-    let base = sources.iter().count() as u32;
-    let frag_read: Vec<(SourceFile, Result<(), String>)> = fragment_paths
+    paths.sort();
+    paths.dedup();
+    let read: Vec<(SourceFile, Result<(), String>)> = paths
         .par_iter()
-        .enumerate()
-        .map(|(i, path)| {
-            let fid = FileId(base + i as u32);
+        .map(|path| {
             let kind = kinds
                 .get(path.as_str())
-                .map(|e| e.kind)
+                .copied()
                 .or_else(|| snap.stat(path));
-            let res = match kind.map(|k| (k, 0u64)) {
+            let res = match kind {
                 None => Err("does not exist".to_string()),
-                Some((EntryKind::Symlink, _)) => {
+                Some(EntryKind::Symlink) => {
                     Err("is a symbolic link, which opl never follows".to_string())
                 }
-                Some((EntryKind::Dir, _)) => Err("is a directory".to_string()),
-                Some((EntryKind::Other, _)) => Err("is not a regular file".to_string()),
-                Some((EntryKind::File, _)) => match snap.read(path, MAX_FILE_BYTES) {
+                Some(EntryKind::Dir) => Err("is a directory".to_string()),
+                Some(EntryKind::Other) => Err("is not a regular file".to_string()),
+                Some(EntryKind::File) => match snap.read(path, MAX_FILE_BYTES) {
                     Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
                         Err(format!("is {e}"))
                     }
@@ -415,7 +533,6 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
                     },
                 },
             };
-            let _ = fid;
             (
                 SourceFile::new(path.clone(), String::new(), LayerKind::Fragment),
                 res,
@@ -423,71 +540,20 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         })
         .collect();
     let mut fragments = HashMap::new();
-    let mut fragment_errors: HashMap<String, String> = HashMap::new();
-    for (sf, res) in frag_read {
+    let mut errors = HashMap::new();
+    for (sf, res) in read {
         let path = sf.path.clone();
-        let fid = sources.add(sf);
+        let fid = out.sources.add(sf);
         match res {
             Ok(()) => {
                 fragments.insert(path, fid);
             }
             Err(why) => {
-                fragment_errors.insert(path, why);
+                errors.insert(path, why);
             }
         }
     }
-
-    // Combine each layer's files; attach fragment errors.
-    for layer in std::iter::once(&mut global)
-        .chain(clients.values_mut())
-        .chain(agents.values_mut())
-    {
-        let mut table = Table::new();
-        let mut f = Vec::new();
-        for file in &mut layer.files {
-            let t = std::mem::take(&mut file.table);
-            combine(&mut table, t, &KeyPath::root(), &mut f);
-            layer.locks.extend(file.meta.locks.iter().cloned());
-            for r in &file.fragments {
-                if let Some(why) = fragment_errors.get(&r.path) {
-                    f.push(
-                        Finding::new(
-                            Code::FileRef,
-                            r.span,
-                            format!("fragment file `{}` {why}", safe(&r.path)),
-                        )
-                        .label("unusable fragment file"),
-                    );
-                }
-            }
-        }
-        layer.table = table;
-        layer.findings.extend(f);
-    }
-
-    // opl.toml
-    let mut name = None;
-    let mut allowed_lints = Vec::new();
-    if let (Some(fid), Some(t)) = (root_file, root_table) {
-        check_root(fid, &t, &mut name, &mut allowed_lints, &mut findings);
-    }
-
-    let agent_ids = agent_ids
-        .into_keys()
-        .filter(|a| !bad_agents.contains(a))
-        .collect();
-    Ok(Repo {
-        sources,
-        name,
-        root_file,
-        global,
-        clients,
-        agents,
-        fragments,
-        findings,
-        allowed_lints,
-        agent_ids,
-    })
+    (fragments, errors)
 }
 
 /// The repository of a snapshot beyond the path limit: nothing is read; one `too-many-files`
