@@ -98,6 +98,37 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
     let eff = &a.eff;
     let doc = document(repo, id, eff);
     let acts = actions(eff);
+    Some(Row {
+        id: id.to_string(),
+        client: a.client.clone(),
+        purpose: s(eff, keys::AGENT_PURPOSE),
+        owner: s(eff, keys::AGENT_OWNER),
+        maintainers: list(eff, keys::AGENT_MAINTAINERS),
+        risk_tier: s(eff, keys::AGENT_RISK_TIER),
+        lifecycle: s(eff, keys::AGENT_LIFECYCLE),
+        model: format!(
+            "{}/{}",
+            s(eff, keys::MODEL_PROVIDER),
+            s(eff, keys::MODEL_NAME)
+        ),
+        fallbacks: fallbacks(eff),
+        systems: systems(eff, &acts),
+        approvals: approvals(eff, &acts),
+        actions: acts,
+        memory_scopes: list(eff, keys::MEMORY_SCOPES),
+        retention_days: retention(eff),
+        inspectors: list(eff, keys::MEMORY_INSPECTORS),
+        escalation_target: s(eff, keys::ESCALATION_DEFAULT_TARGET),
+        contacts: contacts(eff),
+        instructions: instructions(eff),
+        digest: digest(&doc),
+        valid: !a.has_errors(),
+        last_change: LastChange::without_commit(ChangeStatus::Uncommitted),
+    })
+}
+
+/// `connection: system (classification; credentials)` for every connection the agent uses.
+fn systems(eff: &Effective, acts: &[String]) -> Vec<String> {
     let mut systems = Vec::new();
     if let Some(conns) = eff.table(keys::CONNECTIONS) {
         for (name, n) in conns.iter() {
@@ -132,6 +163,12 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
             ));
         }
     }
+    systems
+}
+
+/// `rule: action [when] -> require (approvers)` for every rule that applies to an action the
+/// agent uses, and every `require_approval` glob that matches one.
+fn approvals(eff: &Effective, acts: &[String]) -> Vec<String> {
     let mut approvals = Vec::new();
     for r in eff.list(keys::POLICY_APPROVALS_RULES) {
         let Some(t) = r.value.as_table() else {
@@ -181,8 +218,12 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
             approvals.push(format!("require_approval: {pat}"));
         }
     }
-    let retention = eff
-        .table(keys::MEMORY_RETENTION_DAYS)
+    approvals
+}
+
+/// `scope=days` for every memory scope with a retention.
+fn retention(eff: &Effective) -> Vec<String> {
+    eff.table(keys::MEMORY_RETENTION_DAYS)
         .map(|t| {
             t.iter()
                 .filter_map(|(k, n)| match n {
@@ -191,9 +232,12 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let contacts = eff
-        .table(keys::ESCALATION_CONTACTS)
+        .unwrap_or_default()
+}
+
+/// `contact: who` for every escalation contact.
+fn contacts(eff: &Effective) -> Vec<String> {
+    eff.table(keys::ESCALATION_CONTACTS)
         .map(|t| {
             t.iter()
                 .map(|(k, n)| {
@@ -210,8 +254,12 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let instructions = remaining_fragments(eff)
+        .unwrap_or_default()
+}
+
+/// `id (file)` or `id (inline)` of every remaining instruction fragment.
+fn instructions(eff: &Effective) -> Vec<String> {
+    remaining_fragments(eff)
         .iter()
         .map(|f| {
             let file = f
@@ -224,9 +272,12 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
                 None => format!("{} (inline)", elem_id(f).unwrap_or_default()),
             }
         })
-        .collect();
-    let fallbacks = eff
-        .leaf(keys::MODEL_FALLBACKS)
+        .collect()
+}
+
+/// `provider/name` of every fallback model.
+fn fallbacks(eff: &Effective) -> Vec<String> {
+    eff.leaf(keys::MODEL_FALLBACKS)
         .and_then(|l| l.node.value.as_array())
         .map(|a| {
             a.iter()
@@ -242,34 +293,7 @@ pub fn row(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Row> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    Some(Row {
-        id: id.to_string(),
-        client: a.client.clone(),
-        purpose: s(eff, keys::AGENT_PURPOSE),
-        owner: s(eff, keys::AGENT_OWNER),
-        maintainers: list(eff, keys::AGENT_MAINTAINERS),
-        risk_tier: s(eff, keys::AGENT_RISK_TIER),
-        lifecycle: s(eff, keys::AGENT_LIFECYCLE),
-        model: format!(
-            "{}/{}",
-            s(eff, keys::MODEL_PROVIDER),
-            s(eff, keys::MODEL_NAME)
-        ),
-        fallbacks,
-        systems,
-        actions: acts,
-        approvals,
-        memory_scopes: list(eff, keys::MEMORY_SCOPES),
-        retention_days: retention,
-        inspectors: list(eff, keys::MEMORY_INSPECTORS),
-        escalation_target: s(eff, keys::ESCALATION_DEFAULT_TARGET),
-        contacts,
-        instructions,
-        digest: digest(&doc),
-        valid: !a.has_errors(),
-        last_change: LastChange::without_commit(ChangeStatus::Uncommitted),
-    })
+        .unwrap_or_default()
 }
 
 /// Fills in the last change of every row in one walk of the history of `rev`. Read from the work
