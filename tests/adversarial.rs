@@ -406,32 +406,14 @@ fn fragment_paths_that_escape_or_are_not_files() {
 #[cfg(unix)]
 #[test]
 fn a_fragment_symlink_in_a_git_tree() {
-    let d = case("bom");
-    write_tree(
-        d.path(),
-        &[(
-            "agents/bot.toml",
-            "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[instructions]\nfragments = [{ id = \"l\", file = \"link.md\" }]\n",
-        )],
+    let mut t = common::TestRepo::new();
+    t.write(
+        "agents/bot.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[instructions]\nfragments = [{ id = \"l\", file = \"link.md\" }]\n",
     );
-    std::os::unix::fs::symlink("/etc/passwd", d.path().join("agents/link.md")).unwrap();
-    let repo = git2::Repository::init(d.path()).unwrap();
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig =
-        git2::Signature::new("A", "a@example.com", &git2::Time::new(1_700_000_000, 0)).unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "link", &tree, &[])
-        .unwrap();
-    let out = opl()
-        .arg("-C")
-        .arg(d.path())
-        .args(["validate", "--rev", "HEAD", "--format", "json"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", t.root().join("agents/link.md")).unwrap();
+    t.commit("link");
+    let (_, v) = t.json(&["validate", "--rev", "HEAD", "--format", "json"]);
     assert!(
         finding(&v, "file-ref")["message"]
             .as_str()

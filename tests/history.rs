@@ -4,15 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{BASE, opl};
+use common::{BASE, TestRepo, opl};
 use predicates::prelude::*;
 use serde_json::Value;
-
-struct Hist {
-    dir: tempfile::TempDir,
-    repo: git2::Repository,
-    n: i64,
-}
 
 fn agent(client: &str, extra: &str) -> String {
     format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
@@ -25,93 +19,16 @@ fn temp(t: &str) -> String {
     )
 }
 
-impl Hist {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init(dir.path()).unwrap();
-        let h = Hist { dir, repo, n: 0 };
-        for (p, t) in BASE {
-            h.write(p, t);
-        }
-        h
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn write(&self, p: &str, t: &str) {
-        let f = self.path().join(p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, t).unwrap();
-    }
-    fn remove(&self, p: &str) {
-        std::fs::remove_file(self.path().join(p)).unwrap();
-    }
-    /// Commits the work tree with these parents (HEAD when `None`), as `who`.
-    fn commit_as(
-        &mut self,
-        who: &str,
-        msg: &str,
-        parents: Option<Vec<git2::Oid>>,
-        move_head: bool,
-    ) -> git2::Oid {
-        let mut index = self.repo.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.update_all(["*"], None).unwrap();
-        index.write().unwrap();
-        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
-        self.n += 1;
-        let sig = git2::Signature::new(
-            who,
-            &format!("{}@example.com", who.to_lowercase()),
-            &git2::Time::new(1_700_000_000 + self.n * 3600, 0),
-        )
-        .unwrap();
-        let parents = parents.unwrap_or_else(|| {
-            self.repo
-                .head()
-                .ok()
-                .and_then(|h| h.target())
-                .into_iter()
-                .collect()
-        });
-        let pc: Vec<git2::Commit> = parents
-            .iter()
-            .map(|p| self.repo.find_commit(*p).unwrap())
-            .collect();
-        let refs: Vec<&git2::Commit> = pc.iter().collect();
-        // Moving HEAD to a commit whose first parent is not HEAD needs a forced ref update.
-        let id = self
-            .repo
-            .commit(None, &sig, &sig, msg, &tree, &refs)
-            .unwrap();
-        if move_head {
-            let target = self
-                .repo
-                .find_reference("HEAD")
-                .unwrap()
-                .symbolic_target()
-                .unwrap()
-                .unwrap()
-                .to_string();
-            self.repo.reference(&target, id, true, "test").unwrap();
-        }
-        id
-    }
-    fn commit(&mut self, msg: &str) -> git2::Oid {
-        self.commit_as("Ann", msg, None, true)
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let out = opl().current_dir(self.path()).args(args).output().unwrap();
-        assert!(
-            out.status.code() == Some(0) || out.status.code() == Some(1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
+/// Runs opl in the repository and parses its JSON output (exit 0 or 1: findings are output).
+fn json(h: &TestRepo, args: &[&str]) -> Value {
+    let out = h.opl().args(args).output().unwrap();
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn commits(v: &Value) -> Vec<String> {
@@ -132,7 +49,7 @@ fn blame_of<'a>(v: &'a Value, path: &str) -> &'a Value {
 
 #[test]
 fn linear_changes_newest_first_with_old_and_new() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("one");
     h.write("agents/bot.toml", &temp("0.2"));
@@ -141,13 +58,16 @@ fn linear_changes_newest_first_with_old_and_new() {
     h.commit("docs");
     h.write("agents/bot.toml", &temp("0.3"));
     h.commit("three");
-    let v = h.json(&[
-        "log",
-        "bot",
-        "model.parameters.temperature",
-        "--format",
-        "json",
-    ]);
+    let v = json(
+        &h,
+        &[
+            "log",
+            "bot",
+            "model.parameters.temperature",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(commits(&v), ["three", "two", "one"]);
     let c = &v[0]["changes"][0];
     assert_eq!(
@@ -158,28 +78,31 @@ fn linear_changes_newest_first_with_old_and_new() {
     assert_eq!(v[0]["email"], "ann@example.com");
     assert!(v[0]["date"].as_str().unwrap().starts_with("2023-11-"));
     assert_eq!(v[0]["commit"].as_str().unwrap().len(), 40);
-    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "-n", "1", "--format", "json"]);
     assert_eq!(commits(&v), ["three"]);
 }
 
 #[test]
 fn a_revert_is_blamed_to_the_revert() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("set");
     h.write("agents/bot.toml", &temp("0.5"));
     h.commit("raise");
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("Revert \"raise\"");
-    let v = h.json(&[
-        "blame",
-        "bot",
-        "model.parameters.temperature",
-        "--rev",
-        "HEAD",
-        "--format",
-        "json",
-    ]);
+    let v = json(
+        &h,
+        &[
+            "blame",
+            "bot",
+            "model.parameters.temperature",
+            "--rev",
+            "HEAD",
+            "--format",
+            "json",
+        ],
+    );
     let b = blame_of(&v, "model.parameters.temperature");
     assert_eq!(b["summary"], "Revert \"raise\"");
     assert_eq!(b["file"], "agents/bot.toml");
@@ -189,12 +112,12 @@ fn a_revert_is_blamed_to_the_revert() {
 
 #[test]
 fn a_change_inherited_from_global_is_in_the_agents_log() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &agent("acme", ""));
     h.commit("base");
     h.write("global/base.toml", &BASE[1].1.replace("gpt-4.1", "gpt-5"));
     h.commit_as("Bob", "global model", None, true);
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     assert_eq!(commits(&v)[0], "global model");
     let c = &v[0]["changes"][0];
     assert_eq!(c["path"], "model.name");
@@ -202,7 +125,7 @@ fn a_change_inherited_from_global_is_in_the_agents_log() {
     assert_eq!(c["line"], 3);
     assert_eq!(v[0]["author"], "Bob");
     let out = opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["log", "bot", "-n", "1"])
         .output()
         .unwrap();
@@ -210,13 +133,13 @@ fn a_change_inherited_from_global_is_in_the_agents_log() {
         String::from_utf8_lossy(&out.stdout)
             .contains("model.name: \"gpt-4.1\" -> \"gpt-5\"  (global/base.toml:3)")
     );
-    let b = h.json(&["blame", "bot", "model.name", "--format", "json"]);
+    let b = json(&h, &["blame", "bot", "model.name", "--format", "json"]);
     assert_eq!(blame_of(&b, "model.name")["author"], "Bob");
 }
 
 #[test]
 fn moving_a_value_between_layers_is_not_a_change() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.4"));
     h.commit("agent sets it");
     h.write("agents/bot.toml", &agent("acme", ""));
@@ -225,13 +148,13 @@ fn moving_a_value_between_layers_is_not_a_change() {
         "[model.parameters]\ntemperature = 0.4\n",
     );
     h.commit("move to client");
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     assert_eq!(commits(&v), ["agent sets it"]);
 }
 
 #[test]
 fn merges_follow_spec_8() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &agent("acme", ""));
     let base = h.commit("base");
     // side branch changes the temperature
@@ -244,7 +167,7 @@ fn merges_follow_spec_8() {
     // a merge taking both sides differs from every parent: listed
     h.write("agents/bot.toml", &temp("0.6"));
     let both = h.commit_as("Mia", "merge both", Some(vec![main, side]), true);
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     let c = commits(&v);
     assert_eq!(c[0], "merge both");
     assert!(
@@ -252,14 +175,14 @@ fn merges_follow_spec_8() {
         "{c:?}"
     );
     // blame goes through the parent whose value equals
-    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    let b = json(&h, &["blame", "bot", "--rev", "HEAD", "--format", "json"]);
     assert_eq!(
         blame_of(&b, "model.parameters.temperature")["summary"],
         "side: temperature"
     );
     assert_eq!(blame_of(&b, "model.name")["summary"], "main: model");
     // --first-parent follows main only
-    let v = h.json(&["log", "bot", "--first-parent", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--first-parent", "--format", "json"]);
     assert_eq!(commits(&v), ["merge both", "main: model", "base"]);
 
     // a merge that takes one side is not listed
@@ -268,7 +191,7 @@ fn merges_follow_spec_8() {
     h.write("agents/bot.toml", &temp("0.6"));
     h.write("metadata.txt", "x\n");
     let _ours = h.commit_as("Mia", "merge ours", Some(vec![both, side2]), true);
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     assert!(!commits(&v).contains(&"merge ours".to_string()));
     // an evil merge (a change in neither parent) is listed, and blamed to the merge
     let head = h.repo.head().unwrap().target().unwrap();
@@ -282,9 +205,9 @@ fn merges_follow_spec_8() {
         ),
     );
     h.commit_as("Eve", "evil merge", Some(vec![head, side3]), true);
-    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "-n", "1", "--format", "json"]);
     assert_eq!(commits(&v), ["evil merge"]);
-    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    let b = json(&h, &["blame", "bot", "--rev", "HEAD", "--format", "json"]);
     assert_eq!(blame_of(&b, "metadata.evil")["summary"], "evil merge");
     assert_eq!(
         blame_of(&b, "model.parameters.temperature")["summary"],
@@ -294,7 +217,7 @@ fn merges_follow_spec_8() {
 
 #[test]
 fn moving_to_another_client_and_renaming() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write(
         "clients/beta/client.toml",
         "[meta]\nowner = \"user:b\"\n\n[model]\nname = \"beta-model\"\n",
@@ -303,7 +226,7 @@ fn moving_to_another_client_and_renaming() {
     h.commit("base");
     h.write("agents/bot.toml", &agent("beta", ""));
     h.commit("move to beta");
-    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "-n", "1", "--format", "json"]);
     let paths: Vec<&str> = v[0]["changes"]
         .as_array()
         .unwrap()
@@ -318,16 +241,16 @@ fn moving_to_another_client_and_renaming() {
     h.remove("agents/bot.toml");
     h.write("agents/helper.toml", &agent("beta", ""));
     h.commit("rename");
-    let v = h.json(&["log", "helper", "--format", "json"]);
+    let v = json(&h, &["log", "helper", "--format", "json"]);
     assert_eq!(commits(&v), ["rename"]);
-    let v = h.json(&["log", "bot", "-n", "1", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "-n", "1", "--format", "json"]);
     assert_eq!(commits(&v), ["rename"]);
     assert_eq!(v[0]["state"], "absent");
 }
 
 #[test]
 fn an_unparseable_commit_is_a_state_of_its_own() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("good");
     h.write("agents/bot.toml", "[agent\nbroken");
@@ -336,12 +259,12 @@ fn an_unparseable_commit_is_a_state_of_its_own() {
     h.commit("still broken");
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("fixed");
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     assert_eq!(commits(&v), ["fixed", "broken", "good"]);
     assert_eq!(v[1]["state"], "invalid");
     assert_eq!(v[0]["state"], "present");
     // blame passes through the invalid commits to the first value
-    let b = h.json(&["blame", "bot", "--rev", "HEAD", "--format", "json"]);
+    let b = json(&h, &["blame", "bot", "--rev", "HEAD", "--format", "json"]);
     assert_eq!(
         blame_of(&b, "model.parameters.temperature")["summary"],
         "fixed"
@@ -350,17 +273,17 @@ fn an_unparseable_commit_is_a_state_of_its_own() {
 
 #[test]
 fn uncommitted_values_are_not_committed_yet() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("set");
     h.write("agents/bot.toml", &temp("0.9"));
-    let b = h.json(&["blame", "bot", "--format", "json"]);
+    let b = json(&h, &["blame", "bot", "--format", "json"]);
     let t = blame_of(&b, "model.parameters.temperature");
     assert_eq!(t["commit"], Value::Null);
     assert_eq!(t["value"], 0.9);
     assert_eq!(blame_of(&b, "model.name")["summary"], "set");
     opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["blame", "bot", "model.parameters"])
         .assert()
         .code(0)
@@ -369,7 +292,7 @@ fn uncommitted_values_are_not_committed_yet() {
 
 #[test]
 fn whence_finds_the_commits_with_a_digest() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("a");
     h.write("agents/bot.toml", &temp("0.2"));
@@ -377,7 +300,7 @@ fn whence_finds_the_commits_with_a_digest() {
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("c");
     let out = opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["render", "bot", "--rev", "HEAD~1"])
         .output()
         .unwrap();
@@ -388,10 +311,10 @@ fn whence_finds_the_commits_with_a_digest() {
         .unwrap()
         .trim_start_matches("# digest: ")
         .to_string();
-    let v = h.json(&["whence", "bot", &digest, "--format", "json"]);
+    let v = json(&h, &["whence", "bot", &digest, "--format", "json"]);
     assert_eq!(commits(&v), ["b"]);
     let out = opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["render", "bot", "--rev", "HEAD"])
         .output()
         .unwrap();
@@ -402,10 +325,10 @@ fn whence_finds_the_commits_with_a_digest() {
         .unwrap()
         .trim_start_matches("# digest: ")
         .to_string();
-    let v = h.json(&["whence", "bot", &digest, "--format", "json"]);
+    let v = json(&h, &["whence", "bot", &digest, "--format", "json"]);
     assert_eq!(commits(&v), ["c", "a"]);
     opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["whence", "bot", "sha256:0000"])
         .assert()
         .code(1);
@@ -413,7 +336,7 @@ fn whence_finds_the_commits_with_a_digest() {
 
 #[test]
 fn audit_lists_agents_keys_widening_and_summaries() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write(
         "global/policy.toml",
         "[policy.model]\nmax_temperature = 0.5\n",
@@ -427,7 +350,7 @@ fn audit_lists_agents_keys_widening_and_summaries() {
     h.commit_as("Bob", "loosen", None, true);
     h.write("README.md", "docs\n");
     h.commit("docs only");
-    let v = h.json(&["audit", "HEAD~2..HEAD", "--format", "json"]);
+    let v = json(&h, &["audit", "HEAD~2..HEAD", "--format", "json"]);
     let c = v["commits"].as_array().unwrap();
     assert_eq!(c.len(), 1, "{v}");
     assert_eq!(c[0]["summary"], "loosen");
@@ -446,7 +369,7 @@ fn audit_lists_agents_keys_widening_and_summaries() {
     assert_eq!(v["by_author"]["Bob <bob@example.com>"]["widening"], 1);
     assert_eq!(v["by_client"]["acme"]["agent_changes"], 1);
     let out = opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["audit", "--format", "csv"])
         .output()
         .unwrap();
@@ -456,12 +379,12 @@ fn audit_lists_agents_keys_widening_and_summaries() {
     ));
     assert_eq!(csv.lines().count(), 3, "{csv}");
     opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["audit", "--format", "markdown"])
         .assert()
         .stdout(predicate::str::contains("| author | commits |"));
     opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["audit", "--since", "2100-01-01", "--format", "json"])
         .assert()
         .stdout(predicate::str::contains("\"commits\": []"));
@@ -469,7 +392,7 @@ fn audit_lists_agents_keys_widening_and_summaries() {
 
 #[test]
 fn a_shallow_boundary_is_said_out_loud() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("old");
     for i in 2..6 {
@@ -477,7 +400,7 @@ fn a_shallow_boundary_is_said_out_loud() {
         h.commit(&format!("docs {i}"));
     }
     let clone = tempfile::tempdir().unwrap();
-    let url = format!("file://{}", h.path().display());
+    let url = format!("file://{}", h.root().display());
     let st = std::process::Command::new("git")
         .args(["clone", "-q", "--depth", "3", &url])
         .arg(clone.path().join("c"))
@@ -542,13 +465,13 @@ fn a_shallow_boundary_is_said_out_loud() {
 
 #[test]
 fn explain_shows_blame_and_history_of_the_key() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit("first");
     h.write("agents/bot.toml", &temp("0.3"));
     h.commit_as("Bob", "warmer", None, true);
     let out = opl()
-        .current_dir(h.path())
+        .current_dir(h.root())
         .args(["explain", "bot", "model.parameters.temperature"])
         .output()
         .unwrap();
@@ -561,40 +484,43 @@ fn explain_shows_blame_and_history_of_the_key() {
         s.contains("model.parameters.temperature: 0.1 -> 0.3"),
         "{s}"
     );
-    let v = h.json(&[
-        "explain",
-        "bot",
-        "model.parameters.temperature",
-        "--format",
-        "json",
-    ]);
+    let v = json(
+        &h,
+        &[
+            "explain",
+            "bot",
+            "model.parameters.temperature",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(v["leaves"][0]["blame"]["author"], "Bob");
     assert_eq!(v["history"].as_array().unwrap().len(), 2);
 }
 
 #[test]
 fn inventory_names_the_last_change_or_uncommitted() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     h.commit_as("Bob", "bot temperature", None, true);
     h.write("README.md", "docs\n");
     h.commit("docs");
-    let v = h.json(&["inventory", "--format", "json"]);
+    let v = json(&h, &["inventory", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["status"], "committed");
     assert_eq!(v[0]["last_change"]["author"], "Bob");
     h.write("agents/bot.toml", &temp("0.2"));
-    let v = h.json(&["inventory", "--format", "json"]);
+    let v = json(&h, &["inventory", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
     // the index: committed until the change is staged
-    let v = h.json(&["inventory", "--staged", "--format", "json"]);
+    let v = json(&h, &["inventory", "--staged", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["status"], "committed");
     let mut index = h.repo.index().unwrap();
     index.add_path(Path::new("agents/bot.toml")).unwrap();
     index.write().unwrap();
-    let v = h.json(&["inventory", "--staged", "--format", "json"]);
+    let v = json(&h, &["inventory", "--staged", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["status"], "uncommitted");
     // at a revision, always the commit
-    let v = h.json(&["inventory", "--rev", "HEAD", "--format", "json"]);
+    let v = json(&h, &["inventory", "--rev", "HEAD", "--format", "json"]);
     assert_eq!(v[0]["last_change"]["author"], "Bob");
     // outside git there is no history at all
     let d = common::base_repo(&[]);
@@ -614,7 +540,7 @@ fn inventory_names_the_last_change_or_uncommitted() {
 /// file that changes nothing.
 #[test]
 fn inventory_last_change_agrees_with_log_for_every_agent() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bea\"\n");
     h.write("agents/bot.toml", &agent("acme", ""));
     h.write("agents/two.toml", &agent("acme", ""));
@@ -671,11 +597,11 @@ fn inventory_last_change_agrees_with_log_for_every_agent() {
     h.commit("move four");
     let _ = base;
 
-    let inv = h.json(&["inventory", "--format", "json"]);
+    let inv = json(&h, &["inventory", "--format", "json"]);
     let mut seen = std::collections::BTreeMap::new();
     for row in inv.as_array().unwrap() {
         let id = row["id"].as_str().unwrap();
-        let log = h.json(&["log", id, "-n", "1", "--format", "json"]);
+        let log = json(&h, &["log", id, "-n", "1", "--format", "json"]);
         assert_eq!(
             row["last_change"]["commit"], log[0]["commit"],
             "{id}: inventory {} vs log {}",
@@ -704,7 +630,7 @@ fn inventory_last_change_agrees_with_log_for_every_agent() {
 /// later than its child's) still comes after the child.
 #[test]
 fn a_parent_dated_after_its_child_comes_after_it() {
-    let mut h = Hist::new();
+    let mut h = TestRepo::new();
     h.write("agents/bot.toml", &temp("0.1"));
     let base = h.commit("base");
     h.write("agents/bot.toml", &temp("0.2"));
@@ -738,8 +664,8 @@ fn a_parent_dated_after_its_child_comes_after_it() {
         .unwrap();
     let head = h.repo.head().unwrap().name().unwrap().to_string();
     h.repo.reference(&head, c, true, "test").unwrap();
-    let v = h.json(&["log", "bot", "--format", "json"]);
+    let v = json(&h, &["log", "bot", "--format", "json"]);
     assert_eq!(commits(&v), ["child", "base"]);
-    let inv = h.json(&["inventory", "--format", "json"]);
+    let inv = json(&h, &["inventory", "--format", "json"]);
     assert_eq!(inv[0]["last_change"]["commit"], c.to_string());
 }

@@ -91,3 +91,137 @@ pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// A scratch git repository built with git2: BASE written in the work tree, commits with fixed
+/// authors and times (an hour apart), so histories are reproducible.
+pub struct TestRepo {
+    dir: tempfile::TempDir,
+    pub repo: git2::Repository,
+    /// The config root inside the work tree (`""` or `config/`).
+    prefix: String,
+    n: i64,
+}
+
+impl TestRepo {
+    /// A repository with BASE at its top.
+    pub fn new() -> Self {
+        Self::with_prefix("")
+    }
+    /// A repository with BASE under `prefix` (`config/`): a monorepo.
+    pub fn with_prefix(prefix: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let t = TestRepo {
+            dir,
+            repo,
+            prefix: prefix.to_string(),
+            n: 0,
+        };
+        for (p, text) in BASE {
+            t.write(p, text);
+        }
+        t
+    }
+    /// The top of the work tree.
+    pub fn top(&self) -> &Path {
+        self.dir.path()
+    }
+    /// The config root.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join(self.prefix.trim_end_matches('/'))
+    }
+    /// Writes a file under the config root.
+    pub fn write(&self, path: &str, text: &str) {
+        let p = self.root().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    /// Removes a file under the config root.
+    pub fn remove(&self, path: &str) {
+        std::fs::remove_file(self.root().join(path)).unwrap();
+    }
+    /// Stages one file of the config root.
+    pub fn stage(&self, path: &str) {
+        let mut index = self.repo.index().unwrap();
+        index
+            .add_path(Path::new(&format!("{}{path}", self.prefix)))
+            .unwrap();
+        index.write().unwrap();
+    }
+    /// Commits the whole work tree on HEAD as Ann.
+    pub fn commit(&mut self, msg: &str) -> git2::Oid {
+        self.commit_as("Ann", msg, None, true)
+    }
+    /// Commits the whole work tree as `who` with these parents (HEAD when `None`); moves the
+    /// branch HEAD names to it when `move_head`.
+    pub fn commit_as(
+        &mut self,
+        who: &str,
+        msg: &str,
+        parents: Option<Vec<git2::Oid>>,
+        move_head: bool,
+    ) -> git2::Oid {
+        let mut index = self.repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
+        self.n += 1;
+        let sig = git2::Signature::new(
+            who,
+            &format!("{}@example.com", who.to_lowercase()),
+            &git2::Time::new(1_700_000_000 + self.n * 3600, 0),
+        )
+        .unwrap();
+        let parents = parents.unwrap_or_else(|| {
+            self.repo
+                .head()
+                .ok()
+                .and_then(|h| h.target())
+                .into_iter()
+                .collect()
+        });
+        let pc: Vec<git2::Commit> = parents
+            .iter()
+            .map(|p| self.repo.find_commit(*p).unwrap())
+            .collect();
+        let refs: Vec<&git2::Commit> = pc.iter().collect();
+        let id = self
+            .repo
+            .commit(None, &sig, &sig, msg, &tree, &refs)
+            .unwrap();
+        if move_head {
+            // HEAD's branch may be unborn, or move to a commit whose first parent is not HEAD.
+            let target = self
+                .repo
+                .find_reference("HEAD")
+                .unwrap()
+                .symbolic_target()
+                .unwrap()
+                .unwrap()
+                .to_string();
+            self.repo.reference(&target, id, true, "test").unwrap();
+        }
+        id
+    }
+    /// `opl` run in the config root.
+    pub fn opl(&self) -> Command {
+        let mut c = opl();
+        c.current_dir(self.root());
+        c
+    }
+    /// Runs opl with `args` in the config root: exit status and the parsed JSON output.
+    pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let out = self.opl().args(args).output().unwrap();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap(), v)
+    }
+}
