@@ -474,6 +474,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn origin(file: &str, line: u32) -> Option<Origin> {
+        Some(Origin {
+            file: file.into(),
+            line,
+            column: 1,
+            layer: "global".into(),
+        })
+    }
+
+    #[test]
+    fn changes_are_leaves_that_differ_with_why_they_widen() {
+        let kp = |p: &str| KeyPath::parse(p).unwrap();
+        let before: Leaves = [
+            (kp("model.name"), (json!("a"), origin("g.toml", 1))),
+            (kp("actions"), (json!(["crm.get"]), None)),
+            (kp("tools.crm.use"), (json!(["get"]), origin("a.toml", 3))),
+            (
+                kp("memory.scopes"),
+                (json!(["session"]), origin("g.toml", 4)),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut after = before.clone();
+        after.insert(kp("actions"), (json!(["crm.get", "crm.put"]), None));
+        after.insert(
+            kp("tools.crm.use"),
+            (json!(["get", "put"]), origin("a.toml", 7)),
+        );
+        after.remove(&kp("memory.scopes"));
+        let c = changes(&before, &after, None);
+        let paths: Vec<&str> = c.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["actions", "memory.scopes", "tools.crm.use"]);
+        // The derived `actions` points at the `use` that made it, and widens.
+        assert_eq!((c[0].file.as_deref(), c[0].line), (Some("a.toml"), Some(7)));
+        assert_eq!(c[0].widening.as_deref(), Some("new action: crm.put"));
+        // A removed value points where it was defined; fewer scopes do not widen.
+        assert_eq!(
+            (c[1].file.as_deref(), c[1].new.as_ref()),
+            (Some("g.toml"), None)
+        );
+        assert_eq!(c[1].widening, None);
+        // Only what is under the key.
+        let under = changes(&before, &after, Some(&kp("tools")));
+        assert_eq!(under.len(), 1);
+        assert!(changes(&before, &before, None).is_empty());
+    }
+
     #[test]
     fn classifies_widening_changes() {
         let w = |p: &str, o: Option<Json>, n: Option<Json>| {

@@ -333,3 +333,43 @@ pub fn last_changes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::snapshot::Memory;
+
+    #[test]
+    fn a_row_says_what_the_agent_reaches_and_who_approves() {
+        let repo = crate::repo::layer::load(&Memory::new([
+            ("opl.toml", "version = 1\n"),
+            (
+                "global/a.toml",
+                "[model]\nprovider = \"openai\"\nname = \"gpt-4.1\"\nfallbacks = [{ provider = \"openai\", name = \"o3\" }]\n\n[connections.crm]\nsystem = \"CRM\"\ndata_classification = \"restricted\"\nauth = { mode = \"agent_identity\" }\n\n[connections.unused]\nsystem = \"Other\"\n\n[policy.approvals]\nrules = [{ id = \"big\", action = \"crm.refund\", when = { arg = \"amount\", gt = 100 }, require = \"approval\", approvers = [\"role:fin\"] }, { id = \"never\", action = \"x.*\", require = \"deny\" }]\n\n[memory]\nscopes = [\"session\"]\nretention_days = { session = 7 }\n\n[escalation]\ndefault_target = \"ops\"\ncontacts.ops = { who = \"group:ops\" }\n\n[instructions]\nfragments = [{ id = \"s\", text = \"Be safe.\" }]\n",
+            ),
+            (
+                "agents/bot.toml",
+                "[agent]\npurpose = \"Help\"\nowner = \"user:ann\"\n\n[tools.crm]\nuse = [\"refund\", \"get\"]\n",
+            ),
+        ]))
+        .unwrap();
+        let stacks = Stacks::new(&repo);
+        let r = row(&repo, &stacks, "bot").unwrap();
+        assert_eq!(r.model, "openai/gpt-4.1");
+        assert_eq!(r.fallbacks, ["openai/o3"]);
+        assert_eq!(r.actions, ["crm.get", "crm.refund"]);
+        assert_eq!(
+            r.systems,
+            ["crm: CRM (restricted; the agent's own credentials)"]
+        );
+        assert_eq!(
+            r.approvals,
+            ["big: crm.refund when {\"arg\":\"amount\",\"gt\":100} -> approval by role:fin"]
+        );
+        assert_eq!(r.retention_days, ["session=7"]);
+        assert_eq!(r.contacts, ["ops: group:ops"]);
+        assert_eq!(r.instructions, ["s (inline)"]);
+        assert_eq!(r.last_change.status, ChangeStatus::Uncommitted);
+        assert!(r.digest.starts_with("sha256:"));
+    }
+}

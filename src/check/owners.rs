@@ -178,3 +178,66 @@ fn drift(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::snapshot::Memory;
+
+    fn repo() -> Repo {
+        crate::repo::layer::load(&Memory::new([
+            ("opl.toml", "version = 1\n"),
+            ("global/a.toml", "[meta]\nowner = \"group:ai-gov\"\n"),
+            ("clients/acme/c.toml", "[meta]\nowner = \"user:ann\"\n"),
+            (
+                "agents/bot.toml",
+                "[agent]\nclient = \"acme\"\nowner = \"user:bo\"\n",
+            ),
+            ("agents/two/a.toml", "[meta]\nowner = \"team:org/ops\"\n"),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn rules_follow_each_layers_owner_with_the_roots_prefix() {
+        let rules = rules(&repo(), "cfg/");
+        let text = text(&rules);
+        assert!(text.contains("/cfg/global/ @ai-gov\n"), "{text}");
+        assert!(text.contains("/cfg/clients/acme/ @ann\n"), "{text}");
+        // An agent without meta.owner is owned by its accountable owner.
+        assert!(text.contains("/cfg/agents/bot.toml @bo\n"), "{text}");
+        assert!(text.contains("/cfg/agents/two/ @org/ops\n"), "{text}");
+        assert_eq!(handle("ann@example.com"), "ann@example.com");
+    }
+
+    #[test]
+    fn drift_points_at_the_stale_line_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut repo = repo();
+        assert!(drift_findings(&mut repo, dir.path(), "").is_empty());
+        let good = text(&rules(&repo, ""));
+        std::fs::write(dir.path().join("CODEOWNERS"), &good).unwrap();
+        assert!(drift_findings(&mut repo, dir.path(), "").is_empty());
+        let stale = good
+            .replace("/clients/acme/ @ann\n", "/clients/acme/ @eve\n")
+            .replace("/global/ @ai-gov\n", "");
+        std::fs::write(dir.path().join("CODEOWNERS"), &stale).unwrap();
+        let f = drift_findings(&mut repo, dir.path(), "");
+        let at: Vec<(String, u32, &str)> = f
+            .iter()
+            .map(|f| {
+                let l = repo.sources.locate(f.span);
+                (l.file, l.line, f.label.as_deref().unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("CODEOWNERS".to_string(), 1, "no rule for this path"),
+                ("CODEOWNERS".to_string(), 2, "other owners here"),
+            ]
+        );
+        assert!(f.iter().all(|f| f.code == Code::CodeownersDrift));
+        assert!(f[1].message.contains("`/clients/acme/ @ann`"));
+    }
+}

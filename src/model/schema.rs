@@ -853,6 +853,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn policies_constrain_settings_and_typos_get_a_suggestion() {
+        assert_eq!(
+            constrained_by(&["memory", "retention_days", "user"]),
+            [vec!["policy", "memory", "max_retention_days", "user"]]
+        );
+        assert_eq!(constrained_by(&["tools", "crm", "use"]).len(), 3);
+        assert!(constrained_by(&["agent", "purpose"]).is_empty());
+        for keys in constrained_by(&["model", "fallbacks"]) {
+            assert!(lookup(keys.iter().map(String::as_str)).is_some());
+        }
+        assert_eq!(
+            suggest(["model", "provdier"]).as_deref(),
+            Some("model.provider")
+        );
+        assert_eq!(suggest(["polcy", "tools"]).as_deref(), Some("policy.tools"));
+        assert_eq!(suggest(["model", "zzzzzz"]), None);
+        assert_eq!(suggest(["model", "name"]), None);
+    }
+
+    #[test]
     fn every_named_path_is_a_key_of_the_schema() {
         for path in keys::ALL {
             assert!(lookup(path.iter().copied()).is_some(), "{path:?}");
