@@ -40,6 +40,7 @@ pub enum Command {
     /// Exit status: 0 clean (warnings allowed), 1 findings, 2 usage or I/O failure.
     ///
     /// Example: opl validate --format json
+    #[command(after_long_help = crate::diagnostic::codes_help())]
     Validate(ValidateArgs),
     /// Print the effective configuration of an agent, with its digest.
     ///
@@ -64,6 +65,7 @@ pub enum Command {
     /// The CI gate: validate, and with --base report the blast radius and widening changes.
     ///
     /// Example: opl check --base origin/main --deny-widening --format github
+    #[command(after_long_help = crate::diagnostic::codes_help())]
     Check(CheckArgs),
     /// Install or remove the git pre-commit hook that runs `opl validate --staged`.
     ///

@@ -88,7 +88,7 @@ codes! {
     PlaintextSecret = "plaintext-secret", Error, false, "a value that looks like a credential";
     StrayFile = "stray-file", Warning, false, "a *.toml file outside every layer";
     NoopOverride = "noop-override", Warning, false, "a layer sets exactly the inherited value";
-    DeadRule = "dead-rule", Warning, false, "an approval rule or require_approval glob that matches no action in use";
+    DeadRule = "dead-rule", Warning, false, "a rule or require_approval glob that matches no action in use";
     UnusedConnection = "unused-connection", Warning, false, "a connection no agent uses";
     Hoist = "hoist", Warning, false, "a value every agent of a client, or every client, sets identically";
     CodeownersDrift = "codeowners-drift", Warning, false, "the committed CODEOWNERS disagrees with the layers' meta.owner";
@@ -104,6 +104,28 @@ impl Code {
     pub fn is_lint(self) -> bool {
         self.severity() == Severity::Warning
     }
+}
+
+/// The finding codes with their severity and description, for `--help`.
+pub fn codes_help() -> String {
+    let width = Code::ALL
+        .iter()
+        .map(|c| c.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let mut s = String::from("Finding codes (warnings can be allowed with [lints] in opl.toml):\n");
+    for c in Code::ALL {
+        let sev = match c.severity() {
+            Severity::Error => "error  ",
+            Severity::Warning => "warning",
+        };
+        s.push_str(&format!(
+            "  {:<width$}  {sev}  {}\n",
+            c.as_str(),
+            c.description()
+        ));
+    }
+    s
 }
 
 impl std::fmt::Display for Code {

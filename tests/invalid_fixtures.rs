@@ -99,6 +99,27 @@ fn every_code_has_an_invalid_case() {
 }
 
 #[test]
+fn the_readme_lists_every_code_with_its_description() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `")).collect();
+    for code in opl::diagnostic::Code::ALL {
+        let sev = match code.severity() {
+            opl::diagnostic::Severity::Error => "error",
+            opl::diagnostic::Severity::Warning => "warning",
+        };
+        let row = format!(
+            "| `{}` | {sev} | {} | {} |",
+            code.as_str(),
+            if code.unbuildable() { "yes" } else { "no" },
+            code.description()
+        );
+        assert!(rows.contains(&row.as_str()), "README lacks: {row}");
+    }
+}
+
+#[test]
 fn warning_cases_fail_only_with_deny_warnings() {
     let repo = fixtures().join("invalid/noop-override/repo");
     opl().arg("-C").arg(&repo).arg("validate").assert().code(0);
