@@ -158,6 +158,9 @@ pub struct Finding {
     pub label: Option<String>,
     pub related: Vec<Related>,
     pub help: Option<String>,
+    /// The agents the finding is about, when it comes from checking agents (a finding in a
+    /// shared layer can hold for several); empty for findings about files and layers.
+    pub agents: Vec<String>,
 }
 
 impl Finding {
@@ -171,6 +174,7 @@ impl Finding {
             label: None,
             related: Vec::new(),
             help: None,
+            agents: Vec::new(),
         }
     }
     /// Sets the label on the primary span.

@@ -54,9 +54,14 @@ pub struct AgentDiff {
     pub status: Status,
     pub digest_before: Option<String>,
     pub digest_after: Option<String>,
-    /// False when that side has errors that keep its document from being built.
+    /// False when that side has errors that keep its document from being built: it then has no
+    /// digest and no leaves, and the codes of those errors are listed.
     pub valid_before: bool,
     pub valid_after: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors_before: Vec<Code>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors_after: Vec<Code>,
     pub changes: Vec<Change>,
     #[serde(skip)]
     pub toml_before: String,
@@ -121,16 +126,45 @@ impl Report {
     }
 }
 
+/// One side of an agent's diff: its rendered document, or, when it cannot be built (spec
+/// section 8), no document at all and the errors that prevent it.
 struct Side {
     client: Option<String>,
+    /// Empty for an invalid side.
     digest: String,
     toml: String,
-    valid: bool,
     leaves: Leaves,
+    /// The codes of the errors that keep the document from being built; empty when valid.
+    errors: Vec<Code>,
+    /// The files those errors point at.
+    error_files: Vec<String>,
+}
+
+impl Side {
+    fn valid(&self) -> bool {
+        self.errors.is_empty()
+    }
 }
 
 fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
     let a = stacks.agent(id)?;
+    let blocking: Vec<&Finding> = a.all_findings().filter(|f| f.blocks_document()).collect();
+    if !blocking.is_empty() {
+        let mut errors: Vec<Code> = blocking.iter().map(|f| f.code).collect();
+        errors.sort();
+        errors.dedup();
+        return Some(Side {
+            client: a.client.clone(),
+            digest: String::new(),
+            toml: String::new(),
+            leaves: Leaves::new(),
+            errors,
+            error_files: blocking
+                .iter()
+                .map(|f| repo.sources.get(f.span.file).path.clone())
+                .collect(),
+        });
+    }
     let doc = document(repo, id, &a.eff);
     let dg = digest(&doc);
     let leaves = provenance(repo, &a, Some(&doc))
@@ -139,10 +173,12 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
         .collect();
     Some(Side {
         client: a.client.clone(),
-        toml: to_toml(&doc, &dg),
+        // The patch shows values as every other output does: secrets redacted.
+        toml: to_toml(&crate::check::secret::redact_json("", &doc), &dg),
         digest: dg,
-        valid: a.buildable(),
         leaves,
+        errors: Vec::new(),
+        error_files: Vec::new(),
     })
 }
 
@@ -159,24 +195,32 @@ pub fn compare(
     let so = Stacks::new(old);
     let sn = Stacks::new(new);
     let ids: Vec<&String> = ids.iter().collect();
-    let agents: Vec<AgentDiff> = ids
+    let diffs: Vec<(AgentDiff, Vec<String>)> = ids
         .par_iter()
         .filter_map(|id| {
             let (a, b) = (side(old, &so, id), side(new, &sn, id));
-            agent_diff(id, a, b)
+            // A file that makes a side invalid changes the agent, though no leaf shows it.
+            let error_files: Vec<String> = [&a, &b]
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s.error_files.iter().cloned())
+                .collect();
+            agent_diff(id, a, b).map(|d| (d, error_files))
         })
         .collect();
-    let mut origins: HashSet<&str> = HashSet::new();
-    for a in &agents {
+    let mut origins: HashSet<String> = HashSet::new();
+    for (a, files) in &diffs {
+        origins.extend(files.iter().cloned());
         for c in &a.changes {
             if let Some(f) = &c.file {
-                origins.insert(f);
+                origins.insert(f.clone());
             }
         }
     }
+    let agents: Vec<AgentDiff> = diffs.into_iter().map(|(d, _)| d).collect();
     let noop_files = files_changed
         .iter()
-        .filter(|f| !origins.contains(f.as_str()) && !f.split('/').any(|c| c.starts_with('.')))
+        .filter(|f| !origins.contains(f.as_str()) && !crate::repo::layout::hidden(f))
         .cloned()
         .collect();
     let locks = |r: &Repo| -> BTreeMap<String, LockChange> {
@@ -226,15 +270,21 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         (None, None) => return None,
         (None, Some(_)) => Status::Added,
         (Some(_), None) => Status::Removed,
-        (Some(x), Some(y)) if x.digest == y.digest && x.valid == y.valid => return None,
+        // Two invalid sides are one state, as in history (spec section 8).
+        (Some(x), Some(y)) if x.digest == y.digest && x.valid() == y.valid() => return None,
         _ => Status::Changed,
     };
+    // An invalid side has no document: nothing to compare leaf by leaf.
     let empty = Leaves::new();
-    let changes = changes(
-        a.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
-        b.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
-        None,
-    );
+    let changes = if a.as_ref().is_none_or(Side::valid) && b.as_ref().is_none_or(Side::valid) {
+        changes(
+            a.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
+            b.as_ref().map(|s| &s.leaves).unwrap_or(&empty),
+            None,
+        )
+    } else {
+        Vec::new()
+    };
     Some(AgentDiff {
         agent: id.to_string(),
         client: b
@@ -242,10 +292,12 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
             .and_then(|s| s.client.clone())
             .or_else(|| a.as_ref().and_then(|s| s.client.clone())),
         status,
-        digest_before: a.as_ref().map(|s| s.digest.clone()),
-        digest_after: b.as_ref().map(|s| s.digest.clone()),
-        valid_before: a.as_ref().is_none_or(|s| s.valid),
-        valid_after: b.as_ref().is_none_or(|s| s.valid),
+        digest_before: a.as_ref().filter(|s| s.valid()).map(|s| s.digest.clone()),
+        digest_after: b.as_ref().filter(|s| s.valid()).map(|s| s.digest.clone()),
+        valid_before: a.as_ref().is_none_or(Side::valid),
+        valid_after: b.as_ref().is_none_or(Side::valid),
+        errors_before: a.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
+        errors_after: b.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
         toml_before: a.map(|s| s.toml).unwrap_or_default(),
         toml_after: b.map(|s| s.toml).unwrap_or_default(),
         changes,
@@ -277,7 +329,7 @@ pub fn changes(la: &Leaves, lb: &Leaves, key: Option<&KeyPath>) -> Vec<Change> {
         let new = n.map(|x| x.0.clone());
         let widening = widening(p, old.as_ref(), new.as_ref());
         changes.push(Change {
-            path: p.to_string(),
+            path: crate::check::secret::redact_path(p),
             key: p.clone(),
             file: origin.as_ref().map(|o| o.file.clone()),
             line: origin.as_ref().map(|o| o.line),
@@ -444,10 +496,15 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
     out
 }
 
-/// A unified diff of the rendered TOML of each changed agent.
+/// A unified diff of the rendered TOML of each changed agent. An agent whose document cannot be
+/// built on one side has no document to compare: it is left out (`opl diff` says why).
 pub fn patch(report: &Report) -> String {
     let mut out = String::new();
-    for a in &report.agents {
+    for a in report
+        .agents
+        .iter()
+        .filter(|a| a.valid_before && a.valid_after)
+    {
         let d = similar::TextDiff::from_lines(&a.toml_before, &a.toml_after);
         let old = if a.status == Status::Added {
             "/dev/null".to_string()

@@ -340,7 +340,11 @@ fn escapes_in_values_never_reach_the_terminal_raw_in_any_format() {
         &["check", "--format", "sarif"],
         &["log", "bot"],
         &["blame", "bot"],
-        &["whence", "bot", "metadata"],
+        &[
+            "whence",
+            "bot",
+            "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ],
         &["audit", "HEAD~1..HEAD"],
         &["audit", "HEAD~1..HEAD", "--format", "csv"],
         &["audit", "HEAD~1..HEAD", "--format", "markdown"],

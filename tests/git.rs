@@ -397,15 +397,19 @@ fn every_check_format_carries_file_line_and_column() {
         .args(["diff", "--format", "markdown"])
         .assert()
         .stdout(predicate::str::contains("| `bot` | acme |"));
-    // bot's widening is rejected, so its ceiling stays 0.5; two is new
+    // bot's widening makes its document unbuildable: it is not diffed as a document, the diff
+    // says it is now invalid and why; two is new
     t.opl().args(["diff", "--format", "patch"]).assert().stdout(
-        predicate::str::contains("+++ b/bot.toml")
+        predicate::str::contains("b/bot.toml")
+            .not()
             .and(predicate::str::contains("--- /dev/null\n+++ b/two.toml")),
     );
     t.opl()
         .args(["diff"])
         .assert()
-        .stdout(predicate::str::contains("bot (client acme) [now invalid]"));
+        .stdout(predicate::str::contains(
+            "bot (client acme) [now invalid: widening; `opl validate` shows why]",
+        ));
 }
 
 #[test]

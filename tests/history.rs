@@ -327,11 +327,23 @@ fn whence_finds_the_commits_with_a_digest() {
         .to_string();
     let v = json(&h, &["whence", "bot", &digest, "--format", "json"]);
     assert_eq!(commits(&v), ["c", "a"]);
+    // A digest no commit had: found nowhere (exit 1), said so.
+    let none = format!("sha256:{}", "0".repeat(64));
+    opl()
+        .current_dir(h.root())
+        .args(["whence", "bot", &none])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "no commit reachable from HEAD rendered agent `bot` with that digest",
+        ));
+    // Not a digest at all: a usage error.
     opl()
         .current_dir(h.root())
         .args(["whence", "bot", "sha256:0000"])
         .assert()
-        .code(1);
+        .code(2)
+        .stderr(predicates::str::contains("is not a digest"));
 }
 
 #[test]

@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         agents: v.agents,
         files: v.files,
         scope: String::new(),
+        notes: Vec::new(),
     };
     let style = opl::output::Style { color: false, width: 80 };
     for format in [

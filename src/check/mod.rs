@@ -366,15 +366,27 @@ fn check_memory(eff: &Effective, f: &mut Vec<Finding>) {
     for (s, n) in &scopes {
         let r = retention.and_then(|t| t.get(s));
         match r {
-            None => f.push(
-                Finding::new(
+            None => {
+                let mut finding = Finding::new(
                     Code::UnboundedMemory,
                     n.span,
                     format!("memory scope `{}` has no retention", safe(s)),
                 )
                 .label("kept forever")
-                .help(format!("set [memory] retention_days.{} = <days>", safe(s))),
-            ),
+                .help(format!("set [memory] retention_days.{} = <days>", safe(s)));
+                // The other side: the retentions it is missing from, or the table they belong in.
+                let other = match retention.and_then(|t| t.span) {
+                    Some(span) => Some((span, "retention_days has no entry for it")),
+                    None => eff
+                        .table(keys::MEMORY)
+                        .and_then(|t| t.span)
+                        .map(|span| (span, "no retention_days in [memory]")),
+                };
+                if let Some((span, label)) = other {
+                    finding = finding.related(span, label);
+                }
+                f.push(finding);
+            }
             Some(ENode::Leaf(l)) => {
                 if let Some(ENode::Leaf(c)) = eff
                     .table(keys::POLICY_MEMORY_MAX_RETENTION_DAYS)

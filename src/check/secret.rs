@@ -111,6 +111,95 @@ fn looks_random(v: &str) -> bool {
     h >= 3.0
 }
 
+/// Where a credential of a known form (a token prefix, a PEM private key) stands in free text (a
+/// fragment file, an inline `text`), as a byte range, and what it looks like.
+pub fn locate(text: &str) -> Option<(std::ops::Range<usize>, &'static str)> {
+    if let Some(start) = text.find("-----BEGIN")
+        && text[start..].contains("PRIVATE KEY")
+    {
+        let end = text[start..]
+            .find("-----END")
+            .map_or(text.len(), |e| start + e);
+        return Some((start..end, "a PEM private key"));
+    }
+    let word = |w: &str| {
+        w.trim_end_matches(['.', ';', ':', '!', ']', '}'])
+            .to_string()
+    };
+    let is_sep = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '=' | ',' | '&' | '?' | '`' | '(' | ')' | '<' | '>'
+            )
+    };
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (is_sep(c), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                let w = word(&text[s..i]);
+                if let Some(kind) = known_token(&w) {
+                    return Some((s..s + w.len(), kind));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A reference path as opl may show it: a key or id that is itself a credential is redacted.
+pub fn redact_path(path: &crate::model::key_path::KeyPath) -> String {
+    use crate::model::key_path::{KeyPath, Segment};
+    if !path.0.iter().any(|s| match s {
+        Segment::Key(k) | Segment::Id(k) => locate(k).is_some(),
+    }) {
+        return path.to_string();
+    }
+    KeyPath(
+        path.0
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) if locate(k).is_some() => Segment::Key(redact(k)),
+                Segment::Id(k) if locate(k).is_some() => Segment::Id(redact(k)),
+                other => other.clone(),
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+/// A value as opl may show it: every string that looks like a credential (under its key, or
+/// carrying a known token form anywhere), and every key name that is one, redacted. The one
+/// redaction point of values: provenance, diffs, history and patches show values through it.
+pub fn redact_json(key: &str, v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match v {
+        Json::String(s) if detect(key, s).is_some() || locate(s).is_some() => {
+            Json::String(redact(s))
+        }
+        Json::Array(a) => Json::Array(a.iter().map(|x| redact_json(key, x)).collect()),
+        Json::Object(o) => Json::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let shown = if locate(k).is_some() {
+                        redact(k)
+                    } else {
+                        k.clone()
+                    };
+                    (shown, redact_json(k, x))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A redacted form: the first few characters, then the length.
 pub fn redact(value: &str) -> String {
     let keep: String = value.chars().take(4).collect();
@@ -147,6 +236,31 @@ mod tests {
         assert!(detect("api_key", "env:ACME_KEY").is_none());
         assert!(detect("purpose", "Answer sk-learn questions").is_none());
         assert!(detect("name", "risk-assessment").is_none());
+    }
+
+    #[test]
+    fn tokens_are_located_in_free_text_and_redacted_in_values() {
+        let text = "Use the key sk-abcdefghijklmnopqrstuvwxyz0123 for billing.\n";
+        let (range, kind) = locate(text).unwrap();
+        assert_eq!(&text[range], "sk-abcdefghijklmnopqrstuvwxyz0123");
+        assert_eq!(kind, "an API key (sk-...)");
+        assert!(locate("Answer sk-learn questions kindly.").is_none());
+        let v = serde_json::json!({
+            "prompt": text,
+            "api_token": "q8Zr2LmX9vPw4TnB7yKc",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789": 1,
+            "list": ["xoxb-123456789012-abcdef", "plain"],
+        });
+        let shown = redact_json("", &v).to_string();
+        for whole in [
+            "sk-abcdefghijklmnopqrstuvwxyz0123",
+            "q8Zr2LmX9vPw4TnB7yKc",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "xoxb-123456789012-abcdef",
+        ] {
+            assert!(!shown.contains(whole), "{shown}");
+        }
+        assert!(shown.contains("plain"));
     }
 
     #[test]

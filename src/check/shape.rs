@@ -78,7 +78,7 @@ pub fn check_file(
 /// Adds a `plaintext-secret` finding for every string that looks like a credential.
 pub fn scan_secrets(table: &Table, _parent: &str, findings: &mut Vec<Finding>) {
     for (k, node) in table {
-        scan_node(k, node, findings);
+        scan_entry(k, node, findings);
     }
 }
 
@@ -94,15 +94,36 @@ fn scan_node(key: &str, node: &Node, findings: &mut Vec<Finding>) {
             }
         }
         Value::Array(a) => a.iter().for_each(|n| scan_node(key, n, findings)),
-        Value::Table(t) => t.iter().for_each(|(k, n)| scan_node(k, n, findings)),
+        Value::Table(t) => t.iter().for_each(|(k, n)| scan_entry(k, n, findings)),
         _ => {}
+    }
+}
+
+/// A table entry: its key name, then its value.
+fn scan_entry(key: &str, node: &Node, findings: &mut Vec<Finding>) {
+    scan_node(key, node, findings);
+    if let Some((_, why)) = crate::check::secret::locate(key) {
+        findings.push(
+            Finding::new(
+                Code::PlaintextSecret,
+                node.key_span,
+                format!(
+                    "a key name holds what looks like {why}: {}",
+                    crate::check::secret::redact(key)
+                ),
+            )
+            .label("plaintext secret")
+            .help(
+                "a key name is never secret: rename the key and reference the secret from a vault",
+            ),
+        );
     }
 }
 
 fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
     let mut meta = Meta::default();
     let Some(t) = node.value.as_table() else {
-        findings.push(type_error(node, "a table"));
+        findings.push(type_error("meta", node, "a table"));
         return meta;
     };
     for (k, n) in t {
@@ -112,7 +133,7 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
             ("lock", Value::Array(items)) => {
                 for item in items {
                     let Some(s) = item.value.as_str() else {
-                        findings.push(type_error(item, "a key path string"));
+                        findings.push(type_error("meta.lock", item, "a key path string"));
                         continue;
                     };
                     match KeyPath::parse(s) {
@@ -147,8 +168,10 @@ fn check_meta(node: &Node, findings: &mut Vec<Finding>) -> Meta {
                     }
                 }
             }
-            ("owner" | "description", _) => findings.push(type_error(n, "a string")),
-            ("lock", _) => findings.push(type_error(n, "an array of key paths")),
+            ("owner" | "description", _) => {
+                findings.push(type_error(&format!("meta.{k}"), n, "a string"))
+            }
+            ("lock", _) => findings.push(type_error("meta.lock", n, "an array of key paths")),
             _ => findings.push(unknown_key(k, n, &["owner", "description", "lock"], "meta")),
         }
     }
@@ -174,12 +197,13 @@ fn unknown_key(k: &str, n: &Node, known: &[&str], within: &str) -> Finding {
     f
 }
 
-fn type_error(n: &Node, expected: &str) -> Finding {
+/// A `type` finding: the key, what it must be and what it is.
+fn type_error(what: &str, n: &Node, expected: &str) -> Finding {
     Finding::new(
         Code::Type,
         n.span,
         format!(
-            "expected {expected}, found {}",
+            "`{what}` must be {expected}, found {}",
             n.value.kind().article_name()
         ),
     )
@@ -244,11 +268,12 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
 }
 
 /// Splits a node into its table and spans, or reports a type error.
-fn expect_table(node: Node, cx: &mut Cx) -> Option<(Table, Span, Span)> {
+fn expect_table(node: Node, path: &KeyPath, cx: &mut Cx) -> Option<(Table, Span, Span)> {
     match node.value {
         Value::Table(t) => Some((t, node.key_span, node.span)),
         _ => {
-            cx.findings.push(type_error(&node, "a table"));
+            cx.findings
+                .push(type_error(&path.to_string(), &node, "a table"));
             None
         }
     }
@@ -256,10 +281,10 @@ fn expect_table(node: Node, cx: &mut Cx) -> Option<(Table, Span, Span)> {
 
 fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option<Node> {
     match &field.shape {
-        Shape::Leaf(ty) => check_leaf(*ty, &node, cx.findings).then_some(node),
+        Shape::Leaf(ty) => check_leaf(*ty, &node, path, cx.findings).then_some(node),
         Shape::Free => Some(node),
         Shape::Struct(fields) => {
-            let (t, key_span, span) = expect_table(node, cx)?;
+            let (t, key_span, span) = expect_table(node, path, cx)?;
             Some(Node {
                 value: Value::Table(check_fields(fields, t, path, cx)),
                 key_span,
@@ -267,7 +292,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
             })
         }
         Shape::Map(inner) => {
-            let (t, key_span, span) = expect_table(node, cx)?;
+            let (t, key_span, span) = expect_table(node, path, cx)?;
             let mut out = Table::new();
             for (k, n) in t {
                 let here = path.key(&k);
@@ -286,7 +311,8 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
             let (items, key_span, span) = match node.value {
                 Value::Array(a) => (a, node.key_span, node.span),
                 _ => {
-                    cx.findings.push(type_error(&node, "an array of tables"));
+                    cx.findings
+                        .push(type_error(&path.to_string(), &node, "an array of tables"));
                     return None;
                 }
             };
@@ -296,7 +322,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
             let mut seen: Vec<(String, Span)> = Vec::new();
             for item in items {
                 let (item_key_span, item_span) = (item.key_span, item.span);
-                let Some((t, _, _)) = expect_table(item, cx) else {
+                let Some((t, _, _)) = expect_table(item, path, cx) else {
                     continue;
                 };
                 let id = if id_keyed {
@@ -318,7 +344,11 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
                             Some(s.clone())
                         }
                         Some(_) => {
-                            cx.findings.push(type_error(&t["id"], "a string id"));
+                            cx.findings.push(type_error(
+                                &format!("{path}.id"),
+                                &t["id"],
+                                "a string id",
+                            ));
                             continue;
                         }
                         None => {
@@ -365,7 +395,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
     }
 }
 
-fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
+fn check_leaf(ty: Ty, node: &Node, path: &KeyPath, findings: &mut Vec<Finding>) -> bool {
     let v = &node.value;
     let ok = match ty {
         Ty::Str => v.as_str().is_some(),
@@ -374,8 +404,15 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Value::Integer(i) if *i >= 0 => true,
             Value::Integer(_) => {
                 findings.push(
-                    Finding::new(Code::Type, node.span, "expected a non-negative integer")
-                        .label("negative"),
+                    Finding::new(
+                        Code::Type,
+                        node.span,
+                        format!(
+                            "`{path}` must be a non-negative integer, found {}",
+                            v.short()
+                        ),
+                    )
+                    .label("negative"),
                 );
                 return false;
             }
@@ -385,8 +422,15 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Some(x) if x >= 0.0 => true,
             Some(_) => {
                 findings.push(
-                    Finding::new(Code::Type, node.span, "expected a non-negative number")
-                        .label("negative"),
+                    Finding::new(
+                        Code::Type,
+                        node.span,
+                        format!(
+                            "`{path}` must be a non-negative number, found {}",
+                            v.short()
+                        ),
+                    )
+                    .label("negative"),
                 );
                 return false;
             }
@@ -398,12 +442,22 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
         ),
         Ty::Strings => {
             let Some(items) = v.as_array() else {
-                findings.push(type_error(node, "an array of strings"));
+                findings.push(type_error(&path.to_string(), node, "an array of strings"));
                 return false;
             };
             let mut ok = true;
             for i in items.iter().filter(|i| i.value.as_str().is_none()) {
-                findings.push(type_error(i, "a string"));
+                findings.push(
+                    Finding::new(
+                        Code::Type,
+                        i.span,
+                        format!(
+                            "every element of `{path}` must be a string, found {}",
+                            i.value.kind().article_name()
+                        ),
+                    )
+                    .label("should be a string"),
+                );
                 ok = false;
             }
             return ok;
@@ -414,7 +468,11 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
                 let mut f = Finding::new(
                     Code::Type,
                     node.span,
-                    format!("`{}` is not one of {}", safe(s), vals.join(" | ")),
+                    format!(
+                        "`{path}` = `{}` is not one of {}",
+                        safe(s),
+                        vals.join(" | ")
+                    ),
                 )
                 .label("unknown value");
                 if let Some(m) = did_you_mean(s, vals.iter().copied()) {
@@ -435,7 +493,7 @@ fn check_leaf(ty: Ty, node: &Node, findings: &mut Vec<Finding>) -> bool {
             Ty::Scalar => "a string, number or boolean",
             Ty::Strings => "an array of strings",
         };
-        findings.push(type_error(node, expected));
+        findings.push(type_error(&path.to_string(), node, expected));
     }
     ok
 }

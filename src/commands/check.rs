@@ -76,6 +76,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
         agents: v.agents,
         files: v.files,
         scope: String::new(),
+        notes: Vec::new(),
     };
     let format = super::report_format(args.format);
     let mut text = written.text(format, ctx.style, extra);

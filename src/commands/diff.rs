@@ -6,6 +6,7 @@ use crate::diff::{Report, Status, patch};
 use crate::git::State;
 use crate::merge::provenance::short;
 use crate::model::source::safe;
+use crate::output::paint;
 use crate::repo::snapshot::find_root;
 
 /// The two states a diff compares.
@@ -50,14 +51,6 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
     })
 }
 
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\u{1b}[{code}m{text}\u{1b}[0m")
-    } else {
-        text.to_string()
-    }
-}
-
 fn human(r: &Report, color: bool) -> String {
     let mut out = format!("opl diff {} -> {}\n", safe(&r.from), safe(&r.to));
     for l in crate::output::diff_summary(r) {
@@ -74,10 +67,17 @@ fn human(r: &Report, color: bool) -> String {
             .as_deref()
             .map(|c| format!(" (client {})", safe(c)))
             .unwrap_or_default();
+        let codes = |c: &[crate::diagnostic::Code]| {
+            c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+        };
         let validity = match (a.valid_before, a.valid_after) {
-            (true, false) => " [now invalid]",
-            (false, true) => " [now valid]",
-            _ => "",
+            (true, false) => format!(
+                " [now invalid: {}; `opl validate` shows why]",
+                codes(&a.errors_after)
+            ),
+            (false, true) => format!(" [now valid; was invalid: {}]", codes(&a.errors_before)),
+            (false, false) => format!(" [invalid: {}]", codes(&a.errors_after)),
+            (true, true) => String::new(),
         };
         out.push_str(&format!(
             "\n{} {}{client}{validity}\n",
@@ -107,7 +107,10 @@ fn human(r: &Report, color: bool) -> String {
             }
         }
         if a.status != Status::Changed {
-            out.push_str(&format!("    {} leaves\n", a.changes.len()));
+            out.push_str(&format!(
+                "    {}\n",
+                crate::output::plural(a.changes.len(), "leaf")
+            ));
         }
     }
     out

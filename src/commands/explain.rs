@@ -21,21 +21,22 @@ type Applied = (
 pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     let key = KeyPath::parse(&args.key)
         .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(&args.key))))?;
-    if crate::model::schema::lookup(key.keys()).is_none() {
-        return Err(Failure(format!(
-            "`{key}` is not a key of the schema{}",
-            crate::model::schema::suggest(key.keys())
-                .map(|m| format!(" (did you mean `{m}`?)"))
-                .unwrap_or_default()
-        )));
-    }
+    crate::model::schema::check_key(&key)?;
     let (_, repo) = open_source(ctx, &args.source)?;
     let stacks = Stacks::new(&repo);
     let Some(agent) = stacks.agent(&args.agent) else {
         return Err(unknown_agent(&repo, &args.agent));
     };
+    // Every merged leaf (excluded fragments and `instructions.exclude` too), and the values opl
+    // derives for the rendered document.
+    let doc = crate::render::document(&repo, &args.agent, &agent.eff);
     let list: Vec<Provenance> = provenance(&repo, &agent, None)
         .into_iter()
+        .chain(
+            provenance(&repo, &agent, Some(&doc))
+                .into_iter()
+                .filter(|p| p.class.is_none()),
+        )
         .filter(|p| p.key_path.starts_with(&key))
         .collect();
     let past = history_of(ctx, &args.source, &args.agent, &key);
@@ -48,7 +49,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
             )
         })
         .collect();
-    let class = crate::model::schema::lookup(key.keys())
+    let class = crate::model::schema::lookup_rendered(key.keys())
         .map(|f| crate::model::schema::effective_class(key.keys().next().unwrap_or_default(), f))
         .unwrap_or(Class::Override);
     let e = Explanation {
@@ -59,6 +60,7 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
         extra: &extra,
         past: past.as_ref(),
         has_errors: agent.has_errors(),
+        color: ctx.style.color,
     };
     let text = match args.format {
         FindingsFormat::Json => json_view(&e),
@@ -77,6 +79,7 @@ struct Explanation<'a> {
     extra: &'a [Applied],
     past: Option<&'a Past>,
     has_errors: bool,
+    color: bool,
 }
 
 /// The JSON form.
@@ -132,6 +135,7 @@ fn human_view(e: &Explanation) -> String {
         extra,
         past,
         has_errors,
+        ..
     } = e;
     let (agent, key, class, past) = (*agent, *key, *class, *past);
 
@@ -145,7 +149,11 @@ fn human_view(e: &Explanation) -> String {
         ));
     }
     for (p, (l, c)) in list.iter().zip(extra.iter()) {
-        out.push_str(&format!("{} = {}\n", safe(&p.path), short(&p.value, 200)));
+        out.push_str(&format!(
+            "{} = {}\n",
+            crate::output::paint(&safe(&p.path), "1", e.color),
+            short(&p.value, 200)
+        ));
         let (name, rule) = crate::merge::provenance::class_text(p.class);
         out.push_str(&format!("  class    {name} ({rule})\n"));
         if let Some(o) = &p.origin {

@@ -26,19 +26,28 @@ pub fn run(ctx: &mut Ctx, args: &GraphArgs) -> Outcome {
     let mut edges = Vec::new();
     let mut nodes = vec![(
         "global".to_string(),
-        format!("global ({} values)", count(&repo.global.table)),
+        format!(
+            "global ({})",
+            crate::output::plural(count(&repo.global.table), "value")
+        ),
     )];
     for (c, l) in &repo.clients {
         nodes.push((
             format!("c_{}", id(c)),
-            format!("client {c} ({} values)", count(&l.table)),
+            format!(
+                "client {c} ({})",
+                crate::output::plural(count(&l.table), "value")
+            ),
         ));
         edges.push(("global".to_string(), format!("c_{}", id(c))));
     }
     for (a, l) in &repo.agents {
         nodes.push((
             format!("a_{}", id(a)),
-            format!("agent {a} ({} values)", count(&l.table)),
+            format!(
+                "agent {a} ({})",
+                crate::output::plural(count(&l.table), "value")
+            ),
         ));
         let client = crate::repo::layout::client_of(&l.table);
         let from = match client {

@@ -5,7 +5,7 @@ use serde_json::{Value as Json, json};
 use super::{Ctx, Failure, Outcome, Progress, emit, need_git};
 use crate::cli::{AuditArgs, AuditFormat, BlameArgs, FindingsFormat, LogArgs, WhenceArgs};
 use crate::diff::Status;
-use crate::git::{CommitMeta, Git};
+use crate::git::{CommitMeta, Git, State};
 use crate::history::{Engine, LogOptions, format_time, parse_date};
 use crate::merge::provenance::short;
 use crate::model::key_path::KeyPath;
@@ -26,9 +26,22 @@ fn open_git(ctx: &Ctx) -> Result<(std::path::PathBuf, Git), Failure> {
 fn key_arg(key: &Option<String>) -> Result<Option<KeyPath>, Failure> {
     key.as_deref()
         .map(|k| {
-            KeyPath::parse(k).map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(k))))
+            let kp = KeyPath::parse(k)
+                .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(k))))?;
+            crate::model::schema::check_key(&kp)?;
+            Ok(kp)
         })
         .transpose()
+}
+
+/// Checks that the agent exists at `rev`, when a walk found nothing for it.
+fn known_at(root: &std::path::Path, git: &Git, rev: &str, agent: &str) -> Result<(), Failure> {
+    Ok(crate::repo::load::agent_exists(
+        root,
+        git,
+        &State::Rev(rev.to_string()),
+        agent,
+    )?)
 }
 
 fn git_err(e: crate::git::GitError) -> Failure {
@@ -45,13 +58,14 @@ fn commit_json(c: &CommitMeta) -> Json {
     })
 }
 
-fn short_id(c: &CommitMeta) -> String {
-    c.id.to_string()[..12].to_string()
+/// The commit's short id, yellow when `color` (as git shows it).
+fn short_id(c: &CommitMeta, color: bool) -> String {
+    crate::output::paint(&c.id.to_string()[..12], "33", color)
 }
 
 /// Runs `opl log`.
 pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
-    let (_, git) = open_git(ctx)?;
+    let (root, git) = open_git(ctx)?;
     let key = key_arg(&args.key)?;
     let since = args
         .since
@@ -71,6 +85,9 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
     let entries = crate::history::log(&mut engine, &opts, &mut |d, t| progress.tick(ctx.err, d, t))
         .map_err(git_err)?;
     progress.finish(ctx.err);
+    if entries.is_empty() {
+        known_at(&root, &git, &args.rev, &args.agent)?;
+    }
     match args.format {
         FindingsFormat::Json => {
             let v: Vec<Json> = entries
@@ -78,6 +95,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                 .map(|e| {
                     let mut j = commit_json(&e.commit);
                     j["state"] = json!(e.state);
+                    j["before"] = json!(e.before);
                     j["boundary"] = json!(e.boundary);
                     j["changes"] = json!(e.changes);
                     j
@@ -106,7 +124,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                 let mark = if e.boundary { "^" } else { "" };
                 out.push_str(&format!(
                     "{mark}{}  {} <{}>  {}\n    {}\n",
-                    short_id(c),
+                    short_id(c, ctx.style.color),
                     safe(&c.author),
                     safe(&c.email),
                     format_time(c.time, c.offset),
@@ -120,13 +138,13 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                 if e.state != crate::history::StateKind::Present {
                     out.push_str(&format!("    agent is {} here\n", e.state));
                 }
-                if !e.changes.is_empty()
-                    && e.changes.iter().all(|c| c.old.is_none())
+                if e.before == crate::history::StateKind::Absent
+                    && e.state == crate::history::StateKind::Present
                     && key.is_none()
                 {
                     out.push_str(&format!(
-                        "    agent appears with {} values (--format json lists them)\n",
-                        e.changes.len()
+                        "    agent appears with {} (--format json lists them)\n",
+                        crate::output::plural(e.changes.len(), "value")
                     ));
                     out.push('\n');
                     continue;
@@ -163,6 +181,12 @@ pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
     )?;
     progress.finish(ctx.err);
     if list.is_empty() {
+        known_at(
+            &root,
+            &git,
+            args.rev.as_deref().unwrap_or("HEAD"),
+            &args.agent,
+        )?;
         return Err(Failure(format!(
             "agent `{}` has no effective values at {}",
             safe(&args.agent),
@@ -200,7 +224,7 @@ pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
                     Some(c) => format!(
                         "{}{}  {:<16}  {}",
                         if b.boundary { "^" } else { "" },
-                        &c.id.to_string()[..10],
+                        crate::output::paint(&c.id.to_string()[..10], "33", ctx.style.color),
                         safe(&c.author.chars().take(16).collect::<String>()),
                         &format_time(c.time, c.offset)[..10]
                     ),
@@ -232,14 +256,29 @@ pub fn blame(ctx: &mut Ctx, args: &BlameArgs) -> Outcome {
 
 /// Runs `opl whence`.
 pub fn whence(ctx: &mut Ctx, args: &WhenceArgs) -> Outcome {
-    let (_, git) = open_git(ctx)?;
+    let digest = args.digest.trim();
+    let well_formed = digest.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if !well_formed {
+        return Err(Failure(format!(
+            "`{}` is not a digest: expected sha256: and 64 lowercase hex digits, as `opl render` prints it",
+            safe(digest)
+        )));
+    }
+    let (root, git) = open_git(ctx)?;
     let mut engine = Engine::new(&git, &args.agent);
     let mut progress = Progress::new(ctx.progress, "opl whence", args.quiet);
-    let found = crate::history::whence(&mut engine, &args.rev, args.digest.trim(), &mut |d, t| {
+    let found = crate::history::whence(&mut engine, &args.rev, digest, &mut |d, t| {
         progress.tick(ctx.err, d, t)
     })
     .map_err(git_err)?;
     progress.finish(ctx.err);
+    if found.is_empty() {
+        known_at(&root, &git, &args.rev, &args.agent)?;
+    }
     match args.format {
         FindingsFormat::Json => {
             let v: Vec<Json> = found.iter().map(commit_json).collect();
@@ -250,7 +289,7 @@ pub fn whence(ctx: &mut Ctx, args: &WhenceArgs) -> Outcome {
             for c in &found {
                 out.push_str(&format!(
                     "{}  {}  {}  {}\n",
-                    short_id(c),
+                    short_id(c, ctx.style.color),
                     format_time(c.time, c.offset),
                     safe(&c.author),
                     safe(&c.summary)
@@ -292,7 +331,7 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
         AuditFormat::Json => audit_json(&rows),
         AuditFormat::Csv => audit_csv(&rows),
         AuditFormat::Markdown => audit_markdown(&rows),
-        AuditFormat::Human => audit_human(&rows),
+        AuditFormat::Human => audit_human(&rows, ctx.style.color),
     };
     emit(ctx.out, &text)?;
     Ok(crate::EXIT_CLEAN)
@@ -365,12 +404,12 @@ fn audit_csv(rows: &[Row]) -> String {
     out
 }
 
-fn audit_human(rows: &[Row]) -> String {
+fn audit_human(rows: &[Row], color: bool) -> String {
     let mut out = String::new();
     for (c, r) in rows {
         out.push_str(&format!(
             "{}  {}  {} <{}>{}\n    {}\n",
-            short_id(c),
+            short_id(c, color),
             format_time(c.time, c.offset),
             safe(&c.author),
             safe(&c.email),
@@ -417,10 +456,10 @@ fn audit_human(rows: &[Row]) -> String {
         out.push_str(&format!("by {what}:\n"));
         for (a, t) in tally {
             out.push_str(&format!(
-                "  {}  {} commits, {} agent changes, {} widening\n",
+                "  {}  {}, {}, {} widening\n",
                 safe(a),
-                t.commits,
-                t.agent_changes,
+                crate::output::plural(t.commits, "commit"),
+                crate::output::plural(t.agent_changes, "agent change"),
                 t.widening
             ));
         }
@@ -438,7 +477,7 @@ fn audit_markdown(rows: &[Row]) -> String {
             let (keys, w) = (a.keys(), a.widenings());
             out.push_str(&format!(
                 "| `{}` | {} | {} | `{}` | {} | {} | {} |\n",
-                short_id(c),
+                short_id(c, false),
                 &format_time(c.time, c.offset)[..10],
                 cell(&c.author),
                 cell(&a.agent),

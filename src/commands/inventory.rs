@@ -78,8 +78,11 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
     if let Some(c) = &args.client
         && !repo.clients.contains_key(c)
     {
+        let hint = crate::diagnostic::did_you_mean(c, repo.clients.keys().map(String::as_str))
+            .map(|m| format!(" (did you mean `{m}`?)"))
+            .unwrap_or_default();
         return Err(Failure(format!(
-            "no client `{}` in this repository",
+            "no client `{}` in this repository{hint}",
             safe(c)
         )));
     }
@@ -143,14 +146,15 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
             }
             out
         }
-        InventoryFormat::Table => table(&json, ctx.style.width),
+        InventoryFormat::Table => table(&json, ctx.style),
     };
     emit(ctx.out, &text)?;
     Ok(crate::EXIT_CLEAN)
 }
 
 /// An aligned table that fits `width`: the widest column is shortened first.
-fn table(rows: &[Json], width: usize) -> String {
+fn table(rows: &[Json], style: crate::output::Style) -> String {
+    let width = style.width;
     let cols = [
         "id",
         "client",
@@ -254,7 +258,13 @@ fn table(rows: &[Json], width: usize) -> String {
             .to_string()
             + "\n"
     };
-    out.push_str(&line(&heads.map(String::from)));
+    let head = line(&heads.map(String::from));
+    out.push_str(&crate::output::paint(
+        head.trim_end_matches('\n'),
+        "1",
+        style.color,
+    ));
+    out.push('\n');
     for row in &cells {
         out.push_str(&line(row));
     }

@@ -96,13 +96,7 @@ pub fn emit(w: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 /// The error for an agent id that names no agent.
 pub fn unknown_agent(repo: &Repo, id: &str) -> Failure {
-    let hint = crate::diagnostic::did_you_mean(id, repo.agent_ids.iter().map(String::as_str))
-        .map(|m| format!(" (did you mean `{m}`?)"))
-        .unwrap_or_default();
-    Failure(format!(
-        "no agent `{}` in this repository{hint}; `opl validate` lists problems with agent files",
-        crate::model::source::safe(id)
-    ))
+    Failure(crate::repo::load::unknown_agent(&repo.agent_ids, id))
 }
 
 /// Ends a loaded repository's life without freeing it node by node: the process exits right

@@ -129,8 +129,8 @@ fn render_all(ctx: &mut Ctx, args: &RenderArgs, repo: &Repo, stacks: &Stacks) ->
     if !findings.is_empty() {
         let mut text = output::human(&findings, &repo.sources, ctx.style);
         text.push_str(&format!(
-            "refused {} agents: {}\n",
-            refused.len(),
+            "refused {}: {}\n",
+            output::plural(refused.len(), "agent"),
             output::summary_line(&findings)
         ));
         emit(ctx.err, &text)?;
@@ -138,8 +138,8 @@ fn render_all(ctx: &mut Ctx, args: &RenderArgs, repo: &Repo, stacks: &Stacks) ->
     emit(
         ctx.out,
         &format!(
-            "rendered {} agents to {} (index.json)\n",
-            index.len(),
+            "rendered {} to {} (index.json)\n",
+            output::plural(index.len(), "agent"),
             dir.display()
         ),
     )?;

@@ -61,6 +61,11 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         agents: v.agents,
         files: v.files,
         scope: scope_note,
+        notes: if v.partial {
+            vec![crate::merge::stack::PARTIAL_NOTE.to_string()]
+        } else {
+            Vec::new()
+        },
     };
     emit(
         ctx.out,

@@ -21,7 +21,15 @@ pub fn audit(
     let commits = match range {
         Some(r) if r.contains("..") => {
             let (a, b) = r.split_once("..").expect("checked");
-            git.range(a, if b.is_empty() { "HEAD" } else { b }, since)
+            // As git reads it: an omitted side is HEAD.
+            let side = |s: &'_ str| {
+                if s.is_empty() {
+                    "HEAD".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            git.range(&side(a), &side(b), since)
         }
         Some(r) => git.log(r, false, since),
         None => git.log("HEAD", false, since),

@@ -425,6 +425,8 @@ pub fn changes(old: &AgentState, new: &AgentState, key: Option<&KeyPath>) -> Vec
 pub struct LogEntry {
     pub commit: CommitMeta,
     pub state: StateKind,
+    /// The state at the first parent (`absent` for a root commit).
+    pub before: StateKind,
     pub changes: Vec<Change>,
     /// The commit is where a shallow clone's history is cut: what came before is unknown.
     pub boundary: bool,
@@ -450,6 +452,9 @@ pub fn log(
     let mut out = Vec::new();
     let total = commits.len();
     for (i, c) in commits.into_iter().enumerate() {
+        if opts.max.is_some_and(|m| out.len() >= m) {
+            break;
+        }
         progress(i, total);
         let cut = boundary.contains(&c.id);
         let parents: Vec<Id> = if cut {
@@ -483,13 +488,11 @@ pub fn log(
         let is_boundary = cut;
         out.push(LogEntry {
             changes: changes(&old, &new, opts.key),
+            before: old.kind(),
             state: new.kind(),
             commit: c,
             boundary: is_boundary,
         });
-        if opts.max.is_some_and(|m| out.len() >= m) {
-            break;
-        }
     }
     Ok(out)
 }
@@ -811,6 +814,14 @@ pub fn blame_at(
     .map_err(|e| e.to_string())?
     .0;
     let AgentState::Present(doc) = state else {
+        if matches!(state, AgentState::Absent) {
+            let at = if staged {
+                State::Index
+            } else {
+                State::WorkTree
+            };
+            crate::repo::load::agent_exists(root, git, &at, agent)?;
+        }
         return Err(format!(
             "agent `{}` is {} in the {}",
             crate::model::source::safe(agent),
@@ -825,7 +836,7 @@ pub fn blame_at(
         if key.is_some_and(|k| !path.starts_with(k)) {
             continue;
         }
-        let path = path.to_string();
+        let path = crate::check::secret::redact_path(path);
         match committed.get(&path) {
             Some(b) if &b.value == value => out.push(b.clone()),
             _ => out.push(Blame {
@@ -935,7 +946,7 @@ pub fn blame(
             _ => (None, None),
         };
         out.push(Blame {
-            path: path.to_string(),
+            path: crate::check::secret::redact_path(&path),
             value,
             commit: meta.get(&c).cloned(),
             file,

@@ -416,7 +416,11 @@ fn merge_leaf(
         Finding::new(
             Code::NoopOverride,
             n.span,
-            format!("`{here}` restates the inherited value {}", n.value.short()),
+            format!(
+                "`{here}` = {} restates the inherited value {}",
+                n.value.short(),
+                old.value.short()
+            ),
         )
         .label("same as inherited")
         .related(old.span, "inherited from here")

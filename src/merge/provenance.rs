@@ -86,12 +86,7 @@ pub fn shown(path: &KeyPath, node: &Node) -> Json {
         Segment::Key(k) => Some(k.as_str()),
         Segment::Id(_) => None,
     });
-    if let Some(s) = node.value.as_str()
-        && crate::check::secret::detect(key.unwrap_or_default(), s).is_some()
-    {
-        return Json::String(crate::check::secret::redact(s));
-    }
-    to_json(&node.value)
+    crate::check::secret::redact_json(key.unwrap_or_default(), &to_json(&node.value))
 }
 
 /// Every leaf of the agent's effective config with its provenance. With `rendered_only`, leaves
@@ -119,7 +114,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
             }
         }
         out.push(Provenance {
-            path: l.path.to_string(),
+            path: crate::check::secret::redact_path(&l.path),
             key_path: l.path.clone(),
             value: shown(&l.path, l.node),
             class: Some(l.class),
@@ -153,9 +148,9 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
             let p = frag_path.id(id).key("content");
             let text = &repo.sources.get(*fid).text;
             out.push(Provenance {
-                path: p.to_string(),
+                path: crate::check::secret::redact_path(&p),
                 key_path: p,
-                value: Json::String(text.clone()),
+                value: crate::check::secret::redact_json("", &Json::String(text.clone())),
                 class: Some(Class::Append),
                 origin: Some(Origin::of(repo, Span::file_start(*fid))),
                 shadowed: Vec::new(),
@@ -193,9 +188,9 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
                 }
             }
             out.push(Provenance {
-                path: p.to_string(),
+                path: crate::check::secret::redact_path(&p),
                 key_path: p,
-                value: v.clone(),
+                value: crate::check::secret::redact_json("", v),
                 class: None,
                 origin,
                 shadowed: Vec::new(),

@@ -4,7 +4,7 @@
 //! client file is found once, not once per agent. Each agent then merges its own layer onto a
 //! clone of its prefix and runs the checks across keys.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
@@ -94,10 +94,19 @@ impl<'r> Stacks<'r> {
     pub fn agent(&self, id: &str) -> Option<AgentResult> {
         let layer = self.repo.agents.get(id)?;
         let mut own = Vec::new();
+        // Where findings about the agent as a whole point: its first file, or, when none could be
+        // read, the file or folder that names it.
         let anchor = layer
             .anchor()
-            .map(Span::file_start)
-            .unwrap_or_else(|| Span::file_start(crate::model::source::FileId(0)));
+            .or_else(|| {
+                let kind = LayerKind::Agent(id.to_string());
+                self.repo
+                    .sources
+                    .iter()
+                    .find(|(_, f)| f.layer == kind)
+                    .map(|(fid, _)| fid)
+            })
+            .map(Span::file_start);
         let client_node = crate::repo::layout::client_node(&layer.table);
         let mut client = None;
         let mut inherited: Vec<Finding> = self
@@ -119,6 +128,24 @@ impl<'r> Stacks<'r> {
                         client = Some(name.to_string());
                         inherited.extend(p.findings.iter().cloned());
                         &p.eff
+                    }
+                    // The client's folder exists but its id is unusable: that finding is the
+                    // agent's too, and the agent is not told the client is missing.
+                    None if self
+                        .repo
+                        .sources
+                        .find(&crate::repo::layout::client_folder(name))
+                        .is_some() =>
+                    {
+                        let folder = crate::repo::layout::client_folder(name);
+                        inherited.extend(
+                            self.repo
+                                .findings
+                                .iter()
+                                .filter(|f| self.repo.sources.get(f.span.file).path == folder)
+                                .cloned(),
+                        );
+                        &self.global.eff
                     }
                     None => {
                         let mut f = Finding::new(
@@ -151,7 +178,23 @@ impl<'r> Stacks<'r> {
         };
         let Prefix { eff, findings } = merged(prefix, layer);
         own.extend(findings);
-        let usage = check_agent(&eff, anchor, &mut own);
+        // A file of the stack that could not be read is its own finding: checking what the rest
+        // adds up to would report the consequences of its absence (`missing` values that are in
+        // it), so the checks across keys wait until it reads.
+        let unreadable = inherited.iter().chain(&own).any(|f| {
+            matches!(
+                f.code,
+                Code::Parse
+                    | Code::FileTooLarge
+                    | Code::Symlink
+                    | Code::CaseCollision
+                    | Code::InvalidId
+            )
+        });
+        let usage = match anchor {
+            Some(anchor) if !unreadable => check_agent(&eff, anchor, &mut own),
+            _ => Vec::new(),
+        };
         Some(AgentResult {
             id: id.to_string(),
             client,
@@ -169,7 +212,15 @@ pub struct Validation {
     pub findings: Vec<Finding>,
     pub agents: usize,
     pub files: usize,
+    /// Only some agents were validated: the lints that are judged on the whole repository
+    /// (`hoist`, `dead-rule` and `unused-connection` of global and client definitions) were left
+    /// out rather than judged on the part.
+    pub partial: bool,
 }
+
+/// What a partial run leaves out, said after its summary.
+pub const PARTIAL_NOTE: &str = "hoist, and dead-rule and unused-connection of global and client \
+     definitions, are judged on the whole repository: run `opl validate` to see them";
 
 /// Validates the whole repository, or only `only` (and the layers they inherit).
 pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
@@ -178,15 +229,19 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
         Some(list) => repo.agents.keys().filter(|k| list.contains(k)).collect(),
         None => repo.agents.keys().collect(),
     };
-    let results: Vec<(Vec<Finding>, Vec<Usage>)> = ids
+    // Each agent's own findings and, in a partial run, those of the layers it inherits (a whole
+    // run reports those once, from the layers).
+    type AgentFindings = (Vec<Finding>, Vec<Finding>, Vec<Usage>);
+    let results: Vec<AgentFindings> = ids
         .par_iter()
         .map(|id| {
             let r = stacks.agent(id).expect("agent listed");
-            let mut own = r.own;
-            if only.is_some() {
-                own.extend(r.inherited);
-            }
-            (own, r.usage)
+            let inherited = if only.is_some() {
+                r.inherited
+            } else {
+                Vec::new()
+            };
+            (r.own, inherited, r.usage)
         })
         .collect();
     let mut findings = match only {
@@ -205,9 +260,23 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
         None => stacks.base_findings(),
     };
     let mut usage: BTreeMap<Span, (bool, Option<Finding>)> = BTreeMap::new();
-    let mut seen = HashSet::new();
-    for (f, u) in results {
-        findings.extend(f.into_iter().filter(|x| seen.insert(x.clone())));
+    // One finding per problem, with every agent it holds for.
+    let mut seen: HashMap<Finding, usize> = HashMap::new();
+    let mut about: Vec<(Finding, Vec<String>)> = Vec::new();
+    let mut layer_findings = std::collections::HashSet::new();
+    for (id, (f, inherited, u)) in ids.iter().zip(results) {
+        findings.extend(
+            inherited
+                .into_iter()
+                .filter(|x| layer_findings.insert(x.clone())),
+        );
+        for x in f {
+            let i = *seen.entry(x.clone()).or_insert_with(|| {
+                about.push((x, Vec::new()));
+                about.len() - 1
+            });
+            about[i].1.push(id.to_string());
+        }
         for x in u {
             let e = usage.entry(x.span).or_insert((false, None));
             e.0 |= x.used;
@@ -216,11 +285,22 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
             }
         }
     }
+    findings.extend(about.into_iter().map(|(mut f, agents)| {
+        f.agents = agents;
+        f
+    }));
+    // A definition is unused when no agent that inherits it uses it. In a partial run only the
+    // selected agents' own definitions can be judged: others may be used by agents not run.
+    let judged = |span: &Span| {
+        only.is_none_or(|list| {
+            matches!(&repo.sources.get(span.file).layer, LayerKind::Agent(a) if list.contains(a))
+        })
+    };
     findings.extend(
         usage
-            .into_values()
-            .filter(|(used, _)| !used)
-            .filter_map(|(_, f)| f),
+            .into_iter()
+            .filter(|(span, (used, _))| !used && judged(span))
+            .filter_map(|(_, (_, f))| f),
     );
     if only.is_none() {
         findings.extend(crate::check::lint::hoist(repo));
@@ -236,5 +316,6 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
         findings,
         agents: ids.len(),
         files,
+        partial: only.is_some(),
     }
 }

@@ -583,13 +583,52 @@ pub static ACTIONS: Field = f(
 )
 .loosens(Loosens::WhenAdded("new action"));
 
-/// The field a key path of the rendered document names: a schema key or a derived one.
+/// `agent.id`: derived from the agent's file or folder name.
+pub static AGENT_ID: Field = f(
+    "id",
+    Leaf(Str),
+    AgentOnly,
+    "The agent's id, derived from its file or folder name.",
+);
+/// `instructions.prompt`: the remaining fragments' text, joined.
+pub static PROMPT: Field = f(
+    "prompt",
+    Leaf(Str),
+    Override,
+    "The text sent to the model: the remaining fragments joined with a blank line.",
+);
+/// `instructions.fragments[id=X].content`: a fragment's text.
+pub static CONTENT: Field = f(
+    "content",
+    Leaf(Str),
+    Append,
+    "A fragment's text (its file's content, or `text`).",
+);
+
+/// The field a key path of the rendered document names: a schema key or one opl derives
+/// (`actions`, `agent.id`, `instructions.prompt`, a fragment's `content`).
 pub fn lookup_rendered<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<&'static Field> {
-    let mut keys = keys.into_iter().peekable();
-    if keys.peek() == Some(&"actions") {
-        return Some(&ACTIONS);
+    let keys: Vec<&str> = keys.into_iter().collect();
+    match keys.as_slice() {
+        ["actions"] => Some(&ACTIONS),
+        ["agent", "id"] => Some(&AGENT_ID),
+        ["instructions", "prompt"] => Some(&PROMPT),
+        ["instructions", "fragments", "content"] => Some(&CONTENT),
+        _ => lookup(keys),
     }
-    lookup(keys)
+}
+
+/// Checks that a key path names a key of the rendered document; the error says the closest one.
+pub fn check_key(key: &crate::model::key_path::KeyPath) -> Result<(), String> {
+    if lookup_rendered(key.keys()).is_some() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{key}` is not a key of the schema{}",
+        suggest(key.keys())
+            .map(|m| format!(" (did you mean `{m}`?)"))
+            .unwrap_or_default()
+    ))
 }
 
 /// The policy keys that constrain the setting at `keys` (spec section 6), each a path of plain
@@ -700,6 +739,7 @@ pub mod keys {
     }
 
     paths! {
+        MEMORY = ["memory"];
         POLICY_MODEL_MAX_OUTPUT_TOKENS = ["policy", "model", "max_output_tokens"];
         POLICY_MODEL_MAX_TEMPERATURE = ["policy", "model", "max_temperature"];
     AGENT = ["agent"];

@@ -50,6 +50,21 @@ pub fn github(findings: &[JsonFinding]) -> String {
     out
 }
 
+/// A repository-relative path as a relative URI reference (RFC 3986): every byte outside the
+/// unreserved characters and `/` is percent-encoded, so spaces, `%`, `#`, `?`, `:` and non-ASCII
+/// names round-trip, and no first segment can be read as a scheme.
+pub fn uri_reference(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// A SARIF 2.1.0 log: rule ids are finding codes; the second span is in `relatedLocations`.
 pub fn sarif(findings: &[JsonFinding]) -> String {
     let mut rules: Vec<serde_json::Value> = Vec::new();
@@ -71,7 +86,7 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
             region["endLine"] = json!(el);
             region["endColumn"] = json!(ec);
         }
-        json!({"physicalLocation": {"artifactLocation": {"uri": file, "uriBaseId": "SRCROOT"}, "region": region}})
+        json!({"physicalLocation": {"artifactLocation": {"uri": uri_reference(file), "uriBaseId": "SRCROOT"}, "region": region}})
     };
     let results: Vec<serde_json::Value> = findings
         .iter()
@@ -104,13 +119,21 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "opl", "version": env!("CARGO_PKG_VERSION"), "rules": rules}},
-            "originalUriBaseIds": {"SRCROOT": {"uri": "file:///"}},
+            // Where the repository is checked out is the consumer's to know: the base has no
+            // `uri` (SARIF 3.14.14), and every artifact `uri` is relative to it.
+            "originalUriBaseIds": {"SRCROOT": {"description": {"text": "the top of the git repository"}}},
+            // Columns count Unicode scalar values, as everywhere in opl.
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }],
     });
     crate::output::json_text(&log)
 }
 
+/// Text for XML 1.0 content and attribute values: markup characters escaped, and every character
+/// XML 1.0 cannot carry (C0 controls but tab and newline, U+FFFE, U+FFFF) written as `\u{..}`,
+/// as opl writes control characters everywhere else. Newlines and tabs are character references,
+/// so attribute values keep them.
 fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -120,7 +143,9 @@ fn xml(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32))
             }
             c => out.push(c),

@@ -39,6 +39,9 @@ pub struct JsonFinding {
     pub related: Vec<JsonRelated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The agents the finding holds for (findings from checking agents).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
 }
 
 /// A related place as JSON.
@@ -93,6 +96,18 @@ pub fn located(f: &Finding, sources: &Sources, prefix: &str) -> JsonFinding {
             })
             .collect(),
         help: f.help.clone(),
+        agents: f.agents.clone(),
+    }
+}
+
+/// `for agent bot`, `for 3 agents: a, b, c`, `for 12 agents: a, b, c, d, e, …`.
+pub fn agents_text(agents: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let ids: Vec<String> = agents.iter().take(SHOWN).map(|a| safe(a)).collect();
+    let more = if agents.len() > SHOWN { ", …" } else { "" };
+    match agents.len() {
+        1 => format!("for agent {}", ids[0]),
+        n => format!("for {n} agents: {}{more}", ids.join(", ")),
     }
 }
 
@@ -102,12 +117,21 @@ pub fn counts(findings: &[Finding]) -> (usize, usize) {
     (e, findings.len() - e)
 }
 
+/// `text` in the ANSI style `code` (`1` bold, `33` yellow, `31;1` bold red) when `color`.
+pub fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\u{1b}[{code}m{text}\u{1b}[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 /// `1 agent`, `2 agents`.
 pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
+    match (n, word) {
+        (1, _) => format!("{n} {word}"),
+        (_, "leaf") => format!("{n} leaves"),
+        _ => format!("{n} {word}s"),
     }
 }
 
@@ -329,6 +353,10 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
     if !has_text {
         message = format!("{}: {message}", crate::model::source::safe(&file.path));
     }
+    // A finding in a shared layer says which agents it holds for.
+    if !f.agents.is_empty() && !matches!(file.layer, crate::model::source::LayerKind::Agent(_)) {
+        message = format!("{message} ({})", agents_text(&f.agents));
+    }
     let mut labels = Vec::new();
     if has_text {
         labels.push(LabeledSpan::new_primary_with_span(
@@ -433,6 +461,9 @@ pub struct FindingsReport<'a> {
     pub files: usize,
     /// Said after the agent count in the human summary (` affected by the staged changes`).
     pub scope: String,
+    /// Said after the summary (human) or listed under `summary.notes` (JSON): what the run did
+    /// not judge.
+    pub notes: Vec<String>,
 }
 
 impl FindingsReport<'_> {
@@ -461,6 +492,9 @@ impl FindingsReport<'_> {
                     "findings": located(""),
                     "summary": {"errors": errors, "warnings": warnings, "agents": self.agents, "files": self.files},
                 });
+                if !self.notes.is_empty() {
+                    v["summary"]["notes"] = serde_json::json!(self.notes);
+                }
                 for (k, x) in extra {
                     v[k] = x;
                 }
@@ -480,6 +514,9 @@ impl FindingsReport<'_> {
                         summary_line(self.findings),
                         self.scope
                     ));
+                }
+                for n in &self.notes {
+                    text.push_str(&format!("note: {n}\n"));
                 }
                 text
             }

@@ -152,8 +152,9 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
     layers.check_files(parsed);
     let entry_kinds: HashMap<&str, EntryKind> =
         entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();
-    let (fragments, fragment_errors) = read_fragments(snap, &entry_kinds, &layers, &mut out);
-    layers.combine(&fragment_errors);
+    let fragments = read_fragments(snap, &entry_kinds, &layers, &mut out);
+    layers.combine(&fragments);
+    let fragments = fragments.files;
 
     let mut name = None;
     let mut allowed_lints = Vec::new();
@@ -451,8 +452,10 @@ impl Layers {
     }
 
     /// Combines each layer's files into one table (`duplicate-key` across them), collects its
-    /// locks, and turns the fragment files that could not be read into `file-ref` findings.
-    fn combine(&mut self, fragment_errors: &HashMap<String, String>) {
+    /// locks, and turns the fragment files that could not be read into `file-ref` findings and
+    /// the credentials in fragment files into `plaintext-secret` findings of the layers that
+    /// name them.
+    fn combine(&mut self, fragments: &Fragments) {
         for layer in std::iter::once(&mut self.global)
             .chain(self.clients.values_mut())
             .chain(self.agents.values_mut())
@@ -464,7 +467,24 @@ impl Layers {
                 combine(&mut table, t, &KeyPath::root(), &mut f);
                 layer.locks.extend(file.meta.locks.iter().cloned());
                 for r in &file.fragments {
-                    if let Some(why) = fragment_errors.get(&r.path) {
+                    if let (Some(fid), Some((range, why))) =
+                        (fragments.files.get(&r.path), fragments.secrets.get(&r.path))
+                    {
+                        f.push(
+                            Finding::new(
+                                Code::PlaintextSecret,
+                                Span::new(*fid, range.clone()),
+                                format!(
+                                    "fragment file `{}` holds what looks like {why}: it becomes part of the prompt",
+                                    safe(&r.path)
+                                ),
+                            )
+                            .label("plaintext secret")
+                            .related(r.span, "named here")
+                            .help("remove it from the text; give the agent a reference, never the secret"),
+                        );
+                    }
+                    if let Some(why) = fragments.errors.get(&r.path) {
                         f.push(
                             Finding::new(
                                 Code::FileRef,
@@ -482,14 +502,23 @@ impl Layers {
     }
 }
 
-/// Reads every fragment file the layers name, once each, in parallel: the readable ones by path,
-/// and why each other one cannot be used.
+/// The fragment files the layers name.
+struct Fragments {
+    /// The readable ones, by path.
+    files: HashMap<String, FileId>,
+    /// Why each other one cannot be used.
+    errors: HashMap<String, String>,
+    /// Where a readable one holds a credential, and what it looks like.
+    secrets: HashMap<String, (std::ops::Range<usize>, &'static str)>,
+}
+
+/// Reads every fragment file the layers name, once each, in parallel.
 fn read_fragments(
     snap: &dyn Snapshot,
     kinds: &HashMap<&str, EntryKind>,
     layers: &Layers,
     out: &mut Output,
-) -> (HashMap<String, FileId>, HashMap<String, String>) {
+) -> Fragments {
     let mut paths: Vec<String> = layers
         .iter()
         .flat_map(|l| {
@@ -539,21 +568,28 @@ fn read_fragments(
             )
         })
         .collect();
-    let mut fragments = HashMap::new();
-    let mut errors = HashMap::new();
+    let mut found = Fragments {
+        files: HashMap::new(),
+        errors: HashMap::new(),
+        secrets: HashMap::new(),
+    };
     for (sf, res) in read {
         let path = sf.path.clone();
+        let secret = crate::check::secret::locate(&sf.text);
         let fid = out.sources.add(sf);
         match res {
             Ok(()) => {
-                fragments.insert(path, fid);
+                if let Some(s) = secret {
+                    found.secrets.insert(path.clone(), s);
+                }
+                found.files.insert(path, fid);
             }
             Err(why) => {
-                errors.insert(path, why);
+                found.errors.insert(path, why);
             }
         }
     }
-    (fragments, errors)
+    found
 }
 
 /// The repository of a snapshot beyond the path limit: nothing is read; one `too-many-files`

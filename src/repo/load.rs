@@ -113,6 +113,11 @@ pub fn diff_states(
         load_state(root, Some(git), from, &selection)?
     };
     let new = load_state(root, Some(git), to, &selection)?;
+    for a in only {
+        if !old.agent_ids.contains(a) && !new.agent_ids.contains(a) {
+            return Err(unknown_agent(&all_agent_ids(root, git, to)?, a));
+        }
+    }
     let ids: BTreeSet<String> = match &selection {
         Selection::All => old
             .agents
@@ -128,6 +133,38 @@ pub fn diff_states(
         from.label()
     };
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
+}
+
+/// The error for an agent id that names no agent of `ids`, with the closest one.
+pub fn unknown_agent(ids: &[String], id: &str) -> String {
+    let hint = crate::diagnostic::did_you_mean(id, ids.iter().map(String::as_str))
+        .map(|m| format!(" (did you mean `{m}`?)"))
+        .unwrap_or_default();
+    format!(
+        "no agent `{}` in this repository{hint}; `opl validate` lists problems with agent files",
+        crate::model::source::safe(id)
+    )
+}
+
+/// Checks that `agent` is an agent of `state`; the error names the closest agent id.
+pub fn agent_exists(root: &Path, git: &Git, state: &State, agent: &str) -> Result<(), String> {
+    let only = Selection::Agents([agent.to_string()].into_iter().collect());
+    let repo = load_state(root, Some(git), state, &only)?;
+    if repo.agent_ids.iter().any(|a| a == agent) {
+        return Ok(());
+    }
+    Err(unknown_agent(&all_agent_ids(root, git, state)?, agent))
+}
+
+/// Every agent id of a state, from the whole listing, no agent layer read: for suggestions.
+fn all_agent_ids(root: &Path, git: &Git, state: &State) -> Result<Vec<String>, String> {
+    let none = Selection::Agents(Default::default());
+    let repo = match state {
+        State::WorkTree => crate::repo::layer::load_selected(&WorkTree::new(root), &none),
+        _ => crate::repo::layer::load_selected(&git.snapshot(state).map_err(|e| e.0)?, &none),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(repo.agent_ids)
 }
 
 /// The state before the first commit: a root config and nothing else.
