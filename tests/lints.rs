@@ -7,15 +7,20 @@ use predicates::prelude::*;
 
 #[test]
 fn inventory_has_every_field_in_json_and_csv() {
+    // The example, committed in a repository of its own: its last change is that commit.
+    let mut t = common::TestRepo::new();
+    for p in [
+        "agents/bot.toml",
+        "global/base.toml",
+        "clients/acme/client.toml",
+    ] {
+        t.remove(p);
+    }
     let acme = fixtures().join("acme");
-    let out = opl()
-        .arg("-C")
-        .arg(&acme)
-        .args(["inventory", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::copy_tree(&acme, &t.root());
+    let commit = t.commit("the example").to_string();
+    let (code, v) = t.json(&["inventory", "--format", "json"]);
+    assert_eq!(code, 0);
     assert_eq!(v.as_array().unwrap().len(), 9);
     let r = v
         .as_array()
@@ -26,39 +31,57 @@ fn inventory_has_every_field_in_json_and_csv() {
     assert_eq!(r["client"], "acme-retail");
     assert_eq!(r["owner"], "user:jane.doe");
     assert_eq!(r["risk_tier"], "high");
-    assert_eq!(r["model"], "azure-openai/gpt-4.1-mini");
-    assert_eq!(r["fallbacks"], serde_json::json!(["openai/gpt-4.1-mini"]));
-    assert!(
-        r["systems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s.as_str().unwrap().starts_with(
-                "zendesk: Zendesk (Acme Retail tenant) (confidential; the agent's own credentials)"
-            ))
+    // Structured: a script reads fields, never prose.
+    assert_eq!(
+        r["model"],
+        serde_json::json!({"provider": "azure-openai", "name": "gpt-4.1-mini"})
     );
-    assert!(r["approvals"].as_array().unwrap().iter().any(|s| {
-        s.as_str()
-            .unwrap()
-            .contains("org.refund-large: *.create_refund when")
-            && s.as_str().unwrap().contains("by role:finance")
-    }));
+    assert_eq!(
+        r["fallbacks"],
+        serde_json::json!([{"provider": "openai", "name": "gpt-4.1-mini"}])
+    );
+    let zendesk = r["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["connection"] == "zendesk")
+        .unwrap();
+    assert_eq!(zendesk["system"], "Zendesk (Acme Retail tenant)");
+    assert_eq!(zendesk["data_classification"], "confidential");
+    assert_eq!(zendesk["auth_mode"], "agent_identity");
+    assert_eq!(zendesk["credentials"], "the agent's own credentials");
+    let refund = r["approvals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "org.refund-large")
+        .unwrap();
+    assert_eq!(refund["kind"], "rule");
+    assert_eq!(refund["action"], "*.create_refund");
+    assert_eq!(refund["require"], "approval");
+    assert_eq!(refund["approvers"], serde_json::json!(["role:finance"]));
+    assert_eq!(refund["when"]["arg"], "amount");
     assert_eq!(r["memory_scopes"], serde_json::json!(["session"]));
-    assert_eq!(r["retention_days"], serde_json::json!(["session=14"]));
+    assert_eq!(
+        r["retention_days"],
+        serde_json::json!([{"scope": "session", "days": 14}])
+    );
     assert_eq!(r["escalation_target"], "acme-tier2");
+    let tier2 = r["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["contact"] == "acme-tier2")
+        .unwrap();
+    assert_eq!(tier2["who"], "group:acme-tier2");
     assert!(
-        r["instructions"]
-            .as_array()
-            .unwrap()
-            .contains(&serde_json::json!(
-                "acme.tone (clients/acme-retail/tone.md)"
-            ))
+        r["instructions"].as_array().unwrap().contains(
+            &serde_json::json!({"id": "acme.tone", "file": "clients/acme-retail/tone.md"})
+        )
     );
     assert!(r["digest"].as_str().unwrap().starts_with("sha256:"));
-    // the fixture is committed in this repository: its last change is a commit
-    assert!(
-        r["last_change"]["status"] == "committed" || r["last_change"]["status"] == "uncommitted"
-    );
+    assert_eq!(r["last_change"]["status"], "committed");
+    assert_eq!(r["last_change"]["commit"], commit.as_str());
 
     let out = opl()
         .arg("-C")

@@ -109,11 +109,7 @@ fn a_finding_in_a_shared_layer_names_its_agents() {
 #[test]
 fn a_broken_agent_file_has_no_cascade_and_is_not_diffed_as_a_document() {
     let mut t = TestRepo::new();
-    let acme = fixtures().join("acme");
-    for e in walk(&acme) {
-        let rel = e.strip_prefix(&acme).unwrap().to_string_lossy().to_string();
-        t.write(&rel, &std::fs::read_to_string(&e).unwrap());
-    }
+    common::copy_tree(&fixtures().join("acme"), &t.root());
     t.remove("agents/bot.toml");
     t.remove("global/base.toml");
     std::fs::remove_dir_all(t.root().join("clients/acme")).unwrap();
@@ -161,19 +157,6 @@ fn a_broken_agent_file_has_no_cascade_and_is_not_diffed_as_a_document() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -1,75 +1,10 @@
 //! `opl inventory`: one row per agent, for the operator and the auditor.
 
-use serde_json::Value as Json;
-
 use super::{Ctx, Failure, Outcome, emit, open_source};
 use crate::cli::{InventoryArgs, InventoryFormat};
+use crate::inventory::FIELDS;
 use crate::merge::stack::Stacks;
 use crate::model::source::safe;
-
-const FIELDS: &[&str] = &[
-    "id",
-    "client",
-    "purpose",
-    "owner",
-    "maintainers",
-    "risk_tier",
-    "lifecycle",
-    "model",
-    "fallbacks",
-    "systems",
-    "actions",
-    "approvals",
-    "memory_scopes",
-    "retention_days",
-    "inspectors",
-    "escalation_target",
-    "contacts",
-    "instructions",
-    "digest",
-    "valid",
-    "last_change",
-];
-
-fn field(r: &Json, f: &str) -> String {
-    match &r[f] {
-        Json::String(s) => s.clone(),
-        Json::Array(a) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| x.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-        Json::Null => String::new(),
-        Json::Object(o) if f == "last_change" => {
-            match (&o.get("commit"), &o.get("author"), &o.get("date")) {
-                (Some(Json::String(c)), Some(Json::String(a)), Some(Json::String(d))) => {
-                    // `^` as git blame marks a shallow clone's cut: the change is at or before it.
-                    let cut = if o.get("status") == Some(&Json::from("boundary")) {
-                        "^"
-                    } else {
-                        ""
-                    };
-                    // The date first: it is what a narrow table keeps.
-                    format!(
-                        "{} {cut}{} {a}",
-                        &d[..10.min(d.len())],
-                        &c[..12.min(c.len())]
-                    )
-                }
-                _ => o
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-            }
-        }
-        other => other.to_string(),
-    }
-}
 
 /// Runs `opl inventory`.
 pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
@@ -107,19 +42,15 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
         })?;
         progress.finish(ctx.err);
     }
-    let json: Vec<Json> = rows
-        .iter()
-        .map(|r| serde_json::to_value(r).expect("row"))
-        .collect();
     let text = match args.format {
-        InventoryFormat::Json => crate::output::json_text(&json),
+        InventoryFormat::Json => crate::output::json_text(&rows),
         InventoryFormat::Csv => {
             let mut out = FIELDS.join(",") + "\n";
-            for r in &json {
+            for r in &rows {
                 out.push_str(
                     &FIELDS
                         .iter()
-                        .map(|f| crate::output::csv_field(&field(r, f)))
+                        .map(|f| crate::output::csv_field(&r.cell(f)))
                         .collect::<Vec<_>>()
                         .join(","),
                 );
@@ -134,26 +65,26 @@ pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
                 FIELDS.join(" | "),
                 "---|".repeat(FIELDS.len())
             );
-            for r in &json {
+            for r in &rows {
                 out.push_str(&format!(
                     "| {} |\n",
                     FIELDS
                         .iter()
-                        .map(|f| cell(field(r, f)))
+                        .map(|f| cell(r.cell(f)))
                         .collect::<Vec<_>>()
                         .join(" | ")
                 ));
             }
             out
         }
-        InventoryFormat::Table => table(&json, ctx.style),
+        InventoryFormat::Table => table(&rows, ctx.style),
     };
     emit(ctx.out, &text)?;
     Ok(crate::EXIT_CLEAN)
 }
 
 /// An aligned table that fits `width`: the widest column is shortened first.
-fn table(rows: &[Json], style: crate::output::Style) -> String {
+fn table(rows: &[crate::inventory::Row], style: crate::output::Style) -> String {
     let width = style.width;
     let cols = [
         "id",
@@ -186,12 +117,10 @@ fn table(rows: &[Json], style: crate::output::Style) -> String {
         .map(|r| {
             cols.iter()
                 .map(|c| match *c {
-                    "actions" | "approvals" => r[*c]
-                        .as_array()
-                        .map(|a| a.len().to_string())
-                        .unwrap_or_default(),
-                    "digest" => field(r, c).chars().skip(7).take(12).collect(),
-                    _ => safe(&field(r, c)),
+                    "actions" => r.actions.len().to_string(),
+                    "approvals" => r.approvals.len().to_string(),
+                    "digest" => r.digest.chars().skip(7).take(12).collect(),
+                    _ => safe(&r.cell(c)),
                 })
                 .collect()
         })

@@ -25,6 +25,20 @@ pub fn write_tree(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// Copies every file under `from` to `to`, keeping relative paths.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
 /// A minimal valid repository: one global layer, one client, one agent.
 pub const BASE: &[(&str, &str)] = &[
     ("opl.toml", "version = 1\n"),
