@@ -94,7 +94,7 @@ pub enum Command {
     /// Print a CODEOWNERS file from each layer's meta.owner.
     ///
     /// Example: opl codeowners > .github/CODEOWNERS
-    Codeowners,
+    Codeowners(CodeownersArgs),
     /// Print global, clients and agents with how many values each layer sets.
     ///
     /// Example: opl graph --format mermaid
@@ -260,9 +260,9 @@ pub struct CheckArgs {
     /// The revision the change is based on (a pull request's target).
     #[arg(long, value_name = "REV")]
     pub base: Option<String>,
-    /// The revision to check (default: the work tree).
-    #[arg(long, value_name = "REV")]
-    pub rev: Option<String>,
+    /// What to check (default: the work tree).
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// Fail when any change widens what an agent may do (needs --base).
     #[arg(long, requires = "base")]
     pub deny_widening: bool,
@@ -404,8 +404,16 @@ pub enum GraphFormat {
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeownersArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]

@@ -70,7 +70,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Whence(a) => commands::history::whence(&mut ctx, a),
         cli::Command::Audit(a) => commands::history::audit(&mut ctx, a),
         cli::Command::Inventory(a) => commands::inventory::run(&mut ctx, a),
-        cli::Command::Codeowners => commands::codeowners::run(&mut ctx),
+        cli::Command::Codeowners(a) => commands::codeowners::run(&mut ctx, a),
         cli::Command::Graph(a) => commands::graph::run(&mut ctx, a),
         cli::Command::Completions(a) => commands::manual::completions(&mut ctx, a),
         cli::Command::Man => commands::manual::man(&mut ctx),

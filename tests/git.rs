@@ -578,3 +578,36 @@ fn removing_an_agent_and_renaming_one() {
         ]
     );
 }
+
+#[test]
+fn every_command_that_reads_the_config_reads_a_revision_or_the_index() {
+    let mut t = TestRepo::new();
+    t.commit("base");
+    // Staged: a new owner. Work tree only: a second agent.
+    t.write(
+        "agents/bot.toml",
+        &agent("acme", "").replace("user:ann", "user:zoe"),
+    );
+    t.stage("agents/bot.toml");
+    t.write("agents/two.toml", &agent("acme", ""));
+    let out = |args: &[&str]| {
+        let o = t.opl().args(args).output().unwrap();
+        assert!(
+            o.status.code().unwrap() < 2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert!(out(&["codeowners", "--rev", "HEAD"]).contains("/agents/bot.toml @ann\n"));
+    assert!(out(&["codeowners", "--staged"]).contains("/agents/bot.toml @zoe\n"));
+    assert!(!out(&["codeowners", "--staged"]).contains("two.toml"));
+    assert!(out(&["codeowners"]).contains("/agents/two.toml @ann\n"));
+    assert!(!out(&["graph", "--rev", "HEAD"]).contains("agent two"));
+    assert!(out(&["graph"]).contains("agent two"));
+    assert!(out(&["check", "--staged"]).contains("ok: 1 agent"));
+    assert!(out(&["check"]).contains("ok: 2 agents"));
+    let (code, v) = t.json(&["check", "--rev", "HEAD", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["summary"]["agents"], 1);
+}

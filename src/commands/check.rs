@@ -14,8 +14,8 @@ use crate::repo::snapshot::find_root;
 /// Runs `opl check`.
 pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
-    let head = args.rev.clone().map(State::Rev).unwrap_or(State::WorkTree);
-    let git: Option<Git> = if args.base.is_some() || args.rev.is_some() {
+    let head = super::state_of(&args.source);
+    let git: Option<Git> = if args.base.is_some() || head != State::WorkTree {
         Some(need_git(&root)?)
     } else {
         Git::discover(&root).ok().flatten()

@@ -1,11 +1,12 @@
 //! `opl codeowners`: a CODEOWNERS file from each layer's `meta.owner`.
 
-use super::{Ctx, Outcome, emit, open};
+use super::{Ctx, Outcome, emit, open_source};
 use crate::check::owners::{rules, text};
+use crate::cli::CodeownersArgs;
 
 /// Runs `opl codeowners`.
-pub fn run(ctx: &mut Ctx) -> Outcome {
-    let (root, repo) = open(ctx)?;
+pub fn run(ctx: &mut Ctx, args: &CodeownersArgs) -> Outcome {
+    let (root, repo) = open_source(ctx, &args.source)?;
     let prefix = crate::git::Git::discover(&root)
         .ok()
         .flatten()

@@ -1,6 +1,6 @@
 //! `opl graph`: where configuration lives, as a DOT or Mermaid graph.
 
-use super::{Ctx, Outcome, emit, open};
+use super::{Ctx, Outcome, emit, open_source};
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::model::value::{Table, Value};
 
@@ -22,7 +22,7 @@ fn id(s: &str) -> String {
 
 /// Runs `opl graph`.
 pub fn run(ctx: &mut Ctx, args: &GraphArgs) -> Outcome {
-    let (_, repo) = open(ctx)?;
+    let (_, repo) = open_source(ctx, &args.source)?;
     let mut edges = Vec::new();
     let mut nodes = vec![(
         "global".to_string(),

@@ -53,11 +53,6 @@ impl From<std::io::Error> for Failure {
 /// The result of a command: an exit status, or a failure.
 pub type Outcome = Result<u8, Failure>;
 
-/// Finds the root and loads the work tree.
-pub fn open(ctx: &Ctx) -> Result<(PathBuf, Repo), Failure> {
-    open_source(ctx, &SourceArgs::default())
-}
-
 /// Finds the root and loads the state `source` names (work tree, index or a revision).
 pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
     let state = state_of(source);
