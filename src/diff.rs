@@ -445,15 +445,12 @@ pub fn widening(kp: &KeyPath, old: Option<&Json>, new: Option<&Json>) -> Option<
 /// pointing into `sources`, the state the report compares to (a value that was removed points at
 /// the start of the file it was removed from). Warnings, or errors when `deny`.
 pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> Vec<Finding> {
-    let mut out = Vec::new();
+    // One finding per change, naming every agent it reaches (a global change reaches many).
+    let mut out: Vec<Finding> = Vec::new();
+    let mut index: std::collections::HashMap<Finding, usize> = std::collections::HashMap::new();
     for a in &report.agents {
         for c in &a.changes {
             let Some(why) = &c.widening else { continue };
-            let show = |v: &Option<Json>| {
-                v.as_ref()
-                    .map(|v| crate::merge::provenance::short(v, 40))
-                    .unwrap_or_else(|| "(unset)".into())
-            };
             let path = c
                 .origin
                 .as_ref()
@@ -474,11 +471,9 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
                 Code::WideningChange,
                 span,
                 format!(
-                    "agent `{}`: {} {} -> {} widens what it may do ({}){was}",
-                    safe(&a.agent),
+                    "{}: {} widens what an agent may do ({}){was}",
                     safe(&c.path),
-                    show(&c.old),
-                    show(&c.new),
+                    change_text(c.old.as_ref(), c.new.as_ref()),
                     safe(why)
                 ),
             )
@@ -490,10 +485,48 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
             if deny {
                 f.severity = Severity::Error;
             }
-            out.push(f);
+            let i = *index.entry(f.clone()).or_insert_with(|| {
+                out.push(f);
+                out.len() - 1
+            });
+            out[i].agents.push(a.agent.clone());
         }
     }
     out
+}
+
+/// `old -> new` for display; for two arrays that share elements, what was added and removed.
+pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
+    if let (Some(serde_json::Value::Array(o)), Some(serde_json::Value::Array(n))) = (old, new) {
+        let removed: Vec<String> = o
+            .iter()
+            .filter(|x| !n.contains(x))
+            .map(|x| crate::merge::provenance::short(x, 40))
+            .collect();
+        let added: Vec<String> = n
+            .iter()
+            .filter(|x| !o.contains(x))
+            .map(|x| crate::merge::provenance::short(x, 40))
+            .collect();
+        if removed.len() + added.len() < o.len() + n.len() {
+            let mut parts = Vec::new();
+            if !added.is_empty() {
+                parts.push(format!("added {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed {}", removed.join(", ")));
+            }
+            if parts.is_empty() {
+                parts.push("reordered".into());
+            }
+            return parts.join("; ");
+        }
+    }
+    let show = |v: Option<&serde_json::Value>| {
+        v.map(|v| crate::merge::provenance::short(v, 50))
+            .unwrap_or_else(|| "(unset)".into())
+    };
+    format!("{} -> {}", show(old), show(new))
 }
 
 /// A unified diff of the rendered TOML of each changed agent. An agent whose document cannot be

@@ -238,7 +238,8 @@ fn locks_and_removed_denies_are_called_out() {
     let human = String::from_utf8(out.stdout).unwrap();
     assert!(human.contains("widening-change"), "{human}");
     assert!(
-        human.contains("policy.tools.deny [\"*.delete_*\",\"*.drop_*\"] -> [\"*.delete_*\"]"),
+        human.contains("policy.tools.deny: removed \"*.drop_*\" widens what an agent may do")
+            && human.contains("(for agent bot)"),
         "{human}"
     );
     assert!(human.contains("1 error, 0 warnings in 1 agent"), "{human}");

@@ -88,7 +88,7 @@ fn human(r: &Report, color: bool) -> String {
             if a.status != Status::Changed && c.widening.is_none() {
                 continue;
             }
-            let what = crate::output::change_text(c.old.as_ref(), c.new.as_ref());
+            let what = crate::diff::change_text(c.old.as_ref(), c.new.as_ref());
             let at = match (&c.file, c.line) {
                 (Some(f), Some(l)) => format!("  {}:{l}", safe(f)),
                 _ => String::new(),

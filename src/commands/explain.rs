@@ -201,7 +201,7 @@ fn human_view(e: &Explanation) -> String {
                     format!(
                         "{}: {}",
                         safe(&c.path),
-                        crate::output::change_text(c.old.as_ref(), c.new.as_ref())
+                        crate::diff::change_text(c.old.as_ref(), c.new.as_ref())
                     )
                 })
                 .collect();

@@ -150,7 +150,7 @@ pub fn log(ctx: &mut Ctx, args: &LogArgs) -> Outcome {
                     continue;
                 }
                 for ch in &e.changes {
-                    let what = crate::output::change_text(ch.old.as_ref(), ch.new.as_ref());
+                    let what = crate::diff::change_text(ch.old.as_ref(), ch.new.as_ref());
                     let at = match (&ch.file, ch.line) {
                         (Some(f), Some(l)) if !own(f) => format!("  ({}:{l})", safe(f)),
                         _ => String::new(),

@@ -17,6 +17,14 @@ fn gh_escape_prop(s: &str) -> String {
     gh_escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// The finding's message, with the agents it holds for when it points into a shared layer.
+fn message(f: &JsonFinding) -> String {
+    match &f.about {
+        Some(about) => format!("{} ({about})", f.message),
+        None => f.message.clone(),
+    }
+}
+
 /// One GitHub workflow command per finding: `::error file=..,line=..,col=..,title=CODE::message`.
 pub fn github(findings: &[JsonFinding]) -> String {
     let mut out = String::new();
@@ -26,7 +34,7 @@ pub fn github(findings: &[JsonFinding]) -> String {
         } else {
             "warning"
         };
-        let mut msg = f.message.clone();
+        let mut msg = message(f);
         for r in &f.related {
             msg.push_str(&format!(
                 "\n{}: {}:{}:{}",
@@ -95,7 +103,7 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
                 "ruleId": f.code,
                 "ruleIndex": rule_index[&f.code],
                 "level": if f.severity == Severity::Error { "error" } else { "warning" },
-                "message": {"text": match &f.help { Some(h) => format!("{} (help: {h})", f.message), None => f.message.clone() }},
+                "message": {"text": match &f.help { Some(h) => format!("{} (help: {h})", message(f)), None => message(f) }},
                 "locations": [location(&f.file, f.line, f.column, Some((f.end_line, f.end_column.max(f.column))))],
             });
             if !f.related.is_empty() {
@@ -176,7 +184,7 @@ pub fn junit(findings: &[JsonFinding]) -> String {
             xml(&f.file),
             f.line
         ));
-        let mut body = f.message.clone();
+        let mut body = message(f);
         for r in &f.related {
             body.push_str(&format!(
                 "\n{}: {}:{}:{}",
@@ -187,7 +195,7 @@ pub fn junit(findings: &[JsonFinding]) -> String {
             out.push_str(&format!(
                 "      <failure type=\"{}\" message=\"{}\">{}</failure>\n",
                 xml(f.code.as_str()),
-                xml(&f.message),
+                xml(&message(f)),
                 xml(&body)
             ));
         } else {

@@ -42,6 +42,9 @@ pub struct JsonFinding {
     /// The agents the finding holds for (findings from checking agents).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
+    /// `for 2 agents: a, b` for a finding in a shared layer, which CI formats add to the message.
+    #[serde(skip)]
+    pub about: Option<String>,
 }
 
 /// A related place as JSON.
@@ -97,7 +100,17 @@ pub fn located(f: &Finding, sources: &Sources, prefix: &str) -> JsonFinding {
             .collect(),
         help: f.help.clone(),
         agents: f.agents.clone(),
+        about: shared_agents(f, sources),
     }
+}
+
+/// `for 2 agents: a, b` when a finding from checking agents points into a shared layer.
+fn shared_agents(f: &Finding, sources: &Sources) -> Option<String> {
+    let in_agent = matches!(
+        sources.get(f.span.file).layer,
+        crate::model::source::LayerKind::Agent(_)
+    );
+    (!f.agents.is_empty() && !in_agent).then(|| agents_text(&f.agents))
 }
 
 /// `for agent bot`, `for 3 agents: a, b, c`, `for 12 agents: a, b, c, d, e, …`.
@@ -190,40 +203,6 @@ pub fn diff_summary(r: &crate::diff::Report) -> Vec<String> {
         ));
     }
     lines
-}
-
-/// `old -> new` for display; for two arrays that share elements, what was added and removed.
-pub fn change_text(old: Option<&serde_json::Value>, new: Option<&serde_json::Value>) -> String {
-    if let (Some(serde_json::Value::Array(o)), Some(serde_json::Value::Array(n))) = (old, new) {
-        let removed: Vec<String> = o
-            .iter()
-            .filter(|x| !n.contains(x))
-            .map(|x| crate::merge::provenance::short(x, 40))
-            .collect();
-        let added: Vec<String> = n
-            .iter()
-            .filter(|x| !o.contains(x))
-            .map(|x| crate::merge::provenance::short(x, 40))
-            .collect();
-        if removed.len() + added.len() < o.len() + n.len() {
-            let mut parts = Vec::new();
-            if !added.is_empty() {
-                parts.push(format!("added {}", added.join(", ")));
-            }
-            if !removed.is_empty() {
-                parts.push(format!("removed {}", removed.join(", ")));
-            }
-            if parts.is_empty() {
-                parts.push("reordered".into());
-            }
-            return parts.join("; ");
-        }
-    }
-    let show = |v: Option<&serde_json::Value>| {
-        v.map(|v| crate::merge::provenance::short(v, 50))
-            .unwrap_or_else(|| "(unset)".into())
-    };
-    format!("{} -> {}", show(old), show(new))
 }
 
 /// One CSV field: control characters escaped, a leading `=`, `+`, `-` or `@` quoted so that a
@@ -354,8 +333,8 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
         message = format!("{}: {message}", crate::model::source::safe(&file.path));
     }
     // A finding in a shared layer says which agents it holds for.
-    if !f.agents.is_empty() && !matches!(file.layer, crate::model::source::LayerKind::Agent(_)) {
-        message = format!("{message} ({})", agents_text(&f.agents));
+    if let Some(about) = shared_agents(f, sources) {
+        message = format!("{message} ({about})");
     }
     let mut labels = Vec::new();
     if has_text {
