@@ -19,12 +19,13 @@ fn temp(t: &str) -> String {
     )
 }
 
-/// Runs opl in the repository and parses its JSON output (exit 0 or 1: findings are output).
+/// Runs opl in the repository, expecting exit 0, and parses its JSON output.
 fn json(h: &TestRepo, args: &[&str]) -> Value {
     let out = h.opl().args(args).output().unwrap();
-    assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout)
