@@ -91,7 +91,7 @@ codes! {
     DeadRule = "dead-rule", Warning, false, "a rule or require_approval glob that matches no action in use";
     UnusedConnection = "unused-connection", Warning, false, "a connection no agent uses";
     Hoist = "hoist", Warning, false, "a value every agent of a client, or every client, sets identically";
-    CodeownersDrift = "codeowners-drift", Warning, false, "the committed CODEOWNERS disagrees with the layers' meta.owner";
+    CodeownersDrift = "codeowners-drift", Warning, false, "the CODEOWNERS file disagrees with the layers' meta.owner";
     WideningChange = "widening-change", Warning, false, "a change between two revisions that widens what an agent may do";
 }
 

@@ -273,22 +273,19 @@ fn escapes_and_newlines_never_reach_the_terminal_raw() {
         c.contains(&"unknown-key".to_string()) && c.contains(&"invalid-id".to_string()),
         "{c:?}"
     );
-    for format in ["human", "json"] {
-        for cmd in [
-            vec!["validate"],
-            vec!["render", "bot"],
-            vec!["explain", "bot", "metadata"],
-            vec!["inventory"],
-        ] {
+    // Every format of each command: the human one and the machine one.
+    for (cmd, formats) in [
+        (vec!["validate"], ["human", "json"]),
+        (vec!["render", "bot"], ["toml", "json"]),
+        (vec!["explain", "bot", "metadata"], ["human", "json"]),
+        (vec!["inventory"], ["table", "json"]),
+    ] {
+        for format in formats {
             let out = opl()
                 .arg("-C")
                 .arg(d.path())
                 .args(&cmd)
-                .args(if cmd[0] == "validate" || cmd[0] == "explain" {
-                    vec!["--format", format]
-                } else {
-                    vec![]
-                })
+                .args(["--format", format])
                 .output()
                 .unwrap();
             for stream in [&out.stdout, &out.stderr] {
