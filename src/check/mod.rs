@@ -109,6 +109,14 @@ fn check_missing(eff: &Effective, anchor: Span, f: &mut Vec<Finding>) {
 }
 
 fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
+    check_provider(eff, f);
+    check_model_names(eff, f);
+    check_parameters(eff, f);
+    check_fallback_required(eff, f);
+}
+
+/// `model.provider` outside `policy.model.allow_providers`.
+fn check_provider(eff: &Effective, f: &mut Vec<Finding>) {
     let provider = eff.leaf(keys::MODEL_PROVIDER);
     if let (Some(p), Some(allow)) = (provider, eff.leaf(keys::POLICY_MODEL_ALLOW_PROVIDERS)) {
         let name = p.node.value.as_str().unwrap_or_default();
@@ -128,6 +136,10 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// `model.name` or a fallback's name matching `policy.model.deny_models`.
+fn check_model_names(eff: &Effective, f: &mut Vec<Finding>) {
     let deny = strings(eff.leaf(keys::POLICY_MODEL_DENY_MODELS));
     let mut names: Vec<&Node> = eff
         .leaf(keys::MODEL_NAME)
@@ -159,14 +171,22 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// Model parameters above their policy ceiling.
+fn check_parameters(eff: &Effective, f: &mut Vec<Finding>) {
     for (param, ceiling) in [
-        ("temperature", "max_temperature"),
-        ("max_output_tokens", "max_output_tokens"),
+        (
+            keys::MODEL_PARAMETERS_TEMPERATURE,
+            keys::POLICY_MODEL_MAX_TEMPERATURE,
+        ),
+        (
+            keys::MODEL_PARAMETERS_MAX_OUTPUT_TOKENS,
+            keys::POLICY_MODEL_MAX_OUTPUT_TOKENS,
+        ),
     ] {
-        if let (Some(v), Some(c)) = (
-            eff.leaf(&["model", "parameters", param]),
-            eff.leaf(&["policy", "model", ceiling]),
-        ) {
+        let (name, limit) = (param[2], ceiling[2]);
+        if let (Some(v), Some(c)) = (eff.leaf(param), eff.leaf(ceiling)) {
             let (a, b) = (
                 v.node.value.as_f64().unwrap_or(0.0),
                 c.node.value.as_f64().unwrap_or(0.0),
@@ -177,17 +197,21 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
                         Code::PolicyViolation,
                         v.node.span,
                         format!(
-                            "model.parameters.{param} = {} is above the ceiling {}",
+                            "model.parameters.{name} = {} is above the ceiling {}",
                             v.node.value.short(),
                             c.node.value.short()
                         ),
                     )
                     .label("above the ceiling")
-                    .related(c.node.span, format!("policy.model.{ceiling}")),
+                    .related(c.node.span, format!("policy.model.{limit}")),
                 );
             }
         }
     }
+}
+
+/// No fallback model while `policy.model.require_fallback`.
+fn check_fallback_required(eff: &Effective, f: &mut Vec<Finding>) {
     if let Some(req) = eff.leaf(keys::POLICY_MODEL_REQUIRE_FALLBACK)
         && matches!(req.node.value, crate::model::value::Value::Boolean(true))
     {
@@ -215,11 +239,18 @@ fn check_model(eff: &Effective, f: &mut Vec<Finding>) {
 }
 
 fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
-    let conns = eff.table(keys::CONNECTIONS);
-    let conn_names: Vec<&str> = conns
+    let actions = action_nodes(eff);
+    check_tool_connections(eff, f);
+    check_actions(eff, &actions, f);
+    usage_of_definitions(eff, &actions, usage);
+}
+
+/// `tools.<name>` naming no connection.
+fn check_tool_connections(eff: &Effective, f: &mut Vec<Finding>) {
+    let conn_names: Vec<&str> = eff
+        .table(keys::CONNECTIONS)
         .map(|c| c.entries.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    let actions = action_nodes(eff);
     if let Some(tools) = eff.table(keys::TOOLS) {
         for (name, n) in tools.iter() {
             if !conn_names.contains(&name.as_str()) {
@@ -241,10 +272,14 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             }
         }
     }
+}
+
+/// Actions matching `policy.tools.deny`, or not covered by `policy.tools.allow`.
+fn check_actions(eff: &Effective, actions: &[(String, &Node)], f: &mut Vec<Finding>) {
     let deny = strings(eff.leaf(keys::POLICY_TOOLS_DENY));
     let allow_leaf = eff.leaf(keys::POLICY_TOOLS_ALLOW);
     let allow = strings(allow_leaf);
-    for (action, node) in &actions {
+    for (action, node) in actions {
         if let Some((pat, pn)) = deny.iter().find(|(p, _)| glob::matches(p, action)) {
             f.push(
                 Finding::new(
@@ -277,8 +312,12 @@ fn check_tools(eff: &Effective, f: &mut Vec<Finding>, usage: &mut Vec<Usage>) {
             );
         }
     }
-    // Warnings that depend on every agent: connections nobody uses, rules matching nothing.
-    if let Some(c) = conns {
+}
+
+/// Whether this agent uses each connection, `require_approval` glob and approval rule it
+/// inherits: the warnings depend on every agent (a definition is unused when no agent uses it).
+fn usage_of_definitions(eff: &Effective, actions: &[(String, &Node)], usage: &mut Vec<Usage>) {
+    if let Some(c) = eff.table(keys::CONNECTIONS) {
         for (name, n) in c.iter() {
             let ENode::Table(t) = n else { continue };
             let span = t.span.expect("tables have spans");

@@ -739,6 +739,8 @@ pub mod keys {
     }
 
     paths! {
+        MODEL_PARAMETERS_TEMPERATURE = ["model", "parameters", "temperature"];
+        MODEL_PARAMETERS_MAX_OUTPUT_TOKENS = ["model", "parameters", "max_output_tokens"];
         MEMORY = ["memory"];
         POLICY_MODEL_MAX_OUTPUT_TOKENS = ["policy", "model", "max_output_tokens"];
         POLICY_MODEL_MAX_TEMPERATURE = ["policy", "model", "max_temperature"];
