@@ -90,6 +90,56 @@ impl<'r> Stacks<'r> {
         out
     }
 
+    /// The merged prefix an agent layer inherits (its client's, or global's) and its client;
+    /// the client's findings join `inherited`, an unknown client is a finding of the agent.
+    fn prefix_of(
+        &self,
+        layer: &Layer,
+        inherited: &mut Vec<Finding>,
+        own: &mut Vec<Finding>,
+    ) -> (&Effective, Option<String>) {
+        let Some(n) = crate::repo::layout::client_node(&layer.table) else {
+            return (&self.global.eff, None);
+        };
+        let name = n.value.as_str().unwrap_or_default();
+        if let Some(p) = self.clients.get(name) {
+            inherited.extend(p.findings.iter().cloned());
+            return (&p.eff, Some(name.to_string()));
+        }
+        let folder = crate::repo::layout::client_folder(name);
+        if self.repo.sources.find(&folder).is_some() {
+            // The client's folder exists but its id is unusable: that finding is the agent's
+            // too, and the agent is not told the client is missing.
+            inherited.extend(
+                self.repo
+                    .findings
+                    .iter()
+                    .filter(|f| self.repo.sources.get(f.span.file).path == folder)
+                    .cloned(),
+            );
+        } else {
+            let mut f = Finding::new(
+                Code::UnknownClient,
+                n.span,
+                format!(
+                    "client `{}` has no directory under {}/",
+                    safe(name),
+                    crate::repo::layout::CLIENTS
+                ),
+            )
+            .label("unknown client");
+            f = match crate::diagnostic::did_you_mean(
+                name,
+                self.repo.clients.keys().map(String::as_str),
+            ) {
+                Some(m) => f.help(format!("did you mean `{m}`?")),
+                None => f.help(format!("create {}/ or fix the name", safe(&folder))),
+            };
+            own.push(f);
+        }
+        (&self.global.eff, None)
+    }
+
     /// Merges and checks one agent.
     pub fn agent(&self, id: &str) -> Option<AgentResult> {
         let layer = self.repo.agents.get(id)?;
@@ -107,8 +157,6 @@ impl<'r> Stacks<'r> {
                     .map(|(fid, _)| fid)
             })
             .map(Span::file_start);
-        let client_node = crate::repo::layout::client_node(&layer.table);
-        let mut client = None;
         let mut inherited: Vec<Finding> = self
             .repo
             .findings
@@ -120,62 +168,7 @@ impl<'r> Stacks<'r> {
             .cloned()
             .collect();
         inherited.extend(self.global.findings.iter().cloned());
-        let prefix = match client_node {
-            Some(n) => {
-                let name = n.value.as_str().unwrap_or_default();
-                match self.clients.get(name) {
-                    Some(p) => {
-                        client = Some(name.to_string());
-                        inherited.extend(p.findings.iter().cloned());
-                        &p.eff
-                    }
-                    // The client's folder exists but its id is unusable: that finding is the
-                    // agent's too, and the agent is not told the client is missing.
-                    None if self
-                        .repo
-                        .sources
-                        .find(&crate::repo::layout::client_folder(name))
-                        .is_some() =>
-                    {
-                        let folder = crate::repo::layout::client_folder(name);
-                        inherited.extend(
-                            self.repo
-                                .findings
-                                .iter()
-                                .filter(|f| self.repo.sources.get(f.span.file).path == folder)
-                                .cloned(),
-                        );
-                        &self.global.eff
-                    }
-                    None => {
-                        let mut f = Finding::new(
-                            Code::UnknownClient,
-                            n.span,
-                            format!(
-                                "client `{}` has no directory under {}/",
-                                safe(name),
-                                crate::repo::layout::CLIENTS
-                            ),
-                        )
-                        .label("unknown client");
-                        if let Some(m) = crate::diagnostic::did_you_mean(
-                            name,
-                            self.repo.clients.keys().map(String::as_str),
-                        ) {
-                            f = f.help(format!("did you mean `{m}`?"));
-                        } else {
-                            f = f.help(format!(
-                                "create {}/ or fix the name",
-                                crate::repo::layout::client_folder(&safe(name))
-                            ));
-                        }
-                        own.push(f);
-                        &self.global.eff
-                    }
-                }
-            }
-            None => &self.global.eff,
-        };
+        let (prefix, client) = self.prefix_of(layer, &mut inherited, &mut own);
         let Prefix { eff, findings } = merged(prefix, layer);
         own.extend(findings);
         // A file of the stack that could not be read is its own finding: checking what the rest
