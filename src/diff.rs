@@ -174,7 +174,11 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
     Some(Side {
         client: a.client.clone(),
         // The patch shows values as every other output does: secrets redacted.
-        toml: to_toml(&crate::check::secret::redact_json("", &doc), &dg),
+        toml: if crate::check::secret::has_secret("", &doc) {
+            to_toml(&crate::check::secret::redact_json("", &doc), &dg)
+        } else {
+            to_toml(&doc, &dg)
+        },
         digest: dg,
         leaves,
         errors: Vec::new(),

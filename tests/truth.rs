@@ -267,6 +267,7 @@ fn color_always_colours_every_human_output_and_never_none() {
         &["audit"],
         &["explain", "bot", "agent.risk_tier", "--rev", "HEAD"],
         &["inventory", "--rev", "HEAD"],
+        &["render", "bot", "--rev", "HEAD", "--explain"],
     ]
     .iter()
     .map(|a| a.iter().map(|s| s.to_string()).collect())

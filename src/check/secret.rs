@@ -5,6 +5,18 @@
 //! `*secret*`, `*password*` or `*api_key*`. References (`vault://...`, `env:NAME`) are never
 //! secrets. A secret is never printed whole: [`redact`] keeps a short prefix.
 
+/// What every known credential form starts with (`gh` covers GitHub's prefixes).
+const TOKEN_STARTS: [&str; 8] = [
+    "sk-",
+    "gh",
+    "github_pat_",
+    "xox",
+    "AKIA",
+    "ASIA",
+    "glpat-",
+    "-----BEGIN",
+];
+
 /// Why a value looks like a credential, or `None`.
 pub fn detect(key: &str, value: &str) -> Option<&'static str> {
     let v = value.trim();
@@ -12,26 +24,8 @@ pub fn detect(key: &str, value: &str) -> Option<&'static str> {
     if v.len() < 15 || v.starts_with("vault://") || v.starts_with("env:") {
         return None;
     }
-    if v.contains("-----BEGIN") && v.contains("PRIVATE KEY") {
-        return Some("a PEM private key");
-    }
-    let maybe_token = ["sk-", "gh", "github_pat_", "xox", "AKIA", "ASIA", "glpat-"]
-        .iter()
-        .any(|p| v.contains(p));
-    if maybe_token {
-        for word in v.split(|c: char| {
-            c.is_whitespace()
-                || c == '"'
-                || c == '\''
-                || c == '='
-                || c == ','
-                || c == '&'
-                || c == '?'
-        }) {
-            if let Some(kind) = known_token(word) {
-                return Some(kind);
-            }
-        }
+    if let Some((_, kind)) = locate(v) {
+        return Some(kind);
     }
     let sensitive = [
         "token",
@@ -114,6 +108,10 @@ fn looks_random(v: &str) -> bool {
 /// Where a credential of a known form (a token prefix, a PEM private key) stands in free text (a
 /// fragment file, an inline `text`), as a byte range, and what it looks like.
 pub fn locate(text: &str) -> Option<(std::ops::Range<usize>, &'static str)> {
+    // Every form below starts with one of these: most text holds none and is passed at once.
+    if !TOKEN_STARTS.iter().any(|p| text.contains(p)) {
+        return None;
+    }
     if let Some(start) = text.find("-----BEGIN")
         && text[start..].contains("PRIVATE KEY")
     {
@@ -180,9 +178,7 @@ pub fn redact_path(path: &crate::model::key_path::KeyPath) -> String {
 pub fn redact_json(key: &str, v: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value as Json;
     match v {
-        Json::String(s) if detect(key, s).is_some() || locate(s).is_some() => {
-            Json::String(redact(s))
-        }
+        Json::String(s) if detect(key, s).is_some() => Json::String(redact(s)),
         Json::Array(a) => Json::Array(a.iter().map(|x| redact_json(key, x)).collect()),
         Json::Object(o) => Json::Object(
             o.iter()
@@ -197,6 +193,28 @@ pub fn redact_json(key: &str, v: &serde_json::Value) -> serde_json::Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// `v` as opl may show it ([`redact_json`]), copied only when something in it is redacted.
+pub fn redacted(key: &str, v: serde_json::Value) -> serde_json::Value {
+    if has_secret(key, &v) {
+        redact_json(key, &v)
+    } else {
+        v
+    }
+}
+
+/// True when [`redact_json`] would redact something in `v`.
+pub fn has_secret(key: &str, v: &serde_json::Value) -> bool {
+    use serde_json::Value as Json;
+    match v {
+        Json::String(s) => detect(key, s).is_some(),
+        Json::Array(a) => a.iter().any(|x| has_secret(key, x)),
+        Json::Object(o) => o
+            .iter()
+            .any(|(k, x)| locate(k).is_some() || has_secret(k, x)),
+        _ => false,
     }
 }
 

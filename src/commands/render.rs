@@ -47,7 +47,7 @@ pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
                 .unwrap_or_default();
             format!(
                 "# agent {id}{client}\n# digest: {dg}\n\n{}",
-                crate::merge::provenance::human(&prov, ctx.style.width)
+                crate::merge::provenance::human(&prov, ctx.style)
             )
         }
     };

@@ -86,7 +86,7 @@ pub fn shown(path: &KeyPath, node: &Node) -> Json {
         Segment::Key(k) => Some(k.as_str()),
         Segment::Id(_) => None,
     });
-    crate::check::secret::redact_json(key.unwrap_or_default(), &to_json(&node.value))
+    crate::check::secret::redacted(key.unwrap_or_default(), to_json(&node.value))
 }
 
 /// Every leaf of the agent's effective config with its provenance. With `rendered_only`, leaves
@@ -150,7 +150,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
             out.push(Provenance {
                 path: crate::check::secret::redact_path(&p),
                 key_path: p,
-                value: crate::check::secret::redact_json("", &Json::String(text.clone())),
+                value: crate::check::secret::redacted("", Json::String(text.clone())),
                 class: Some(Class::Append),
                 origin: Some(Origin::of(repo, Span::file_start(*fid))),
                 shadowed: Vec::new(),
@@ -190,7 +190,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
             out.push(Provenance {
                 path: crate::check::secret::redact_path(&p),
                 key_path: p,
-                value: crate::check::secret::redact_json("", v),
+                value: crate::check::secret::redacted("", v.clone()),
                 class: None,
                 origin,
                 shadowed: Vec::new(),
@@ -262,7 +262,8 @@ pub fn short(v: &Json, max: usize) -> String {
 }
 
 /// The aligned human form of a provenance list.
-pub fn human(list: &[Provenance], width: usize) -> String {
+pub fn human(list: &[Provenance], style: crate::output::Style) -> String {
+    let width = style.width;
     let pw = list
         .iter()
         .map(|p| p.path.chars().count())
@@ -278,7 +279,13 @@ pub fn human(list: &[Provenance], width: usize) -> String {
             (Some(o), None) => o.to_string(),
             (None, None) => String::new(),
         };
-        out.push_str(&format!("{:<pw$}  {:<vw$}  {}\n", safe(&p.path), v, from));
+        let path = format!("{:<pw$}", safe(&p.path));
+        out.push_str(&format!(
+            "{}  {:<vw$}  {}\n",
+            crate::output::paint(&path, "1", style.color),
+            v,
+            from
+        ));
         for s in &p.shadowed {
             out.push_str(&format!(
                 "{:<pw$}    shadows {:<w$} {}\n",
