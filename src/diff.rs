@@ -63,10 +63,11 @@ pub struct AgentDiff {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors_after: Vec<Code>,
     pub changes: Vec<Change>,
+    /// The rendered documents, for `--format patch`.
     #[serde(skip)]
-    pub toml_before: String,
+    pub doc_before: Option<Json>,
     #[serde(skip)]
-    pub toml_after: String,
+    pub doc_after: Option<Json>,
 }
 
 impl AgentDiff {
@@ -132,7 +133,8 @@ struct Side {
     client: Option<String>,
     /// Empty for an invalid side.
     digest: String,
-    toml: String,
+    /// The rendered document; `None` for an invalid side.
+    doc: Option<Json>,
     leaves: Leaves,
     /// The codes of the errors that keep the document from being built; empty when valid.
     errors: Vec<Code>,
@@ -156,7 +158,7 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
         return Some(Side {
             client: a.client.clone(),
             digest: String::new(),
-            toml: String::new(),
+            doc: None,
             leaves: Leaves::new(),
             errors,
             error_files: blocking
@@ -173,12 +175,7 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
         .collect();
     Some(Side {
         client: a.client.clone(),
-        // The patch shows values as every other output does: secrets redacted.
-        toml: if crate::check::secret::has_secret("", &doc) {
-            to_toml(&crate::check::secret::redact_json("", &doc), &dg)
-        } else {
-            to_toml(&doc, &dg)
-        },
+        doc: Some(doc),
         digest: dg,
         leaves,
         errors: Vec::new(),
@@ -302,8 +299,8 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         valid_after: b.as_ref().is_none_or(Side::valid),
         errors_before: a.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
         errors_after: b.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
-        toml_before: a.map(|s| s.toml).unwrap_or_default(),
-        toml_after: b.map(|s| s.toml).unwrap_or_default(),
+        doc_before: a.and_then(|s| s.doc),
+        doc_after: b.and_then(|s| s.doc),
         changes,
     })
 }
@@ -542,7 +539,16 @@ pub fn patch(report: &Report) -> String {
         .iter()
         .filter(|a| a.valid_before && a.valid_after)
     {
-        let d = similar::TextDiff::from_lines(&a.toml_before, &a.toml_after);
+        // The patch shows values as every other output does: secrets redacted.
+        let toml = |doc: &Option<Json>, digest: &Option<String>| match (doc, digest) {
+            (Some(d), Some(dg)) => to_toml(&crate::check::secret::redacted("", d.clone()), dg),
+            _ => String::new(),
+        };
+        let (before, after) = (
+            toml(&a.doc_before, &a.digest_before),
+            toml(&a.doc_after, &a.digest_after),
+        );
+        let d = similar::TextDiff::from_lines(&before, &after);
         let old = if a.status == Status::Added {
             "/dev/null".to_string()
         } else {

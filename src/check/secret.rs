@@ -5,10 +5,14 @@
 //! `*secret*`, `*password*` or `*api_key*`. References (`vault://...`, `env:NAME`) are never
 //! secrets. A secret is never printed whole: [`redact`] keeps a short prefix.
 
-/// What every known credential form starts with (`gh` covers GitHub's prefixes).
-const TOKEN_STARTS: [&str; 8] = [
+/// What every known credential form starts with.
+const TOKEN_STARTS: [&str; 12] = [
     "sk-",
-    "gh",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
     "github_pat_",
     "xox",
     "AKIA",
@@ -16,6 +20,22 @@ const TOKEN_STARTS: [&str; 8] = [
     "glpat-",
     "-----BEGIN",
 ];
+
+/// True when one of [`TOKEN_STARTS`] occurs in `b` (vectorised substring searches: prompts are
+/// long and nearly always clean).
+fn may_hold_token(b: &[u8]) -> bool {
+    use std::sync::OnceLock;
+    static FINDERS: OnceLock<Vec<memchr::memmem::Finder<'static>>> = OnceLock::new();
+    FINDERS
+        .get_or_init(|| {
+            TOKEN_STARTS
+                .iter()
+                .map(|p| memchr::memmem::Finder::new(p.as_bytes()))
+                .collect()
+        })
+        .iter()
+        .any(|f| f.find(b).is_some())
+}
 
 /// Why a value looks like a credential, or `None`.
 pub fn detect(key: &str, value: &str) -> Option<&'static str> {
@@ -108,8 +128,9 @@ fn looks_random(v: &str) -> bool {
 /// Where a credential of a known form (a token prefix, a PEM private key) stands in free text (a
 /// fragment file, an inline `text`), as a byte range, and what it looks like.
 pub fn locate(text: &str) -> Option<(std::ops::Range<usize>, &'static str)> {
-    // Every form below starts with one of these: most text holds none and is passed at once.
-    if !TOKEN_STARTS.iter().any(|p| text.contains(p)) {
+    // Every form below is at least 15 characters and starts with one of TOKEN_STARTS: most
+    // text holds none and is passed in one scan.
+    if text.len() < 15 || !may_hold_token(text.as_bytes()) {
         return None;
     }
     if let Some(start) = text.find("-----BEGIN")
@@ -120,10 +141,7 @@ pub fn locate(text: &str) -> Option<(std::ops::Range<usize>, &'static str)> {
             .map_or(text.len(), |e| start + e);
         return Some((start..end, "a PEM private key"));
     }
-    let word = |w: &str| {
-        w.trim_end_matches(['.', ';', ':', '!', ']', '}'])
-            .to_string()
-    };
+    let word = |w: &str| w.trim_end_matches(['.', ';', ':', '!', ']', '}']).len();
     let is_sep = |c: char| {
         c.is_whitespace()
             || matches!(
@@ -139,9 +157,9 @@ pub fn locate(text: &str) -> Option<(std::ops::Range<usize>, &'static str)> {
         match (is_sep(c), start) {
             (false, None) => start = Some(i),
             (true, Some(s)) => {
-                let w = word(&text[s..i]);
-                if let Some(kind) = known_token(&w) {
-                    return Some((s..s + w.len(), kind));
+                let end = s + word(&text[s..i]);
+                if let Some(kind) = known_token(&text[s..end]) {
+                    return Some((s..end, kind));
                 }
                 start = None;
             }
