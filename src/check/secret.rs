@@ -21,10 +21,19 @@ const TOKEN_STARTS: [&str; 12] = [
     "-----BEGIN",
 ];
 
-/// True when one of [`TOKEN_STARTS`] occurs in `b` (vectorised substring searches: prompts are
-/// long and nearly always clean).
+/// True when one of [`TOKEN_STARTS`] occurs in `b` (long text, such as prompts, with vectorised
+/// substring searches).
 fn may_hold_token(b: &[u8]) -> bool {
     use std::sync::OnceLock;
+    // Short text: one pass, looking further only where a prefix could start.
+    if b.len() < 256 {
+        return b.iter().enumerate().any(|(i, c)| {
+            matches!(c, b's' | b'g' | b'x' | b'A' | b'-')
+                && TOKEN_STARTS
+                    .iter()
+                    .any(|p| b[i..].starts_with(p.as_bytes()))
+        });
+    }
     static FINDERS: OnceLock<Vec<memchr::memmem::Finder<'static>>> = OnceLock::new();
     FINDERS
         .get_or_init(|| {
@@ -237,12 +246,20 @@ pub fn has_secret(key: &str, v: &serde_json::Value) -> bool {
 }
 
 /// A redacted form: the first few characters, then the length.
+///
+/// A short fingerprint (24 bits of its SHA-256) keeps two different secrets apart, so a history
+/// or a diff still sees a secret change, without revealing anything usable about it.
 pub fn redact(value: &str) -> String {
+    use sha2::Digest;
     let keep: String = value.chars().take(4).collect();
+    let hash = sha2::Sha256::digest(value.as_bytes());
     format!(
-        "{}… (redacted, {} chars)",
+        "{}… (redacted, {} chars, #{:02x}{:02x}{:02x})",
         crate::model::source::safe(&keep),
-        value.chars().count()
+        value.chars().count(),
+        hash[0],
+        hash[1],
+        hash[2]
     )
 }
 
@@ -297,6 +314,16 @@ mod tests {
             assert!(!shown.contains(whole), "{shown}");
         }
         assert!(shown.contains("plain"));
+    }
+
+    #[test]
+    fn two_secrets_redact_apart() {
+        let (a, b) = (
+            redact("sk-abcdefghijklmnopqrstuvwxyz0123"),
+            redact("sk-abcdefghijklmnopqrstuvwxyz0124"),
+        );
+        assert_ne!(a, b);
+        assert!(a.starts_with("sk-a… (redacted, 33 chars, #"), "{a}");
     }
 
     #[test]
