@@ -62,6 +62,12 @@ pub enum Command {
     ///
     /// Example: opl diff main HEAD --format markdown
     Diff(DiffArgs),
+    /// May an agent perform an action with these arguments, and who must approve?
+    ///
+    /// Exit status: 0 whenever a decision was made (whatever it is), 2 for usage errors.
+    ///
+    /// Example: opl decide support-bot shopify.create_refund --arg amount=900
+    Decide(DecideArgs),
     /// The CI gate: validate, and with --base report the blast radius and widening changes.
     ///
     /// Example: opl check --base origin/main --deny-widening --format github
@@ -271,6 +277,25 @@ pub struct CheckArgs {
     pub deny_warnings: bool,
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The agent.
+    pub agent: String,
+    /// The action, `connection.tool`.
+    pub action: String,
+    /// An argument: NAME=VALUE, VALUE as JSON when it parses (`amount=900` is a number, `note=hi`
+    /// a string); a dotted NAME builds nested objects (`refund.amount=900`).
+    #[arg(long = "arg", value_name = "NAME=VALUE")]
+    pub args: Vec<String>,
+    /// All arguments as one JSON object (merged under the --arg values).
+    #[arg(long, value_name = "JSON")]
+    pub args_json: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
 }
 
 #[derive(Debug, Args)]

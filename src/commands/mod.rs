@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod codeowners;
+pub mod decide;
 pub mod diff;
 pub mod explain;
 pub mod graph;

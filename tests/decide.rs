@@ -1,0 +1,329 @@
+//! `opl decide` and the library's `Decider`: every rule of spec section 10, both ways.
+
+mod common;
+
+use common::{TestRepo, base_repo, opl};
+use opl::policy::{Decider, Level};
+use opl::repo::snapshot::Memory;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const POLICY: &str = r#"[connections.shop]
+system = "Shop"
+
+[connections.crm]
+system = "CRM"
+
+[policy.tools]
+allow = ["shop.*", "crm.*"]
+deny = ["*.delete_*"]
+require_approval = ["*.send_bulk_*"]
+
+[policy.approvals]
+rules = [
+  { id = "big", action = "shop.refund", when = { arg = "amount", gt = 500 }, require = "approval", approvers = ["role:finance"] },
+  { id = "huge", action = "shop.refund", when = { arg = "amount", gte = 10000 }, require = "deny" },
+  { id = "eur", action = "shop.refund", when = { arg = "refund.currency", eq = "eur" }, require = "approval", approvers = ["role:eu-desk"] },
+  { id = "notes", action = "crm.note", require = "notify" },
+]
+"#;
+
+const BOT: &str = r#"[agent]
+client = "acme"
+purpose = "Help"
+owner = "user:ann"
+
+[tools.shop]
+use = ["refund", "send_bulk_mail", "get"]
+
+[tools.crm]
+use = ["note", "export"]
+"#;
+
+fn repo() -> tempfile::TempDir {
+    base_repo(&[("global/policy.toml", POLICY), ("agents/bot.toml", BOT)])
+}
+
+fn decide(dir: &std::path::Path, action: &str, args: &[&str]) -> Value {
+    let mut cmd = opl();
+    cmd.arg("-C")
+        .arg(dir)
+        .args(["decide", "bot", action, "--format", "json"]);
+    for a in args {
+        cmd.args(["--arg", a]);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ids(v: &Value, list: &str) -> Vec<String> {
+    v[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["id"]
+                .as_str()
+                .or(s["glob"].as_str())
+                .unwrap_or(s["kind"].as_str().unwrap())
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_ladder_thresholds_and_fail_closed_arguments() {
+    let d = repo();
+    let usd = "refund.currency=usd";
+    let v = decide(d.path(), "shop.refund", &["amount=100", usd]);
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["sources"], json!([]));
+    assert_eq!(v["approvers"], json!([]));
+    // At the threshold, the rule does not apply (gt); above it, it does.
+    assert_eq!(
+        decide(d.path(), "shop.refund", &["amount=500", usd])["decision"],
+        "allow"
+    );
+    let v = decide(d.path(), "shop.refund", &["amount=501", usd]);
+    assert_eq!(v["decision"], "approval");
+    assert_eq!(ids(&v, "sources"), ["big"]);
+    assert_eq!(v["approvers"], json!(["role:finance"]));
+    assert_eq!(v["sources"][0]["file"], "global/policy.toml");
+    assert_eq!(v["sources"][0]["line"], 14);
+    assert_eq!(v["sources"][0]["layer"], "global");
+    // The highest level wins; lower ones are listed apart; a float compares with an integer.
+    let v = decide(d.path(), "shop.refund", &["amount=10000.0", usd]);
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(ids(&v, "sources"), ["huge"]);
+    assert_eq!(ids(&v, "also_applied"), ["big"]);
+    assert_eq!(v["approvers"], json!([]));
+    // A missing or mistyped argument applies every rule that needs it, each name once.
+    let v = decide(d.path(), "shop.refund", &[]);
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["missing_args"], json!(["amount", "refund.currency"]));
+    let v = decide(
+        d.path(),
+        "shop.refund",
+        &["amount=\"900\"", "refund.currency=usd"],
+    );
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["missing_args"], json!(["amount"]));
+    // Nested arguments; approvers are the union over the rules at `approval`.
+    let v = decide(
+        d.path(),
+        "shop.refund",
+        &["amount=900", "refund.currency=eur"],
+    );
+    assert_eq!(v["decision"], "approval");
+    assert_eq!(ids(&v, "sources"), ["big", "eur"]);
+    assert_eq!(v["approvers"], json!(["role:finance", "role:eu-desk"]));
+    assert_eq!(
+        v["args"],
+        json!({"amount": 900, "refund": {"currency": "eur"}})
+    );
+}
+
+#[test]
+fn denials_notices_and_the_default_target_as_approver() {
+    let d = repo();
+    let v = decide(d.path(), "shop.nothing", &[]);
+    assert_eq!(v["reason"], "not-in-use");
+    let v = decide(d.path(), "crm.note", &[]);
+    assert_eq!(v["decision"], "notify");
+    assert_eq!(ids(&v, "sources"), ["notes"]);
+    let v = decide(d.path(), "shop.send_bulk_mail", &[]);
+    assert_eq!(v["decision"], "approval");
+    assert_eq!(v["sources"][0]["kind"], "require-approval");
+    // BASE's escalation default target is `oncall`, who is group:oncall.
+    assert_eq!(v["approvers"], json!(["group:oncall"]));
+    assert_eq!(decide(d.path(), "shop.get", &[])["decision"], "allow");
+    assert_eq!(decide(d.path(), "crm.export", &[])["decision"], "allow");
+}
+
+/// A denied or not-allowed action in use is an error of the config (spec 6), so the agent is
+/// invalid and nothing is allowed; the deny and allow steps themselves hold for a config checked
+/// without its findings.
+#[test]
+fn denied_and_not_allowed_actions() {
+    let files: Vec<(&str, String)> = common::BASE
+        .iter()
+        .map(|(p, t)| (*p, t.to_string()))
+        .chain([
+            (
+                "global/policy.toml",
+                POLICY.replace("allow = [\"shop.*\", \"crm.*\"]", "allow = [\"shop.*\"]"),
+            ),
+            (
+                "agents/bot.toml",
+                BOT.replace("\"refund\",", "\"refund\", \"delete_order\","),
+            ),
+        ])
+        .collect();
+    let repo = opl::repo::layer::load(&Memory::new(files)).unwrap();
+    let decider = Decider::new(&repo);
+    let d = decider
+        .decide("bot", "shop.delete_order", &json!({}))
+        .unwrap();
+    assert_eq!((d.decision, d.reason), (Level::Deny, Some("invalid")));
+    assert!(
+        d.findings.iter().any(|f| f.starts_with("denied-action")),
+        "{:?}",
+        d.findings
+    );
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.starts_with("not-allowed-action")),
+        "{:?}",
+        d.findings
+    );
+    let stacks = opl::merge::stack::Stacks::new(&repo);
+    let mut a = stacks.agent("bot").unwrap();
+    a.own.clear();
+    a.inherited.clear();
+    let d = opl::policy::decide_for(&repo, &a, "shop.delete_order", &json!({}));
+    assert_eq!((d.decision, d.reason), (Level::Deny, Some("denied")));
+    assert_eq!(d.sources[0].glob.as_deref(), Some("*.delete_*"));
+    let d = opl::policy::decide_for(&repo, &a, "crm.note", &json!({}));
+    assert_eq!((d.decision, d.reason), (Level::Deny, Some("not-allowed")));
+    assert_eq!(
+        d.sources[0].origin.as_ref().unwrap().file,
+        "global/policy.toml"
+    );
+}
+
+#[test]
+fn invalid_and_unknown_agents() {
+    let d = base_repo(&[
+        ("global/policy.toml", POLICY),
+        ("agents/bot.toml", BOT),
+        (
+            "agents/broken.toml",
+            "[agent]\nclient = \"acme\"\npurpose = \"x\"\nowner = \"user:a\"\nrisk_tier = 3\n\n[tools.shop]\nuse = [\"get\"]\n",
+        ),
+    ]);
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["decide", "broken", "shop.get", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["decision"], &v["reason"]),
+        (&json!("deny"), &json!("invalid"))
+    );
+    assert_eq!(v["digest"], Value::Null);
+    assert!(
+        v["findings"][0].as_str().unwrap().starts_with("type: "),
+        "{v}"
+    );
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["decide", "bto", "shop.get"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("did you mean `bot`?"), "{err}");
+    // Human: one sentence, then the sources with their places.
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["decide", "bot", "shop.refund", "--arg", "amount=900"])
+        .args(["--arg", "refund.currency=usd"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(
+            "approval: agent `bot` may call `shop.refund` once approved by role:finance\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("decided by  rule big (shop.refund -> approval) when amount 900 > 500  at global/policy.toml:14:3 (global)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_decision_at_a_revision_names_it() {
+    let mut t = TestRepo::new();
+    t.write("global/policy.toml", POLICY);
+    t.write("agents/bot.toml", BOT);
+    let id = t.commit("policy").to_string();
+    t.write("agents/bot.toml", &BOT.replace("\"note\", ", ""));
+    let (code, v) = t.json(&[
+        "decide", "bot", "crm.note", "--rev", "HEAD", "--format", "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["decision"], "notify");
+    assert_eq!(v["revision"], id.as_str());
+    let (_, v) = t.json(&["decide", "bot", "crm.note", "--format", "json"]);
+    assert_eq!(v["reason"], "not-in-use");
+    assert_eq!(v["revision"], Value::Null);
+}
+
+fn decide_in(extra_rule: Option<&str>, deny: bool, args: &Value) -> Level {
+    let mut policy = POLICY.to_string();
+    if let Some(rule) = extra_rule {
+        policy = policy.replace(
+            "  { id = \"notes\"",
+            &format!("  {rule},\n  {{ id = \"notes\""),
+        );
+    }
+    if deny {
+        policy = policy.replace(
+            "deny = [\"*.delete_*\"]",
+            "deny = [\"*.delete_*\", \"shop.ref*\"]",
+        );
+    }
+    let files: Vec<(&str, String)> = common::BASE
+        .iter()
+        .map(|(p, t)| (*p, t.to_string()))
+        .chain([
+            ("global/policy.toml", policy),
+            ("agents/bot.toml", BOT.to_string()),
+        ])
+        .collect();
+    let repo = opl::repo::layer::load(&Memory::new(files)).unwrap();
+    Decider::new(&repo)
+        .decide("bot", "shop.refund", args)
+        .unwrap()
+        .decision
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Adding a rule or a deny never makes a decision less strict.
+    #[test]
+    fn a_new_rule_or_deny_never_loosens(
+        amount in prop::option::of(0u32..20000),
+        level in prop::sample::select(vec!["allow", "notify", "approval", "deny"]),
+        op in prop::sample::select(vec!["gt", "gte", "lt", "lte", "eq"]),
+        value in 0u32..20000,
+        conditional in any::<bool>(),
+        deny in any::<bool>(),
+    ) {
+        let args = match amount {
+            Some(a) => json!({"amount": a}),
+            None => json!({}),
+        };
+        let when = if conditional { format!(", when = {{ arg = \"amount\", {op} = {value} }}") } else { String::new() };
+        let approvers = if level == "approval" { ", approvers = [\"role:x\"]" } else { "" };
+        let rule = format!("{{ id = \"new\", action = \"shop.*\", require = \"{level}\"{when}{approvers} }}");
+        let before = decide_in(None, false, &args);
+        let after = decide_in(Some(&rule), deny, &args);
+        prop_assert!(after >= before, "{:?} -> {:?}", before, after);
+    }
+}
