@@ -68,6 +68,11 @@ pub enum Command {
     ///
     /// Example: opl decide support-bot shopify.create_refund --arg amount=900
     Decide(DecideArgs),
+    /// What can our agents actually do: every agent and action, with the level it gets when no
+    /// conditional rule applies (base), when all do (max), and the conditions between.
+    ///
+    /// Example: opl access --client acme-retail --format csv
+    Access(AccessArgs),
     /// The CI gate: validate, and with --base report the blast radius and widening changes.
     ///
     /// Example: opl check --base origin/main --deny-widening --format github
@@ -296,6 +301,29 @@ pub struct DecideArgs {
     pub source: SourceArgs,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
+}
+
+/// Output formats of `opl access`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AccessFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Only the agents of this client.
+    #[arg(long, value_name = "CLIENT")]
+    pub client: Option<String>,
+    /// Only these agents.
+    #[arg(long = "agent", value_name = "AGENT")]
+    pub agents: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value_t = AccessFormat::Table)]
+    pub format: AccessFormat,
 }
 
 #[derive(Debug, Args)]

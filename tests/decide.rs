@@ -327,3 +327,105 @@ proptest! {
         prop_assert!(after >= before, "{:?} -> {:?}", before, after);
     }
 }
+
+#[test]
+fn access_lists_base_max_and_the_conditions_between() {
+    let d = repo();
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["access", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |action: &str| -> Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["agent"] == "bot" && r["action"] == action)
+            .unwrap_or_else(|| panic!("no {action}: {rows}"))
+            .clone()
+    };
+    let refund = row("shop.refund");
+    assert_eq!(
+        (&refund["base"], &refund["max"]),
+        (&json!("allow"), &json!("deny"))
+    );
+    let conditions: Vec<(String, String, String)> = refund["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["level"].as_str().unwrap().into(),
+                c["when"].as_str().unwrap().into(),
+                c["rule"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        conditions,
+        [
+            ("approval".into(), "amount > 500".into(), "big".into()),
+            ("deny".into(), "amount >= 10000".into(), "huge".into()),
+            (
+                "approval".into(),
+                "refund.currency = \"eur\"".into(),
+                "eur".into()
+            ),
+        ]
+    );
+    assert_eq!(refund["approvers"], json!(["role:finance", "role:eu-desk"]));
+    assert_eq!(refund["system"], "Shop");
+    assert_eq!(refund["granted_at"]["file"], "agents/bot.toml");
+    let bulk = row("shop.send_bulk_mail");
+    assert_eq!(
+        (&bulk["base"], &bulk["max"]),
+        (&json!("approval"), &json!("approval"))
+    );
+    assert_eq!(bulk["conditions"], json!([]));
+    let note = row("crm.note");
+    assert_eq!(
+        (&note["base"], &note["max"]),
+        (&json!("notify"), &json!("notify"))
+    );
+    let get = row("shop.get");
+    assert_eq!(
+        (&get["base"], &get["max"]),
+        (&json!("allow"), &json!("allow"))
+    );
+    // CSV: one row per (agent, action), every column.
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["access", "--format", "csv", "--agent", "bot"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("agent,client,owner,risk_tier,action,")
+    );
+    assert_eq!(lines.count(), 5);
+    assert!(
+        csv.contains("approval if amount > 500 (big); deny if amount >= 10000 (huge);"),
+        "{csv}"
+    );
+    // Typed names are checked.
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["access", "--agent", "bto"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("did you mean `bot`?")
+    );
+}

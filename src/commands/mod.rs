@@ -1,5 +1,6 @@
 //! One module per subcommand: read inputs, call the core, hand results to an output writer.
 
+pub mod access;
 pub mod check;
 pub mod codeowners;
 pub mod decide;

@@ -32,6 +32,8 @@
 //! assert_eq!(large.approvers, ["role:finance"]);
 //! ```
 
+pub mod access;
+
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -244,39 +246,10 @@ pub fn decide_for(repo: &Repo, a: &AgentResult, action: &str, args: &Json) -> De
     }
     // 4. The ladder: every applying source raises the level; the highest wins.
     let mut applied: Vec<(Source, Vec<String>)> = Vec::new();
-    for g in globs(keys::POLICY_TOOLS_REQUIRE_APPROVAL) {
-        let Some(p) = g.value.as_str() else { continue };
-        if glob::matches(p, action) {
-            let who = default_target_who(eff).into_iter().collect();
-            applied.push((
-                Source {
-                    kind: SourceKind::RequireApproval,
-                    id: None,
-                    glob: Some(p.to_string()),
-                    require: Level::Approval,
-                    condition: None,
-                    origin: origin(g),
-                },
-                who,
-            ));
-        }
-    }
-    for rule in eff.list(keys::POLICY_APPROVALS_RULES) {
-        let Some(t) = rule.value.as_table() else {
-            continue;
-        };
-        let text = |k: &str| t.get(k).and_then(|n| n.value.as_str());
-        let (Some(pattern), Some(require)) =
-            (text("action"), text("require").and_then(Level::parse))
-        else {
-            continue;
-        };
-        if !glob::matches(pattern, action) {
-            continue;
-        }
-        let condition = match t.get("when") {
+    for l in ladder(repo, eff, action) {
+        let condition = match &l.when {
             None => None,
-            Some(w) => match holds(&to_json(&w.value), args) {
+            Some(w) => match holds(w, args) {
                 When::Holds(why) => Some(why),
                 When::Not => continue,
                 When::Missing(arg, why) => {
@@ -287,25 +260,12 @@ pub fn decide_for(repo: &Repo, a: &AgentResult, action: &str, args: &Json) -> De
                 }
             },
         };
-        let approvers = t
-            .get("approvers")
-            .and_then(|n| n.value.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e.value.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
         applied.push((
             Source {
-                kind: SourceKind::Rule,
-                id: elem_id(rule).map(String::from),
-                glob: Some(pattern.to_string()),
-                require,
                 condition,
-                origin: origin(rule),
+                ..l.source
             },
-            approvers,
+            l.approvers,
         ));
     }
     d.decision = applied
@@ -334,6 +294,94 @@ pub fn decide_for(repo: &Repo, a: &AgentResult, action: &str, args: &Json) -> De
         }
     }
     d
+}
+
+/// A source of the ladder that matches an action, before its condition is judged.
+pub struct Step {
+    pub source: Source,
+    /// The rule's `when`, as JSON; `None` when it always applies.
+    pub when: Option<Json>,
+    /// The approvers it contributes at `approval`.
+    pub approvers: Vec<String>,
+}
+
+/// Every `require_approval` glob and approval rule that matches `action` (spec 10, rule 4).
+pub fn ladder(repo: &Repo, eff: &crate::merge::Effective, action: &str) -> Vec<Step> {
+    let mut out = Vec::new();
+    let origin = |n: &Node| Some(Origin::of(repo, n.span));
+    let globs = eff
+        .leaf(keys::POLICY_TOOLS_REQUIRE_APPROVAL)
+        .and_then(|l| l.node.value.as_array())
+        .unwrap_or_default();
+    for g in globs {
+        let Some(p) = g.value.as_str() else { continue };
+        if glob::matches(p, action) {
+            out.push(Step {
+                source: Source {
+                    kind: SourceKind::RequireApproval,
+                    id: None,
+                    glob: Some(p.to_string()),
+                    require: Level::Approval,
+                    condition: None,
+                    origin: origin(g),
+                },
+                when: None,
+                approvers: default_target_who(eff).into_iter().collect(),
+            });
+        }
+    }
+    for rule in eff.list(keys::POLICY_APPROVALS_RULES) {
+        let Some(t) = rule.value.as_table() else {
+            continue;
+        };
+        let text = |k: &str| t.get(k).and_then(|n| n.value.as_str());
+        let (Some(pattern), Some(require)) =
+            (text("action"), text("require").and_then(Level::parse))
+        else {
+            continue;
+        };
+        if !glob::matches(pattern, action) {
+            continue;
+        }
+        out.push(Step {
+            source: Source {
+                kind: SourceKind::Rule,
+                id: elem_id(rule).map(String::from),
+                glob: Some(pattern.to_string()),
+                require,
+                condition: None,
+                origin: origin(rule),
+            },
+            when: t.get("when").map(|w| to_json(&w.value)),
+            approvers: t
+                .get("approvers")
+                .and_then(|n| n.value.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.value.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// `amount > 500`: a rule's condition in words.
+pub fn condition_text(when: &Json) -> String {
+    let arg = when.get("arg").and_then(Json::as_str).unwrap_or("?");
+    for (op, sym) in [
+        ("gt", ">"),
+        ("gte", ">="),
+        ("lt", "<"),
+        ("lte", "<="),
+        ("eq", "="),
+    ] {
+        if let Some(v) = when.get(op) {
+            return format!("{arg} {sym} {}", crate::merge::provenance::short(v, 40));
+        }
+    }
+    arg.to_string()
 }
 
 /// The `who` of the agent's `escalation.default_target` contact.

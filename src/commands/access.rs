@@ -1,0 +1,151 @@
+//! `opl access`: every agent and action it uses, with its base and max levels and the conditions
+//! between them.
+
+use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
+use crate::cli::{AccessArgs, AccessFormat};
+use crate::model::source::safe;
+use crate::output::{csv_field, paint};
+use crate::policy::access::{AccessRow, access};
+
+/// The columns of the CSV, Markdown and table forms.
+const COLUMNS: &[&str] = &[
+    "agent",
+    "client",
+    "owner",
+    "risk_tier",
+    "action",
+    "system",
+    "data_classification",
+    "auth_mode",
+    "base",
+    "max",
+    "conditions",
+    "approvers",
+    "granted_at",
+];
+
+fn cell(r: &AccessRow, c: &str) -> String {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    match c {
+        "agent" => r.agent.clone(),
+        "client" => opt(&r.client),
+        "owner" => r.owner.clone(),
+        "risk_tier" => r.risk_tier.clone(),
+        "action" => r.action.clone(),
+        "system" => opt(&r.system),
+        "data_classification" => opt(&r.data_classification),
+        "auth_mode" => opt(&r.auth_mode),
+        "base" => match r.reason {
+            Some(why) => format!("deny ({why})"),
+            None => r.base.to_string(),
+        },
+        "max" => r.max.to_string(),
+        "conditions" => r.conditions_text(),
+        "approvers" => r.approvers.join(" "),
+        "granted_at" => r
+            .granted_at
+            .as_ref()
+            .map(|o| format!("{}:{}", o.file, o.line))
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Runs `opl access`.
+pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
+    let (_, repo) = open_source(ctx, &args.source)?;
+    for a in &args.agents {
+        if !repo.agents.contains_key(a) {
+            return Err(unknown_agent(&repo, a));
+        }
+    }
+    if let Some(c) = &args.client
+        && !repo.clients.contains_key(c)
+    {
+        let hint = crate::diagnostic::did_you_mean(c, repo.clients.keys().map(String::as_str))
+            .map(|m| format!(" (did you mean `{m}`?)"))
+            .unwrap_or_default();
+        return Err(Failure(format!(
+            "no client `{}` in this repository{hint}",
+            safe(c)
+        )));
+    }
+    let wanted = |id: &str, client: Option<&str>| {
+        (args.agents.is_empty() || args.agents.iter().any(|a| a == id))
+            && args.client.as_deref().is_none_or(|c| client == Some(c))
+    };
+    let rows = access(&repo, &wanted);
+    let text = match args.format {
+        AccessFormat::Json => crate::output::json_text(&rows),
+        AccessFormat::Csv => {
+            let mut out = COLUMNS.join(",") + "\n";
+            for r in &rows {
+                let line: Vec<String> = COLUMNS.iter().map(|c| csv_field(&cell(r, c))).collect();
+                out.push_str(&line.join(","));
+                out.push('\n');
+            }
+            out
+        }
+        AccessFormat::Markdown => {
+            let mut out = format!(
+                "| {} |\n|{}\n",
+                COLUMNS.join(" | "),
+                "---|".repeat(COLUMNS.len())
+            );
+            for r in &rows {
+                let cells: Vec<String> = COLUMNS
+                    .iter()
+                    .map(|c| safe(&cell(r, c)).replace('|', "\\|"))
+                    .collect();
+                out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            }
+            out
+        }
+        AccessFormat::Table => table(&rows, ctx.style.color),
+    };
+    emit(ctx.out, &text)?;
+    Ok(crate::EXIT_CLEAN)
+}
+
+/// Agent, action, base, max, conditions and approvers, aligned.
+fn table(rows: &[AccessRow], color: bool) -> String {
+    let cols = ["agent", "action", "base", "max", "conditions", "approvers"];
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| safe(&cell(r, c))).collect())
+        .collect();
+    let heads = ["AGENT", "ACTION", "BASE", "MAX", "CONDITIONS", "APPROVERS"];
+    let mut w: Vec<usize> = heads.iter().map(|h| h.chars().count()).collect();
+    for row in &cells {
+        for (i, c) in row.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |vals: &[String]| {
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| format!("{v:<width$}", width = w[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = paint(&line(&heads.map(String::from)), "1", color) + "\n";
+    for row in &cells {
+        out.push_str(&line(row));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} of {}\n",
+        crate::output::plural(rows.len(), "action"),
+        crate::output::plural(
+            {
+                let mut a: Vec<&str> = rows.iter().map(|r| r.agent.as_str()).collect();
+                a.dedup();
+                a.len()
+            },
+            "agent"
+        )
+    ));
+    out
+}
