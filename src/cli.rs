@@ -68,6 +68,12 @@ pub enum Command {
     ///
     /// Example: opl decide support-bot shopify.create_refund --arg amount=900
     Decide(DecideArgs),
+    /// Run the policy tests: the [[case]] and [[invariant]] tables of tests/**/*.toml.
+    ///
+    /// Exit status: 0 all pass, 1 any failure, 2 when a test file itself is wrong.
+    ///
+    /// Example: opl test --format junit > opl-tests.xml
+    Test(TestArgs),
     /// What can our agents actually do: every agent and action, with the level it gets when no
     /// conditional rule applies (base), when all do (max), and the conditions between.
     ///
@@ -301,6 +307,25 @@ pub struct DecideArgs {
     pub source: SourceArgs,
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
+}
+
+/// Output formats of `opl test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Human,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Only these test files (paths relative to the config root). Default: tests/**/*.toml.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
 }
 
 /// Output formats of `opl access`.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestRepo, base_repo, opl};
+use common::{TestRepo, base_repo, opl, write_tree};
 use opl::policy::{Decider, Level};
 use opl::repo::snapshot::Memory;
 use proptest::prelude::*;
@@ -428,4 +428,97 @@ fn access_lists_base_max_and_the_conditions_between() {
             .unwrap()
             .contains("did you mean `bot`?")
     );
+}
+
+#[test]
+fn opl_test_passes_fails_and_refuses_a_wrong_test_file() {
+    let d = base_repo(&[
+        ("global/policy.toml", POLICY),
+        ("agents/bot.toml", BOT),
+        (
+            "tests/refunds.toml",
+            "[[case]]\nname = \"big refunds\"\nagent = \"bot\"\naction = \"shop.refund\"\nargs = { amount = 900, refund = { currency = \"usd\" } }\nexpect = \"approval\"\napprovers = [\"role:finance\"]\nrules = [\"big\"]\n\n[[case]]\nname = \"wrong on purpose\"\nagent = \"bot\"\naction = \"shop.refund\"\nargs = { amount = 900 }\nexpect = \"allow\"\n\n[[invariant]]\nname = \"bulk mail needs a human\"\nactions = \"*.send_bulk_*\"\nat_least = \"approval\"\n\n[[invariant]]\nname = \"notes are at most notified\"\nactions = \"crm.*\"\nat_most = \"allow\"\n",
+        ),
+    ]);
+    let run = |args: &[&str]| {
+        let out = opl().arg("-C").arg(d.path()).args(args).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let (code, text) = run(&["test"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("ok   big refunds (bot shop.refund): approval"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL wrong on purpose (bot shop.refund): expected allow, got approval (decided by: big, eur; missing args: refund.currency)  tests/refunds.toml:10"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok   bulk mail needs a human: holds for 1 (agent, action) pairs"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "FAIL notes are at most notified (bot crm.note): expected at most allow, got notify"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("2 passed, 2 failed\n"), "{text}");
+    let (_, json) = run(&["test", "--format", "json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["summary"], json!({"passed": 2, "failed": 2}));
+    assert_eq!(v["tests"][1]["line"], 10);
+    let (_, xml) = run(&["test", "--format", "junit"]);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failures: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .map(|n| n.attribute("message").unwrap())
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            "expected allow, got approval",
+            "expected at most allow, got notify"
+        ]
+    );
+    // A wrong test file is an error of its own (exit 2), with where and a did-you-mean.
+    write_tree(
+        d.path(),
+        &[(
+            "tests/refunds.toml",
+            "[[case]]\nname = \"x\"\nagent = \"bto\"\naction = \"shop.refund\"\nexpect = \"aproval\"\nargz = {}\n",
+        )],
+    );
+    let (code, json) = run(&["test", "--format", "json"]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let found: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().into(),
+                f["help"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&("unknown-agent".into(), "did you mean `bot`?".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("type".into(), "did you mean `approval`?".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("unknown-key".into(), "did you mean `args`?".into())),
+        "{found:?}"
+    );
+    assert_eq!(v["findings"][0]["file"], "tests/refunds.toml");
 }

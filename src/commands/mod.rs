@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod manual;
 pub mod render;
 pub mod schema;
+pub mod test;
 pub mod validate;
 
 use std::io::Write;

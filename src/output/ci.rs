@@ -142,7 +142,7 @@ pub fn sarif(findings: &[JsonFinding]) -> String {
 /// XML 1.0 cannot carry (C0 controls but tab and newline, U+FFFE, U+FFFF) written as `\u{..}`,
 /// as opl writes control characters everywhere else. Newlines and tabs are character references,
 /// so attribute values keep them.
-fn xml(s: &str) -> String {
+pub fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

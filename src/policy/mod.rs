@@ -33,6 +33,7 @@
 //! ```
 
 pub mod access;
+pub mod suite;
 
 use serde::Serialize;
 use serde_json::Value as Json;
