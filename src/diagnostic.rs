@@ -92,6 +92,7 @@ codes! {
     UnusedConnection = "unused-connection", Warning, false, "a connection no agent uses";
     Hoist = "hoist", Warning, false, "a value every agent of a client, or every client, sets identically";
     CodeownersDrift = "codeowners-drift", Warning, false, "the CODEOWNERS file disagrees with the layers' meta.owner";
+    TestFailed = "test-failed", Error, false, "a policy test of tests/ fails";
     UnknownAgent = "unknown-agent", Error, false, "a policy test names no agent of the repository";
     WideningChange = "widening-change", Warning, false, "a change between two revisions that widens what an agent may do";
 }

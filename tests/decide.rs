@@ -522,3 +522,42 @@ fn opl_test_passes_fails_and_refuses_a_wrong_test_file() {
     );
     assert_eq!(v["findings"][0]["file"], "tests/refunds.toml");
 }
+
+#[test]
+fn check_reports_failing_tests_as_findings_in_every_format() {
+    let d = base_repo(&[
+        ("global/policy.toml", POLICY),
+        ("agents/bot.toml", BOT),
+        (
+            "tests/notes.toml",
+            "[[case]]\nname = \"notes are free\"\nagent = \"bot\"\naction = \"crm.note\"\nexpect = \"allow\"\n",
+        ),
+    ]);
+    let run = |format: &str| {
+        let out = opl()
+            .arg("-C")
+            .arg(d.path())
+            .args(["check", "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let v: Value = serde_json::from_str(&run("json")).unwrap();
+    let f = &v["findings"][0];
+    assert_eq!(f["code"], "test-failed");
+    assert_eq!(f["file"], "tests/notes.toml");
+    assert_eq!(f["line"], 1);
+    assert_eq!(
+        f["message"],
+        "policy test notes are free (bot crm.note): expected allow, got notify (decided by: notes)"
+    );
+    assert_eq!(v["summary"]["errors"], 1);
+    assert!(run("github").starts_with("::error file=tests/notes.toml,line=1,"));
+    let sarif: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "test-failed");
+    let junit = run("junit");
+    roxmltree::Document::parse(&junit).unwrap();
+    assert!(junit.contains("<failure type=\"test-failed\""), "{junit}");
+    assert!(run("human").contains("1 error, 0 warnings"));
+}

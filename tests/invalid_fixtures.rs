@@ -85,7 +85,7 @@ fn every_code_has_an_invalid_case() {
         // codeowners-drift: `opl check` reports it against a git work tree (tests/lints.rs);
         // widening-change: `opl check --base` reports it between two commits (tests/git.rs);
         // too-many-files: a million paths, tested in src/layer.rs on a memory snapshot;
-        // unknown-agent: `opl test` reports it in a test file (tests/decide.rs).
+        // unknown-agent, test-failed: `opl test` and `opl check` report them (tests/decide.rs).
         if matches!(
             code,
             "file-too-large"
@@ -93,6 +93,7 @@ fn every_code_has_an_invalid_case() {
                 | "widening-change"
                 | "too-many-files"
                 | "unknown-agent"
+                | "test-failed"
         ) {
             continue;
         }

@@ -54,6 +54,15 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             args.deny_widening,
         ));
     }
+    // The policy tests: a wrong test file and every failing test are findings.
+    let suite = crate::repo::load::load_tests(&root, git.as_ref(), &head, &mut repo, &[])?;
+    if suite.files > 0 {
+        findings.extend(suite.findings.iter().cloned());
+        if suite.findings.is_empty() {
+            let outcomes = crate::policy::suite::run(&repo, &suite);
+            findings.extend(crate::policy::suite::failures(&outcomes));
+        }
+    }
     apply_lints(&mut findings, &repo.allowed_lints);
     normalize(&mut findings, &repo.sources);
     let mut extra = serde_json::Map::new();

@@ -1,38 +1,29 @@
 //! `opl test`: the policy tests of `tests/**/*.toml` against one state's decisions.
 
-use super::{Ctx, Failure, Outcome, emit, locate, state_of};
+use super::{Ctx, Outcome, emit, locate, state_of};
 use crate::cli::{TestArgs, TestFormat};
-use crate::git::State;
 use crate::model::source::safe;
 use crate::output::{self, paint};
 use crate::policy::suite;
 use crate::repo::layout::Selection;
-use crate::repo::snapshot::WorkTree;
 
 /// Runs `opl test`.
 pub fn run(ctx: &mut Ctx, args: &TestArgs) -> Outcome {
     let state = state_of(&args.source);
     let (root, git) = locate(ctx.repo.as_deref(), &state)?;
-    let repo = crate::repo::load::load_state(&root, git.as_ref(), &state, &Selection::All)?;
-    let loaded = match (&state, &git) {
-        (State::WorkTree, _) => suite::load(&WorkTree::new(&root), &repo, &args.paths),
-        (_, Some(g)) => {
-            let snap = g.snapshot(&state).map_err(|e| Failure(e.0))?;
-            suite::load(&snap, &repo, &args.paths)
-        }
-        _ => return Err(Failure("reading a revision needs a git repository".into())),
-    }
-    .map_err(|e| Failure(format!("cannot read the tests: {e}")))?;
+    let mut repo = crate::repo::load::load_state(&root, git.as_ref(), &state, &Selection::All)?;
+    let loaded =
+        crate::repo::load::load_tests(&root, git.as_ref(), &state, &mut repo, &args.paths)?;
     if !loaded.findings.is_empty() {
         // A wrong test file is not a failing test: say what is wrong, where, and stop.
         let mut findings = loaded.findings.clone();
-        crate::diagnostic::normalize(&mut findings, &loaded.sources);
+        crate::diagnostic::normalize(&mut findings, &repo.sources);
         let report = output::FindingsReport {
             findings: &findings,
-            sources: &loaded.sources,
+            sources: &repo.sources,
             prefix: "",
             agents: 0,
-            files: loaded.sources.iter().count(),
+            files: loaded.files,
             scope: String::new(),
             notes: vec!["the test files have errors: no test was run".into()],
         };

@@ -48,6 +48,8 @@ pub enum LayerKind {
     Fragment,
     /// A `*.toml` outside any layer.
     Stray,
+    /// A policy test file (`tests/**/*.toml`).
+    Test,
     /// A file outside the config read for a check (`CODEOWNERS`); its path is relative to the
     /// top of the git work tree, not to the config root.
     External,
@@ -63,6 +65,7 @@ impl LayerKind {
             LayerKind::Agent(a) => format!("agent:{a}"),
             LayerKind::Fragment => "fragment".into(),
             LayerKind::Stray => "stray".into(),
+            LayerKind::Test => "test".into(),
             LayerKind::External => "external".into(),
         }
     }

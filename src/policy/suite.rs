@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::{Decider, Level};
 use crate::diagnostic::{Code, Finding, did_you_mean};
 use crate::model::glob;
-use crate::model::source::{LayerKind, SourceFile, Sources, Span, safe};
+use crate::model::source::{LayerKind, SourceFile, Span, safe};
 use crate::model::value::{Node, Table, Value, parse_file, to_json};
 use crate::repo::layer::Repo;
 use crate::repo::layout::{Place, classify};
@@ -49,10 +49,11 @@ pub struct Invariant {
     pub at_most: Option<Level>,
 }
 
-/// The tests of a repository and the files they came from.
+/// The tests of a repository (their files are added to the repository's sources).
 #[derive(Default)]
 pub struct Suite {
-    pub sources: Sources,
+    /// How many test files were read.
+    pub files: usize,
     pub cases: Vec<Case>,
     pub invariants: Vec<Invariant>,
     /// What is wrong with the test files themselves.
@@ -75,10 +76,13 @@ pub struct Outcome {
     /// What decided (rule ids and globs).
     pub decided_by: Vec<String>,
     pub missing_args: Vec<String>,
+    /// The case or invariant, in the repository's sources.
+    #[serde(skip)]
+    pub span: Span,
 }
 
-/// Reads every `tests/**/*.toml` of a snapshot (or only `paths`).
-pub fn load(snap: &dyn Snapshot, repo: &Repo, paths: &[String]) -> std::io::Result<Suite> {
+/// Reads every `tests/**/*.toml` of a snapshot (or only `paths`) into the repository's sources.
+pub fn load(snap: &dyn Snapshot, repo: &mut Repo, paths: &[String]) -> std::io::Result<Suite> {
     let mut suite = Suite::default();
     let mut files: Vec<String> = snap
         .entries()?
@@ -90,11 +94,10 @@ pub fn load(snap: &dyn Snapshot, repo: &Repo, paths: &[String]) -> std::io::Resu
     files.sort();
     for path in files {
         let text = String::from_utf8_lossy(&snap.read(&path, MAX_FILE_BYTES)?).into_owned();
-        let fid = suite.sources.add(SourceFile::new(
-            path.clone(),
-            text.clone(),
-            LayerKind::Stray,
-        ));
+        let fid = repo
+            .sources
+            .add(SourceFile::new(path.clone(), text.clone(), LayerKind::Test));
+        suite.files += 1;
         let mut f = Vec::new();
         if let Some(table) = parse_file(fid, &text, &mut f) {
             read_file(&table, fid, repo, &mut suite, &mut f);
@@ -425,7 +428,7 @@ fn select(repo: &Repo, agents: &Agents) -> Vec<String> {
 pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
     let decider = Decider::new(repo);
     let mut out = Vec::new();
-    let place = |span: Span| suite.sources.locate(span);
+    let place = |span: Span| repo.sources.locate(span);
     let sources_of = |d: &super::Decision| -> Vec<String> {
         d.sources
             .iter()
@@ -479,6 +482,7 @@ pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
                 },
                 decided_by: deciding,
                 missing_args: d.missing_args.clone(),
+                span: c.span,
             });
         }
     }
@@ -519,6 +523,7 @@ pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
                         detail: format!("expected {bound}, got {}", d.decision),
                         decided_by: sources_of(&d),
                         missing_args: d.missing_args.clone(),
+                        span: inv.span,
                     });
                 }
             }
@@ -545,8 +550,35 @@ pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
                 },
                 decided_by: Vec::new(),
                 missing_args: Vec::new(),
+                span: inv.span,
             });
         }
     }
     out
+}
+
+/// Every failing outcome as a `test-failed` finding at its case or invariant.
+pub fn failures(outcomes: &[Outcome]) -> Vec<Finding> {
+    outcomes
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| {
+            let what = if o.agent.is_empty() {
+                safe(&o.name)
+            } else {
+                format!("{} ({} {})", safe(&o.name), safe(&o.agent), safe(&o.action))
+            };
+            let by = if o.decided_by.is_empty() {
+                "none".to_string()
+            } else {
+                o.decided_by.join(", ")
+            };
+            Finding::new(
+                Code::TestFailed,
+                o.span,
+                format!("policy test {what}: {} (decided by: {by})", safe(&o.detail)),
+            )
+            .label("fails")
+        })
+        .collect()
 }

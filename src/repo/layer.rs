@@ -421,7 +421,11 @@ impl Layers {
                     .entry(a.clone())
                     .or_insert_with(|| Layer::new(kind.clone())),
             ),
-            LayerKind::Root | LayerKind::Fragment | LayerKind::Stray | LayerKind::External => None,
+            LayerKind::Root
+            | LayerKind::Fragment
+            | LayerKind::Stray
+            | LayerKind::External
+            | LayerKind::Test => None,
         }
     }
 

@@ -135,6 +135,25 @@ pub fn diff_states(
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
 }
 
+/// The policy tests of a state (`tests/**/*.toml`, or only `paths`), read into `repo`'s sources.
+pub fn load_tests(
+    root: &Path,
+    git: Option<&Git>,
+    state: &State,
+    repo: &mut Repo,
+    paths: &[String],
+) -> Result<crate::policy::suite::Suite, String> {
+    match (state, git) {
+        (State::WorkTree, _) => crate::policy::suite::load(&WorkTree::new(root), repo, paths),
+        (_, Some(g)) => {
+            let snap = g.snapshot(state).map_err(|e| e.0)?;
+            crate::policy::suite::load(&snap, repo, paths)
+        }
+        (_, None) => return Err("reading a revision needs a git repository".into()),
+    }
+    .map_err(|e| format!("cannot read the tests: {e}"))
+}
+
 /// The error for an agent id that names no agent of `ids`, with the closest one.
 pub fn unknown_agent(ids: &[String], id: &str) -> String {
     let hint = crate::diagnostic::did_you_mean(id, ids.iter().map(String::as_str))
