@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Level, Source, condition_text, decide_for, ladder};
+use super::{Level, Source, condition_text, denied_before_the_ladder, ladder};
 use crate::merge::provenance::Origin;
 use crate::merge::stack::Stacks;
 use crate::model::schema::keys;
@@ -61,13 +61,29 @@ impl AccessRow {
 }
 
 /// The access rows of the agents `wanted` accepts, by agent then action.
-pub fn access(repo: &Repo, wanted: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<AccessRow> {
+pub fn access(repo: &Repo, wanted: &(dyn Fn(&str, Option<&str>) -> bool + Sync)) -> Vec<AccessRow> {
+    use rayon::prelude::*;
     let stacks = Stacks::new(repo);
+    let ids: Vec<&String> = repo.agents.keys().collect();
+    ids.par_iter()
+        .flat_map_iter(|id| agent_rows(repo, &stacks, id, wanted))
+        .collect()
+}
+
+/// The rows of one agent (none when `wanted` leaves it out).
+fn agent_rows(
+    repo: &Repo,
+    stacks: &Stacks,
+    id: &str,
+    wanted: &(dyn Fn(&str, Option<&str>) -> bool + Sync),
+) -> Vec<AccessRow> {
     let mut rows = Vec::new();
-    for id in repo.agents.keys() {
-        let Some(a) = stacks.agent(id) else { continue };
+    {
+        let Some(a) = stacks.agent(id) else {
+            return rows;
+        };
         if !wanted(id, a.client.as_deref()) {
-            continue;
+            return rows;
         }
         let eff = &a.eff;
         let text = |k: keys::Path| {
@@ -100,7 +116,7 @@ pub fn access(repo: &Repo, wanted: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<A
                 _ => None,
             };
             let mut row = AccessRow {
-                agent: id.clone(),
+                agent: id.to_string(),
                 client: a.client.clone(),
                 owner: text(keys::AGENT_OWNER),
                 risk_tier: text(keys::AGENT_RISK_TIER),
@@ -118,10 +134,9 @@ pub fn access(repo: &Repo, wanted: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<A
                 action: action.clone(),
             };
             // The early denials do not depend on arguments.
-            let early = decide_for(repo, &a, &action, &serde_json::json!({}));
-            if let Some(reason) = early.reason {
+            if let Some((reason, source)) = denied_before_the_ladder(repo, &a, &action) {
                 row.reason = Some(reason);
-                row.sources = early.sources;
+                row.sources = vec![source];
                 rows.push(row);
                 continue;
             }

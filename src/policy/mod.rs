@@ -185,66 +185,28 @@ pub fn decide_for(repo: &Repo, a: &AgentResult, action: &str, args: &Json) -> De
         digest: None,
         findings: Vec::new(),
     };
-    let early = |kind, glob: Option<String>, origin| Source {
-        kind,
-        id: None,
-        glob,
-        require: Level::Deny,
-        condition: None,
-        origin,
-    };
-    // 1. A broken config never allows anything.
-    if a.has_errors() {
-        d.reason = Some("invalid");
-        d.sources.push(early(SourceKind::Invalid, None, None));
-        d.findings = a
-            .all_findings()
-            .filter(|f| f.is_error())
-            .map(|f| format!("{}: {}", f.code, f.message))
-            .collect();
+    // 1-3. A broken config, an action not in use, denied or not allowed: deny, whatever the
+    // arguments.
+    if let Some((reason, source)) = denied_before_the_ladder(repo, a, action) {
+        d.reason = Some(reason);
+        d.sources.push(source);
+        if reason == "invalid" {
+            d.findings = a
+                .all_findings()
+                .filter(|f| f.is_error())
+                .map(|f| format!("{}: {}", f.code, f.message))
+                .collect();
+        } else {
+            d.digest = Some(crate::render::digest(&crate::render::document(
+                repo, &a.id, &a.eff,
+            )));
+        }
         return d;
     }
     let eff = &a.eff;
     d.digest = Some(crate::render::digest(&crate::render::document(
         repo, &a.id, eff,
     )));
-    let origin = |n: &Node| Some(Origin::of(repo, n.span));
-    // 2. Not in use.
-    let in_use = crate::render::action_nodes(eff)
-        .into_iter()
-        .any(|(x, _)| x == action);
-    if !in_use {
-        d.reason = Some("not-in-use");
-        d.sources.push(early(SourceKind::NotInUse, None, None));
-        return d;
-    }
-    // 3. Denied, or not allowed.
-    let globs = |path: keys::Path| -> Vec<&Node> {
-        eff.leaf(path)
-            .and_then(|l| l.node.value.as_array())
-            .map(|a| a.iter().collect())
-            .unwrap_or_default()
-    };
-    if let Some(g) = globs(keys::POLICY_TOOLS_DENY)
-        .into_iter()
-        .find(|g| g.value.as_str().is_some_and(|p| glob::matches(p, action)))
-    {
-        d.reason = Some("denied");
-        let pattern = g.value.as_str().map(String::from);
-        d.sources.push(early(SourceKind::Deny, pattern, origin(g)));
-        return d;
-    }
-    if let Some(allow) = eff.leaf(keys::POLICY_TOOLS_ALLOW) {
-        let covered = globs(keys::POLICY_TOOLS_ALLOW)
-            .iter()
-            .any(|g| g.value.as_str().is_some_and(|p| glob::matches(p, action)));
-        if !covered {
-            d.reason = Some("not-allowed");
-            d.sources
-                .push(early(SourceKind::NotAllowed, None, origin(&allow.node)));
-            return d;
-        }
-    }
     // 4. The ladder: every applying source raises the level; the highest wins.
     let mut applied: Vec<(Source, Vec<String>)> = Vec::new();
     for l in ladder(repo, eff, action) {
@@ -295,6 +257,62 @@ pub fn decide_for(repo: &Repo, a: &AgentResult, action: &str, args: &Json) -> De
         }
     }
     d
+}
+
+/// Steps 1-3 of spec section 10, which do not depend on the arguments: the reason and source of
+/// a denial before the ladder, or `None`.
+pub fn denied_before_the_ladder(
+    repo: &Repo,
+    a: &AgentResult,
+    action: &str,
+) -> Option<(&'static str, Source)> {
+    let early = |kind, glob: Option<String>, origin| Source {
+        kind,
+        id: None,
+        glob,
+        require: Level::Deny,
+        condition: None,
+        origin,
+    };
+    // 1. A broken config never allows anything.
+    if a.has_errors() {
+        return Some(("invalid", early(SourceKind::Invalid, None, None)));
+    }
+    let eff = &a.eff;
+    let origin = |n: &Node| Some(Origin::of(repo, n.span));
+    // 2. Not in use.
+    if !crate::render::action_nodes(eff)
+        .into_iter()
+        .any(|(x, _)| x == action)
+    {
+        return Some(("not-in-use", early(SourceKind::NotInUse, None, None)));
+    }
+    // 3. Denied, or not allowed.
+    let globs = |path: keys::Path| -> Vec<&Node> {
+        eff.leaf(path)
+            .and_then(|l| l.node.value.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    };
+    if let Some(g) = globs(keys::POLICY_TOOLS_DENY)
+        .into_iter()
+        .find(|g| g.value.as_str().is_some_and(|p| glob::matches(p, action)))
+    {
+        let pattern = g.value.as_str().map(String::from);
+        return Some(("denied", early(SourceKind::Deny, pattern, origin(g))));
+    }
+    if let Some(allow) = eff.leaf(keys::POLICY_TOOLS_ALLOW) {
+        let covered = globs(keys::POLICY_TOOLS_ALLOW)
+            .iter()
+            .any(|g| g.value.as_str().is_some_and(|p| glob::matches(p, action)));
+        if !covered {
+            return Some((
+                "not-allowed",
+                early(SourceKind::NotAllowed, None, origin(&allow.node)),
+            ));
+        }
+    }
+    None
 }
 
 /// A source of the ladder that matches an action, before its condition is judged.
