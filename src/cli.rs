@@ -349,6 +349,10 @@ pub struct AccessArgs {
     pub source: SourceArgs,
     #[arg(long, value_enum, default_value_t = AccessFormat::Table)]
     pub format: AccessFormat,
+    /// Compare with a committed CSV snapshot (`opl access --format csv > FILE`): exit 1 with the
+    /// difference when who can do what changed.
+    #[arg(long, value_name = "FILE", conflicts_with = "format")]
+    pub check: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -561,3 +561,46 @@ fn check_reports_failing_tests_as_findings_in_every_format() {
     assert!(junit.contains("<failure type=\"test-failed\""), "{junit}");
     assert!(run("human").contains("1 error, 0 warnings"));
 }
+
+#[test]
+fn access_check_compares_with_a_committed_snapshot() {
+    let d = repo();
+    let run = |args: &[&str]| {
+        let out = opl().arg("-C").arg(d.path()).args(args).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let (_, csv) = run(&["access", "--format", "csv"]);
+    let snap = d.path().join("access.csv");
+    std::fs::write(&snap, &csv).unwrap();
+    let (code, text) = run(&["access", "--check", snap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("access matches "), "{text}");
+    // A policy change that alters who can do what shows up, line by line.
+    write_tree(
+        d.path(),
+        &[(
+            "global/policy.toml",
+            &POLICY.replace(
+                "{ id = \"notes\", action = \"crm.note\", require = \"notify\" },",
+                "",
+            ),
+        )],
+    );
+    let (code, text) = run(&["access", "--check", snap.to_str().unwrap()]);
+    assert_eq!(code, 1, "{text}");
+    let minus: Vec<&str> = text.lines().filter(|l| l.starts_with("-bot,")).collect();
+    let plus: Vec<&str> = text.lines().filter(|l| l.starts_with("+bot,")).collect();
+    assert_eq!(minus.len(), 1, "{text}");
+    assert!(
+        minus[0].contains(",crm.note,") && minus[0].contains(",notify,notify,"),
+        "{text}"
+    );
+    assert!(
+        plus[0].contains(",crm.note,") && plus[0].contains(",allow,allow,"),
+        "{text}"
+    );
+    assert!(text.contains("access differs from"), "{text}");
+}

@@ -75,17 +75,12 @@ pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
             && args.client.as_deref().is_none_or(|c| client == Some(c))
     };
     let rows = access(&repo, &wanted);
+    if let Some(path) = &args.check {
+        return check(ctx, path, &csv(&rows));
+    }
     let text = match args.format {
         AccessFormat::Json => crate::output::json_text(&rows),
-        AccessFormat::Csv => {
-            let mut out = COLUMNS.join(",") + "\n";
-            for r in &rows {
-                let line: Vec<String> = COLUMNS.iter().map(|c| csv_field(&cell(r, c))).collect();
-                out.push_str(&line.join(","));
-                out.push('\n');
-            }
-            out
-        }
+        AccessFormat::Csv => csv(&rows),
         AccessFormat::Markdown => {
             let mut out = format!(
                 "| {} |\n|{}\n",
@@ -105,6 +100,47 @@ pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
     };
     emit(ctx.out, &text)?;
     Ok(crate::EXIT_CLEAN)
+}
+
+/// Every row, every column.
+fn csv(rows: &[AccessRow]) -> String {
+    let mut out = COLUMNS.join(",") + "\n";
+    for r in rows {
+        let line: Vec<String> = COLUMNS.iter().map(|c| csv_field(&cell(r, c))).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Compares the access report with a committed CSV snapshot: 0 when equal, 1 with a unified diff
+/// (`-` the snapshot, `+` now) when who can do what changed.
+fn check(ctx: &mut Ctx, path: &std::path::Path, now: &str) -> Outcome {
+    let committed = std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+    if committed == now {
+        emit(
+            ctx.out,
+            &format!("access matches {}\n", safe(&path.display().to_string())),
+        )?;
+        return Ok(crate::EXIT_CLEAN);
+    }
+    let shown = safe(&path.display().to_string());
+    let diff: String = similar::TextDiff::from_lines(committed.as_str(), now)
+        .unified_diff()
+        .context_radius(0)
+        .header(&shown, "now")
+        .to_string()
+        .lines()
+        .map(|l| safe(l) + "\n")
+        .collect();
+    emit(
+        ctx.out,
+        &format!(
+            "{diff}access differs from {shown}: regenerate it with `opl access --format csv > {shown}` once reviewed\n"
+        ),
+    )?;
+    Ok(crate::EXIT_FINDINGS)
 }
 
 /// Agent, action, base, max, conditions and approvers, aligned.
