@@ -335,6 +335,8 @@ pub enum AccessFormat {
     Json,
     Csv,
     Markdown,
+    /// Agents x actions, one letter per level.
+    Matrix,
 }
 
 #[derive(Debug, Args)]

@@ -604,3 +604,29 @@ fn access_check_compares_with_a_committed_snapshot() {
     );
     assert!(text.contains("access differs from"), "{text}");
 }
+
+#[test]
+fn access_matrix_has_a_letter_per_level_and_a_key() {
+    let d = repo();
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["access", "--format", "matrix"])
+        .env("COLUMNS", "23")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Five actions: crm.export, crm.note, shop.get, shop.refund, shop.send_bulk_mail; four fit.
+    assert_eq!(lines[0], "AGENT   1   2   3   4", "{text}");
+    assert_eq!(lines[1], "bot     A   N   A  A+", "{text}");
+    assert!(text.contains("  4  shop.refund\n"), "{text}");
+    assert!(
+        text.contains("left out to fit 23 columns: shop.send_bulk_mail\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("A allow  N notify  P approval  D deny"),
+        "{text}"
+    );
+}

@@ -97,6 +97,7 @@ pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
             out
         }
         AccessFormat::Table => table(&rows, ctx.style.color),
+        AccessFormat::Matrix => matrix(&rows, ctx.style.width),
     };
     emit(ctx.out, &text)?;
     Ok(crate::EXIT_CLEAN)
@@ -141,6 +142,74 @@ fn check(ctx: &mut Ctx, path: &std::path::Path, now: &str) -> Outcome {
         ),
     )?;
     Ok(crate::EXIT_FINDINGS)
+}
+
+/// Agents x actions: one letter per level (`A` allow, `N` notify, `P` approval, `D` deny, `.` not
+/// used), `+` when a condition raises it; numbered columns with a key, as many as fit `width`
+/// (the others are named under it).
+fn matrix(rows: &[AccessRow], width: usize) -> String {
+    let mut actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    actions.sort();
+    actions.dedup();
+    let mut agents: Vec<&str> = rows.iter().map(|r| r.agent.as_str()).collect();
+    agents.dedup();
+    let aw = agents
+        .iter()
+        .map(|a| a.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let fit = (width.saturating_sub(aw + 2) / 4).max(1);
+    let shown = &actions[..actions.len().min(fit)];
+    let letter = |l: crate::policy::Level| match l {
+        crate::policy::Level::Allow => 'A',
+        crate::policy::Level::Notify => 'N',
+        crate::policy::Level::Approval => 'P',
+        crate::policy::Level::Deny => 'D',
+    };
+    let mut out = format!("{:<aw$}", "AGENT");
+    for i in 1..=shown.len() {
+        out.push_str(&format!(" {i:>3}"));
+    }
+    out.push('\n');
+    for agent in &agents {
+        out.push_str(&format!("{:<aw$}", safe(agent)));
+        for action in shown {
+            let cell = match rows
+                .iter()
+                .find(|r| r.agent == *agent && r.action == *action)
+            {
+                None => "  .".to_string(),
+                Some(r) if r.reason.is_some() => "  D".to_string(),
+                Some(r) => format!(
+                    "{:>3}",
+                    format!(
+                        "{}{}",
+                        letter(r.base),
+                        if r.max > r.base { "+" } else { "" }
+                    )
+                ),
+            };
+            out.push(' ');
+            out.push_str(&cell);
+        }
+        out.push('\n');
+    }
+    out.push_str("\nA allow  N notify  P approval  D deny  . not used  + a condition raises it\n");
+    for (i, a) in shown.iter().enumerate() {
+        out.push_str(&format!("{:>3}  {}\n", i + 1, safe(a)));
+    }
+    if shown.len() < actions.len() {
+        out.push_str(&format!(
+            "left out to fit {width} columns: {}\n",
+            actions[shown.len()..]
+                .iter()
+                .map(|a| safe(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
 }
 
 /// Agent, action, base, max, conditions and approvers, aligned.
