@@ -630,3 +630,30 @@ fn access_matrix_has_a_letter_per_level_and_a_key() {
         "{text}"
     );
 }
+
+#[test]
+fn the_pre_commit_check_runs_the_tests_a_staged_change_can_affect() {
+    let mut t = TestRepo::new();
+    t.write("global/policy.toml", POLICY);
+    t.write("agents/bot.toml", BOT);
+    t.write(
+        "tests/notes.toml",
+        "[[case]]\nname = \"notes notify\"\nagent = \"bot\"\naction = \"crm.note\"\nexpect = \"notify\"\n",
+    );
+    t.commit("policy and tests");
+    // A staged change to another agent: the bot's test is not affected, nothing fails.
+    t.write(
+        "agents/two.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"Two\"\nowner = \"user:ann\"\n",
+    );
+    t.stage("agents/two.toml");
+    let (code, v) = t.json(&["validate", "--staged", "--format", "json"]);
+    assert_eq!(code, 0, "{v}");
+    // A staged change to the bot that breaks its test: the commit is refused.
+    t.write("agents/bot.toml", &BOT.replace("\"note\", ", ""));
+    t.stage("agents/bot.toml");
+    let (code, v) = t.json(&["validate", "--staged", "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["findings"][0]["code"], "test-failed");
+    assert_eq!(v["findings"][0]["file"], "tests/notes.toml");
+}

@@ -19,7 +19,15 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         let changed = g
             .changed_paths(&State::Rev("HEAD".into()), &State::Index)
             .map_err(|e| Failure(e.0))?;
-        let sel = crate::repo::layout::affected(&changed);
+        // A changed test can be about any agent: the tests then run on every agent.
+        let tests_changed = changed
+            .iter()
+            .any(|p| crate::repo::layout::classify(p) == crate::repo::layout::Place::Test);
+        let sel = if tests_changed {
+            Selection::All
+        } else {
+            crate::repo::layout::affected(&changed)
+        };
         if let Selection::Agents(ids) = &sel {
             scope_note = format!(
                 " affected by the staged changes ({} of the index; --all for every agent)",
@@ -30,7 +38,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     } else {
         Selection::All
     };
-    let repo = load_state(&root, git.as_ref(), &state, &selection)?;
+    let mut repo = load_state(&root, git.as_ref(), &state, &selection)?;
     for a in &args.agents {
         if !repo.agents.contains_key(a) {
             return Err(unknown_agent(&repo, a));
@@ -46,6 +54,20 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         ),
     };
     let v = crate::merge::stack::validate(&repo, only.as_deref());
+    let mut v = v;
+    // The pre-commit hook (`--staged`) also runs the policy tests the staged change can affect:
+    // those about the agents validated (all of them when a test changed).
+    if state == State::Index {
+        let suite = crate::repo::load::load_tests(&root, git.as_ref(), &state, &mut repo, &[])?;
+        if suite.files > 0 {
+            v.findings.extend(suite.findings.iter().cloned());
+            if suite.findings.is_empty() {
+                let outcomes = crate::policy::suite::run(&repo, &suite);
+                v.findings.extend(crate::policy::suite::failures(&outcomes));
+            }
+            crate::diagnostic::normalize(&mut v.findings, &repo.sources);
+        }
+    }
     let prefix = match &git {
         Some(g) => g.prefix().to_string(),
         None => crate::git::Git::discover(&root)
