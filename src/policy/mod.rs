@@ -101,6 +101,20 @@ pub enum SourceKind {
     Invalid,
 }
 
+impl SourceKind {
+    /// The kebab-case name (`require-approval`, `not-in-use`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Rule => "rule",
+            SourceKind::RequireApproval => "require-approval",
+            SourceKind::Deny => "deny",
+            SourceKind::NotAllowed => "not-allowed",
+            SourceKind::NotInUse => "not-in-use",
+            SourceKind::Invalid => "invalid",
+        }
+    }
+}
+
 /// One source of a decision, with where it is defined.
 #[derive(Clone, Debug, Serialize)]
 pub struct Source {

@@ -435,7 +435,7 @@ pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
             .map(|s| {
                 s.id.clone()
                     .or(s.glob.clone())
-                    .unwrap_or_else(|| format!("{:?}", s.kind).to_lowercase())
+                    .unwrap_or_else(|| s.kind.as_str().to_string())
             })
             .collect()
     };
