@@ -657,3 +657,51 @@ fn the_pre_commit_check_runs_the_tests_a_staged_change_can_affect() {
     assert_eq!(v["findings"][0]["code"], "test-failed");
     assert_eq!(v["findings"][0]["file"], "tests/notes.toml");
 }
+
+#[test]
+fn a_case_can_decide_at_its_own_revision() {
+    let mut t = TestRepo::new();
+    t.write("global/policy.toml", POLICY);
+    t.write("agents/bot.toml", BOT);
+    t.commit("notes notify");
+    t.write(
+        "global/policy.toml",
+        &POLICY.replace(
+            "{ id = \"notes\", action = \"crm.note\", require = \"notify\" },",
+            "",
+        ),
+    );
+    t.write(
+        "tests/notes.toml",
+        "[[case]]\nname = \"notes notified then\"\nagent = \"bot\"\naction = \"crm.note\"\nexpect = \"notify\"\nrev = \"HEAD\"\n\n[[case]]\nname = \"notes free now\"\nagent = \"bot\"\naction = \"crm.note\"\nexpect = \"allow\"\n\n[[case]]\nname = \"at a revision that is not there\"\nagent = \"bot\"\naction = \"crm.note\"\nexpect = \"allow\"\nrev = \"nope\"\n",
+    );
+    let (code, v) = t.json(&["test", "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    let passed: Vec<(String, bool)> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        passed,
+        [
+            ("notes notified then".to_string(), true),
+            ("notes free now".to_string(), true),
+            ("at a revision that is not there".to_string(), false),
+        ],
+        "{v}"
+    );
+    assert!(
+        v["tests"][2]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot decide at nope: "),
+        "{v}"
+    );
+}

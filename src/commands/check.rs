@@ -59,7 +59,11 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
     if suite.files > 0 {
         findings.extend(suite.findings.iter().cloned());
         if suite.findings.is_empty() {
-            let outcomes = crate::policy::suite::run(&repo, &suite);
+            let outcomes = crate::policy::suite::run(
+                &repo,
+                &suite,
+                &crate::repo::load::rev_loader(&root, git.as_ref()),
+            );
             findings.extend(crate::policy::suite::failures(&outcomes));
         }
     }

@@ -35,7 +35,11 @@ pub fn run(ctx: &mut Ctx, args: &TestArgs) -> Outcome {
         emit(ctx.out, &report.text(format, ctx.style, Default::default()))?;
         return Ok(crate::EXIT_FAILURE);
     }
-    let outcomes = suite::run(&repo, &loaded);
+    let outcomes = suite::run(
+        &repo,
+        &loaded,
+        &crate::repo::load::rev_loader(&root, git.as_ref()),
+    );
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let passed = outcomes.len() - failed;
     let text = match args.format {

@@ -62,7 +62,11 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
         if suite.files > 0 {
             v.findings.extend(suite.findings.iter().cloned());
             if suite.findings.is_empty() {
-                let outcomes = crate::policy::suite::run(&repo, &suite);
+                let outcomes = crate::policy::suite::run(
+                    &repo,
+                    &suite,
+                    &crate::repo::load::rev_loader(&root, git.as_ref()),
+                );
                 v.findings.extend(crate::policy::suite::failures(&outcomes));
             }
             crate::diagnostic::normalize(&mut v.findings, &repo.sources);

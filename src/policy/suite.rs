@@ -35,6 +35,8 @@ pub struct Case {
     pub expect: Level,
     pub approvers: Option<Vec<String>>,
     pub rules: Vec<String>,
+    /// Decide at this revision instead of the state under test.
+    pub rev: Option<String>,
 }
 
 /// One `[[invariant]]`.
@@ -334,13 +336,7 @@ impl Reader<'_> {
         let expect = self.level("expect", true);
         let approvers = self.strings("approvers");
         let rules = self.strings("rules").unwrap_or_default();
-        if let Some(n) = self.t.get("rev") {
-            self.f.push(Finding::new(
-                Code::Type,
-                n.span,
-                "`rev` in a test case is not supported yet: run `opl test --rev REV`",
-            ));
-        }
+        let rev = self.string("rev", false);
         let args = self.args();
         if self.f.len() > errors {
             return None;
@@ -354,6 +350,7 @@ impl Reader<'_> {
             expect: expect?,
             approvers,
             rules,
+            rev,
         })
     }
     fn invariant(&mut self) -> Option<Invariant> {
@@ -425,8 +422,27 @@ fn select(repo: &Repo, agents: &Agents) -> Vec<String> {
 
 /// Runs every case and invariant: one outcome per case and agent, one per (agent, action) of an
 /// invariant; an invariant that checks nothing passes and says so.
-pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
+///
+/// A case with its own `rev` is decided on the state `at_rev` loads for it (once per revision).
+pub fn run(
+    repo: &Repo,
+    suite: &Suite,
+    at_rev: &dyn Fn(&str) -> Result<Repo, String>,
+) -> Vec<Outcome> {
     let decider = Decider::new(repo);
+    let mut revs: Vec<&str> = suite
+        .cases
+        .iter()
+        .filter_map(|c| c.rev.as_deref())
+        .collect();
+    revs.sort();
+    revs.dedup();
+    let loaded: std::collections::BTreeMap<&str, Result<Repo, String>> =
+        revs.into_iter().map(|r| (r, at_rev(r))).collect();
+    let deciders: std::collections::BTreeMap<&str, (&Repo, Decider)> = loaded
+        .iter()
+        .filter_map(|(r, l)| l.as_ref().ok().map(|repo| (*r, (repo, Decider::new(repo)))))
+        .collect();
     let mut out = Vec::new();
     let place = |span: Span| repo.sources.locate(span);
     let sources_of = |d: &super::Decision| -> Vec<String> {
@@ -441,7 +457,30 @@ pub fn run(repo: &Repo, suite: &Suite) -> Vec<Outcome> {
     };
     for c in &suite.cases {
         let at = place(c.span);
-        for agent in select(repo, &c.agents) {
+        let (state, decider) = match c.rev.as_deref() {
+            None => (repo, &decider),
+            Some(r) => match (deciders.get(r), loaded.get(r)) {
+                (Some((state, d)), _) => (*state, d),
+                (None, Some(Err(why))) => {
+                    out.push(Outcome {
+                        kind: "case",
+                        name: c.name.clone(),
+                        file: at.file.clone(),
+                        line: at.line,
+                        agent: String::new(),
+                        action: c.action.clone(),
+                        passed: false,
+                        detail: format!("cannot decide at {}: {why}", safe(r)),
+                        decided_by: Vec::new(),
+                        missing_args: Vec::new(),
+                        span: c.span,
+                    });
+                    continue;
+                }
+                _ => continue,
+            },
+        };
+        for agent in select(state, &c.agents) {
             let Some(d) = decider.decide(&agent, &c.action, &c.args) else {
                 continue;
             };

@@ -135,6 +135,20 @@ pub fn diff_states(
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
 }
 
+/// Loads the whole repository at a revision: what a policy test case with its own `rev` decides on.
+pub fn rev_loader<'a>(
+    root: &'a Path,
+    git: Option<&'a Git>,
+) -> impl Fn(&str) -> Result<Repo, String> + 'a {
+    move |rev: &str| {
+        let state = State::Rev(rev.to_string());
+        match git {
+            Some(g) => load_state(root, Some(g), &state, &Selection::All),
+            None => load_state(root, Some(&need_git(root)?), &state, &Selection::All),
+        }
+    }
+}
+
 /// The policy tests of a state (`tests/**/*.toml`, or only `paths`), read into `repo`'s sources.
 pub fn load_tests(
     root: &Path,
