@@ -71,6 +71,8 @@ pub struct Repo {
     pub allowed_lints: Vec<Code>,
     /// Every valid agent id in the snapshot, loaded or not.
     pub agent_ids: Vec<String>,
+    /// The snapshot has a `tests/` folder (policy tests, read only by the commands that run them).
+    pub has_tests: bool,
 }
 
 /// True for a valid client or agent id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
@@ -112,6 +114,12 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         return Ok(too_many_files(snap));
     }
     let mut out = Output::default();
+    let has_tests = entries.iter().any(|e| {
+        e.path == crate::repo::layout::TESTS
+            || e.path
+                .strip_prefix(crate::repo::layout::TESTS)
+                .is_some_and(|r| r.starts_with('/'))
+    });
     let found = discover(&entries, &mut out);
     let (bad_clients, bad_agents) = check_ids(&found, &mut out);
     let mut pending = found.pending;
@@ -176,6 +184,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             .into_keys()
             .filter(|a| !bad_agents.contains(a))
             .collect(),
+        has_tests,
     })
 }
 
@@ -626,6 +635,7 @@ fn too_many_files(snap: &dyn Snapshot) -> Repo {
         findings: vec![finding],
         allowed_lints: Vec::new(),
         agent_ids: Vec::new(),
+        has_tests: false,
     }
 }
 

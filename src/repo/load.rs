@@ -157,6 +157,9 @@ pub fn load_tests(
     repo: &mut Repo,
     paths: &[String],
 ) -> Result<crate::policy::suite::Suite, String> {
+    if !repo.has_tests {
+        return Ok(Default::default());
+    }
     match (state, git) {
         (State::WorkTree, _) => crate::policy::suite::load(&WorkTree::new(root), repo, paths),
         (_, Some(g)) => {
