@@ -283,12 +283,7 @@ fn s(eff: &Effective, keys: &[&str]) -> String {
 
 fn list(eff: &Effective, keys: &[&str]) -> Vec<String> {
     eff.leaf(keys)
-        .and_then(|l| l.node.value.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.value.as_str().map(String::from))
-                .collect()
-        })
+        .map(|l| l.node.value.strings())
         .unwrap_or_default()
 }
 
@@ -395,12 +390,7 @@ fn approvals(eff: &Effective, acts: &[String]) -> Vec<Approval> {
             require: text("require"),
             approvers: t
                 .get("approvers")
-                .and_then(|n| n.value.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.value.as_str().map(String::from))
-                        .collect()
-                })
+                .map(|n| n.value.strings())
                 .unwrap_or_default(),
             action,
         });
@@ -458,12 +448,7 @@ fn contacts(eff: &Effective) -> Vec<Contact> {
                     .unwrap_or_default()
                     .to_string(),
                 channels: leaf("channels")
-                    .and_then(|v| v.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|e| e.value.as_str().map(String::from))
-                            .collect()
-                    })
+                    .map(crate::model::value::Value::strings)
                     .unwrap_or_default(),
             }
         })

@@ -59,17 +59,7 @@ pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
             return Err(unknown_agent(&repo, a));
         }
     }
-    if let Some(c) = &args.client
-        && !repo.clients.contains_key(c)
-    {
-        let hint = crate::diagnostic::did_you_mean(c, repo.clients.keys().map(String::as_str))
-            .map(|m| format!(" (did you mean `{m}`?)"))
-            .unwrap_or_default();
-        return Err(Failure(format!(
-            "no client `{}` in this repository{hint}",
-            safe(c)
-        )));
-    }
+    super::known_client(&repo, args.client.as_ref())?;
     let wanted = |id: &str, client: Option<&str>| {
         (args.agents.is_empty() || args.agents.iter().any(|a| a == id))
             && args.client.as_deref().is_none_or(|c| client == Some(c))

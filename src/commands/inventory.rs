@@ -1,6 +1,6 @@
 //! `opl inventory`: one row per agent, for the operator and the auditor.
 
-use super::{Ctx, Failure, Outcome, emit, open_source};
+use super::{Ctx, Outcome, emit, open_source};
 use crate::cli::{InventoryArgs, InventoryFormat};
 use crate::inventory::FIELDS;
 use crate::merge::stack::Stacks;
@@ -10,17 +10,7 @@ use crate::model::source::safe;
 pub fn run(ctx: &mut Ctx, args: &InventoryArgs) -> Outcome {
     let (root, repo) = open_source(ctx, &args.source)?;
     let stacks = Stacks::new(&repo);
-    if let Some(c) = &args.client
-        && !repo.clients.contains_key(c)
-    {
-        let hint = crate::diagnostic::did_you_mean(c, repo.clients.keys().map(String::as_str))
-            .map(|m| format!(" (did you mean `{m}`?)"))
-            .unwrap_or_default();
-        return Err(Failure(format!(
-            "no client `{}` in this repository{hint}",
-            safe(c)
-        )));
-    }
+    super::known_client(&repo, args.client.as_ref())?;
     let git = crate::git::Git::discover(&root)
         .ok()
         .flatten()

@@ -97,6 +97,20 @@ pub fn unknown_agent(repo: &Repo, id: &str) -> Failure {
     Failure(crate::repo::load::unknown_agent(&repo.agent_ids, id))
 }
 
+/// Checks that `client` (when given) names a client of the repository; the error names the closest.
+pub fn known_client(repo: &Repo, client: Option<&String>) -> Result<(), Failure> {
+    let Some(c) = client.filter(|c| !repo.clients.contains_key(*c)) else {
+        return Ok(());
+    };
+    let hint = crate::diagnostic::did_you_mean(c, repo.clients.keys().map(String::as_str))
+        .map(|m| format!(" (did you mean `{m}`?)"))
+        .unwrap_or_default();
+    Err(Failure(format!(
+        "no client `{}` in this repository{hint}",
+        crate::model::source::safe(c)
+    )))
+}
+
 /// Ends a loaded repository's life without freeing it node by node: the process exits right
 /// after, and for a large repository freeing costs more than everything after loading.
 pub fn leak(repo: Repo) {

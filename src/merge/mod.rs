@@ -227,50 +227,23 @@ fn merge_table(
         } else {
             field.class
         };
+        // A table merges key by key under the context its shape gives its children.
+        let sub_ctx = match &field.shape {
+            Shape::Struct(fs) => Some(Ctx::Fields(fs)),
+            Shape::Map(fl) => Some(Ctx::MapOf(fl)),
+            Shape::Free if n.value.as_table().is_some() => Some(Ctx::Free),
+            Shape::Free | Shape::Leaf(_) | Shape::TableArray(_) | Shape::IdArray(_) => None,
+        };
+        if let Some(ctx) = sub_ctx {
+            if let Some(sub) = table_slot(et, k, n, &here, f) {
+                let t = n.value.as_table().expect("schema-checked");
+                merge_table(sub, t, &here, ctx, locks, agent_only, f);
+            }
+            continue;
+        }
         match &field.shape {
-            Shape::Struct(fs) => {
-                if let Some(sub) = table_slot(et, k, n, &here, f) {
-                    merge_table(
-                        sub,
-                        n.value.as_table().expect("schema-checked"),
-                        &here,
-                        Ctx::Fields(fs),
-                        locks,
-                        agent_only,
-                        f,
-                    );
-                }
-            }
-            Shape::Map(fl) => {
-                if let Some(sub) = table_slot(et, k, n, &here, f) {
-                    merge_table(
-                        sub,
-                        n.value.as_table().expect("schema-checked"),
-                        &here,
-                        Ctx::MapOf(fl),
-                        locks,
-                        agent_only,
-                        f,
-                    );
-                }
-            }
-            Shape::Free => {
-                if n.value.as_table().is_some() {
-                    if let Some(sub) = table_slot(et, k, n, &here, f) {
-                        merge_table(
-                            sub,
-                            n.value.as_table().expect("checked"),
-                            &here,
-                            Ctx::Free,
-                            locks,
-                            agent_only,
-                            f,
-                        );
-                    }
-                } else {
-                    merge_leaf(et, k, n, &here, Class::Override, f);
-                }
-            }
+            Shape::Struct(_) | Shape::Map(_) => unreachable!("merged as tables above"),
+            Shape::Free => merge_leaf(et, k, n, &here, Class::Override, f),
             Shape::Leaf(_) | Shape::TableArray(_) => merge_leaf(et, k, n, &here, class, f),
             Shape::IdArray(_) => merge_list(et, k, n, &here, class, f),
         }

@@ -112,6 +112,14 @@ impl Value {
             _ => None,
         }
     }
+    /// The string elements of an array (none for anything else).
+    pub fn strings(&self) -> Vec<String> {
+        self.as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| e.value.as_str().map(String::from))
+            .collect()
+    }
     /// The table, if this is one.
     pub fn as_table(&self) -> Option<&Table> {
         match self {

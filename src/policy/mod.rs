@@ -388,12 +388,7 @@ pub fn ladder(repo: &Repo, eff: &crate::merge::Effective, action: &str) -> Vec<S
             when: t.get("when").map(|w| to_json(&w.value)),
             approvers: t
                 .get("approvers")
-                .and_then(|n| n.value.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.value.as_str().map(String::from))
-                        .collect()
-                })
+                .map(|n| n.value.strings())
                 .unwrap_or_default(),
         });
     }
