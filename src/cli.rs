@@ -79,6 +79,16 @@ pub enum Command {
     ///
     /// Example: opl access --client acme-retail --format csv
     Access(AccessArgs),
+    /// Write an agent's configuration for the runtime it runs in (Claude, Codex, OpenAI):
+    /// its MCP servers, the tools it uses as the allow-list, per tool the approval its policy
+    /// requires, its model and instructions. What a runtime cannot express is lowered to the
+    /// nearest stricter form and reported; a deny it cannot express fails the export.
+    ///
+    /// Exit status: 0 written (or, with --check, nothing drifted), 1 an agent refused or a file
+    /// drifted, 2 usage or I/O failure.
+    ///
+    /// Example: opl export support-bot --target claude --out deploy/support-bot
+    Export(ExportArgs),
     /// The CI gate: validate, and with --base report the blast radius and widening changes.
     ///
     /// Example: opl check --base origin/main --deny-widening --format github
@@ -326,6 +336,39 @@ pub struct TestArgs {
     pub source: SourceArgs,
     #[arg(long, value_enum, default_value_t = TestFormat::Human)]
     pub format: TestFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The agent to export.
+    #[arg(
+        value_name = "AGENT",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub agent: Option<String>,
+    /// Export every agent, one folder per agent under --out (or compare under --check).
+    #[arg(long)]
+    pub all: bool,
+    /// The runtime to write for.
+    #[arg(long, value_name = "TARGET", value_parser = clap::builder::PossibleValuesParser::new(crate::export::target_names()))]
+    pub target: String,
+    /// Where to write (created when absent). Default: the current directory for one agent;
+    /// required with --all.
+    #[arg(long, value_name = "DIR", conflicts_with = "check")]
+    pub out: Option<PathBuf>,
+    /// Replace files that already exist.
+    #[arg(long, conflicts_with = "check")]
+    pub force: bool,
+    /// Export in memory and compare with the files in DIR: exit 1 with the difference when a
+    /// file drifted (edited by hand, or the config changed since). The revision recorded in the
+    /// files is not compared; the digest is.
+    #[arg(long, value_name = "DIR")]
+    pub check: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
 }
 
 /// Output formats of `opl access`.

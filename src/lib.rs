@@ -16,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod diff;
+pub mod export;
 pub mod git;
 pub mod history;
 pub mod inventory;
@@ -67,6 +68,7 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Check(a) => commands::check::run(&mut ctx, a),
         cli::Command::Decide(a) => commands::decide::run(&mut ctx, a),
         cli::Command::Access(a) => commands::access::run(&mut ctx, a),
+        cli::Command::Export(a) => commands::export::run(&mut ctx, a),
         cli::Command::Test(a) => commands::test::run(&mut ctx, a),
         cli::Command::Hook(a) => commands::hook::run(&mut ctx, a),
         cli::Command::Log(a) => commands::history::log(&mut ctx, a),

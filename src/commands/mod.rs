@@ -6,6 +6,7 @@ pub mod codeowners;
 pub mod decide;
 pub mod diff;
 pub mod explain;
+pub mod export;
 pub mod graph;
 pub mod history;
 pub mod hook;

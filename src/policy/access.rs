@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Level, Source, condition_text, denied_before_the_ladder, ladder};
 use crate::merge::provenance::Origin;
-use crate::merge::stack::Stacks;
+use crate::merge::stack::{AgentResult, Stacks};
 use crate::model::schema::keys;
 use crate::repo::layer::Repo;
 
@@ -66,25 +66,18 @@ pub fn access(repo: &Repo, wanted: &(dyn Fn(&str, Option<&str>) -> bool + Sync))
     let stacks = Stacks::new(repo);
     let ids: Vec<&String> = repo.agents.keys().collect();
     ids.par_iter()
-        .flat_map_iter(|id| agent_rows(repo, &stacks, id, wanted))
+        .flat_map_iter(|id| match stacks.agent(id) {
+            Some(a) if wanted(id, a.client.as_deref()) => agent_rows(repo, &a),
+            _ => Vec::new(),
+        })
         .collect()
 }
 
-/// The rows of one agent (none when `wanted` leaves it out).
-fn agent_rows(
-    repo: &Repo,
-    stacks: &Stacks,
-    id: &str,
-    wanted: &(dyn Fn(&str, Option<&str>) -> bool + Sync),
-) -> Vec<AccessRow> {
+/// The access rows of one merged agent, by action.
+pub fn agent_rows(repo: &Repo, a: &AgentResult) -> Vec<AccessRow> {
+    let id = a.id.as_str();
     let mut rows = Vec::new();
     {
-        let Some(a) = stacks.agent(id) else {
-            return rows;
-        };
-        if !wanted(id, a.client.as_deref()) {
-            return rows;
-        }
         let eff = &a.eff;
         let text = |k: keys::Path| {
             eff.leaf(k)
@@ -134,7 +127,7 @@ fn agent_rows(
                 action: action.clone(),
             };
             // The early denials do not depend on arguments.
-            if let Some((reason, source)) = denied_before_the_ladder(repo, &a, &action) {
+            if let Some((reason, source)) = denied_before_the_ladder(repo, a, &action) {
                 row.reason = Some(reason);
                 row.sources = vec![source];
                 rows.push(row);
