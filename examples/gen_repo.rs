@@ -3,8 +3,10 @@
 //! cargo run --release --example gen_repo -- --agents 10000 --clients 200 OUT
 //!
 //! With `--commits N`, OUT becomes a git repository: the tree above as the first commit, then N
-//! commits (through `git fast-import`): mostly one agent's temperature, every 100th a client's
-//! retention ceiling, every 500th the global model, with authors taking turns.
+//! commits (through `git fast-import`): mostly one agent's temperature; one in ten edits a shared
+//! layer (every 20th the global output-token ceiling, every other 10th a client's retention
+//! ceiling, every 500th the global model); every 50th merges a side branch that changed an agent;
+//! authors take turns.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -58,35 +60,7 @@ fn main() {
         std::process::exit(2);
     }
     write(&root, "opl.toml", "version = 1\nname = \"generated\"\n");
-    write(
-        &root,
-        "global/policy.toml",
-        r#"[meta]
-owner = "group:ai-governance"
-lock = ["policy.approvals"]
-
-[policy.model]
-allow_providers = ["openai", "azure-openai", "anthropic"]
-deny_models = ["*-preview"]
-max_temperature = 0.9
-max_output_tokens = 8192
-
-[policy.tools]
-allow = ["*"]
-deny = ["*.delete_*"]
-require_approval = ["*.send_bulk_*"]
-
-[policy.approvals]
-rules = [
-  { id = "org.refund", action = "*.create_refund", when = { arg = "amount", gt = 500 }, require = "approval", approvers = ["role:finance"] },
-]
-
-[policy.memory]
-allow_scopes = ["session", "user"]
-max_retention_days = { session = 30, user = 365 }
-redact_pii = true
-"#,
-    );
+    write(&root, "global/policy.toml", &global_policy(8192));
     write(
         &root,
         "global/models.toml",
@@ -142,6 +116,37 @@ redact_pii = true
     if commits > 0 {
         history(&root, agents, clients, commits);
     }
+}
+
+/// The global policy, with its output-token ceiling.
+fn global_policy(max_output_tokens: usize) -> String {
+    format!(
+        r#"[meta]
+owner = "group:ai-governance"
+lock = ["policy.approvals"]
+
+[policy.model]
+allow_providers = ["openai", "azure-openai", "anthropic"]
+deny_models = ["*-preview"]
+max_temperature = 0.9
+max_output_tokens = {max_output_tokens}
+
+[policy.tools]
+allow = ["*"]
+deny = ["*.delete_*"]
+require_approval = ["*.send_bulk_*"]
+
+[policy.approvals]
+rules = [
+  {{ id = "org.refund", action = "*.create_refund", when = {{ arg = "amount", gt = 500 }}, require = "approval", approvers = ["role:finance"] }},
+]
+
+[policy.memory]
+allow_scopes = ["session", "user"]
+max_retention_days = {{ session = 30, user = 365 }}
+redact_pii = true
+"#
+    )
 }
 
 fn client_text(c: usize, user_days: usize) -> String {
@@ -226,6 +231,7 @@ fn history(root: &Path, agents: usize, clients: usize, n: usize) {
             .wrapping_add(1442695040888963407);
         (state >> 33) as usize
     };
+    let mut side_mark = n;
     for i in 1..=n {
         let time = 1_600_000_000 + i * 60;
         let who = authors[i % authors.len()];
@@ -238,11 +244,19 @@ fn history(root: &Path, agents: usize, clients: usize, n: usize) {
                 ),
                 format!("global: model {name}"),
             )
-        } else if i % 100 == 0 {
+        } else if i % 20 == 0 {
+            // A policy edit: one ceiling every agent inherits.
+            let tokens = 8192 + ((i / 20) % 8) * 1024;
+            (
+                "global/policy.toml".to_string(),
+                global_policy(tokens),
+                format!("global: max_output_tokens {tokens}"),
+            )
+        } else if i % 10 == 0 {
             let c = next() % clients.max(1);
             (
                 format!("clients/c{c:04}/client.toml"),
-                client_text(c, 30 + (i / 100) % 300),
+                client_text(c, 30 + (i / 10) % 300),
                 format!("client c{c}: retention"),
             )
         } else {
@@ -253,10 +267,42 @@ fn history(root: &Path, agents: usize, clients: usize, n: usize) {
                 format!("agent a{a}: temperature"),
             )
         };
+        // Every 50th commit merges a side branch that forked ten commits earlier and changed
+        // one agent.
+        let merge = if i % 50 == 0 && i > 10 {
+            side_mark += 1;
+            let a = next() % agents;
+            let side_path = format!("agents/a{a:05}.toml");
+            let side_text = agent_text(a, clients, 1 + (i / 50) % 8);
+            writeln!(stream, "commit refs/heads/side\nmark :{side_mark}\nauthor {who} {time} +0000\ncommitter {who} {time} +0000").unwrap();
+            let m = format!("agent a{a}: temperature (side branch)");
+            writeln!(stream, "data {}\n{m}\nfrom :{}", m.len(), i - 10).unwrap();
+            writeln!(
+                stream,
+                "M 100644 inline {side_path}\ndata {}\n{side_text}",
+                side_text.len()
+            )
+            .unwrap();
+            Some((side_mark, side_path, side_text))
+        } else {
+            None
+        };
         writeln!(stream, "commit refs/heads/main\nmark :{i}\nauthor {who} {time} +0000\ncommitter {who} {time} +0000").unwrap();
         writeln!(stream, "data {}\n{msg}", msg.len()).unwrap();
         if i == 1 {
             writeln!(stream, "from refs/heads/main^0").unwrap();
+        } else if merge.is_some() {
+            writeln!(stream, "from :{}", i - 1).unwrap();
+        }
+        if let Some((mark, side_path, side_text)) = &merge {
+            writeln!(stream, "merge :{mark}").unwrap();
+            // The merge result holds the side branch's change.
+            writeln!(
+                stream,
+                "M 100644 inline {side_path}\ndata {}\n{side_text}",
+                side_text.len()
+            )
+            .unwrap();
         }
         writeln!(
             stream,

@@ -44,6 +44,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             &State::Rev(base.clone()),
             &head,
             &[],
+            false,
         )?),
         _ => None,
     };

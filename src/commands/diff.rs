@@ -25,7 +25,9 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
     let root = find_root(ctx.repo.as_deref()).map_err(Failure)?;
     let git = need_git(&root)?;
     let (from, to) = states(args);
-    let report = crate::repo::load::diff_states(&root, &git, &from, &to, &args.agents)?;
+    // JSON and patch print the documents' digests and texts: both sides are rendered whole.
+    let documents = matches!(args.format, DiffFormat::Json | DiffFormat::Patch);
+    let report = crate::repo::load::diff_states(&root, &git, &from, &to, &args.agents, documents)?;
     let text = match args.format {
         DiffFormat::Human => human(&report, ctx.style.color),
         DiffFormat::Json => json(&report),

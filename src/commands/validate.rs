@@ -46,6 +46,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     }
     let only: Option<Vec<String>> = match &selection {
         Selection::All => None,
+        Selection::Shared => Some(Vec::new()),
         Selection::Agents(ids) => Some(
             ids.iter()
                 .filter(|a| repo.agents.contains_key(*a))

@@ -47,7 +47,9 @@ pub fn audit(
             c.parents.first().copied()
         };
         let report = match parent {
-            Some(p) => crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[])?,
+            Some(p) => {
+                crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false)?
+            }
             None => {
                 let new = match crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
                 {

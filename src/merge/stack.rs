@@ -140,6 +140,37 @@ impl<'r> Stacks<'r> {
         (&self.global.eff, None)
     }
 
+    /// The merged prefix of `client` (global's for `None`): what an agent of it inherits
+    /// before its own layer. `None` for a client the repository does not have.
+    pub fn prefix(&self, client: Option<&str>) -> Option<&Effective> {
+        match client {
+            None => Some(&self.global.eff),
+            Some(c) => self.clients.get(c).map(|p| &p.eff),
+        }
+    }
+
+    /// The findings an agent layer inherits (`opl.toml`, global, its client) and the client
+    /// whose prefix it merges onto; an unknown client is pushed to `own`.
+    pub fn inherited(
+        &self,
+        layer: &Layer,
+        own: &mut Vec<Finding>,
+    ) -> (Vec<Finding>, &Effective, Option<String>) {
+        let mut inherited: Vec<Finding> = self
+            .repo
+            .findings
+            .iter()
+            .filter(|f| {
+                f.code == Code::RootConfig
+                    || self.repo.sources.get(f.span.file).layer == LayerKind::Root
+            })
+            .cloned()
+            .collect();
+        inherited.extend(self.global.findings.iter().cloned());
+        let (prefix, client) = self.prefix_of(layer, &mut inherited, own);
+        (inherited, prefix, client)
+    }
+
     /// Merges and checks one agent.
     pub fn agent(&self, id: &str) -> Option<AgentResult> {
         let layer = self.repo.agents.get(id)?;
@@ -157,18 +188,7 @@ impl<'r> Stacks<'r> {
                     .map(|(fid, _)| fid)
             })
             .map(Span::file_start);
-        let mut inherited: Vec<Finding> = self
-            .repo
-            .findings
-            .iter()
-            .filter(|f| {
-                f.code == Code::RootConfig
-                    || self.repo.sources.get(f.span.file).layer == LayerKind::Root
-            })
-            .cloned()
-            .collect();
-        inherited.extend(self.global.findings.iter().cloned());
-        let (prefix, client) = self.prefix_of(layer, &mut inherited, &mut own);
+        let (inherited, prefix, client) = self.inherited(layer, &mut own);
         let Prefix { eff, findings } = merged(prefix, layer);
         own.extend(findings);
         // A file of the stack that could not be read is its own finding: checking what the rest

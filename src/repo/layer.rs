@@ -385,8 +385,16 @@ fn read_selected(
     selection: &Selection,
     base: u32,
 ) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
-    let Selection::Agents(ids) = selection else {
-        return read_batch(snap, &pending, base);
+    let ids = match selection {
+        Selection::All => return read_batch(snap, &pending, base),
+        Selection::Shared => {
+            let shared: Vec<Pending> = pending
+                .into_iter()
+                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(_))))
+                .collect();
+            return read_batch(snap, &shared, base);
+        }
+        Selection::Agents(ids) => ids,
     };
     let (mut first, mut clients): (Vec<Pending>, Vec<Pending>) = pending
         .into_iter()

@@ -128,6 +128,8 @@ pub enum Selection {
     All,
     /// Only these agents (and the layers they inherit).
     Agents(HashSet<String>),
+    /// The shared layers (`opl.toml`, `global/`, every client) and no agent.
+    Shared,
 }
 
 /// The agents a set of changed paths can affect: a change inside `agents/<id>` affects that
@@ -224,7 +226,7 @@ mod tests {
                 v.sort();
                 assert_eq!(v, ["a", "b"]);
             }
-            Selection::All => panic!("expected agents"),
+            Selection::All | Selection::Shared => panic!("expected agents"),
         }
         assert!(matches!(sel(&["global/models.toml"]), Selection::All));
         assert!(matches!(sel(&["clients/acme/client.toml"]), Selection::All));

@@ -68,6 +68,7 @@ pub fn load_state(
                 Selection::Agents(ids) => {
                     git.snapshot_focused(state, Some(&ids.iter().cloned().collect::<Vec<_>>()))
                 }
+                Selection::Shared => git.snapshot_focused(state, Some(&[])),
             }
             .map_err(|e| e.0)?;
             if !snap.has_root() {
@@ -84,13 +85,16 @@ pub fn load_state(
     loaded.map_err(|e| format!("cannot read {} of {}: {e}", state.label(), root.display()))
 }
 
-/// Computes the diff between two states, merging only the agents the change can affect.
+/// Computes the diff between two states, merging only the agents the change can affect. A
+/// change confined to shared layers is propagated by key ([`crate::diff::by_key`]) unless
+/// `documents` asks for the rendered documents and digests of both sides.
 pub fn diff_states(
     root: &Path,
     git: &Git,
     from: &State,
     to: &State,
     only: &[String],
+    documents: bool,
 ) -> Result<Report, String> {
     let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
     let changed = if unborn {
@@ -100,11 +104,19 @@ pub fn diff_states(
     } else {
         git.changed_paths(from, to).map_err(|e| e.0)?
     };
+    if !unborn
+        && !documents
+        && only.is_empty()
+        && let Some(r) = shared_change(root, git, from, to, &changed)?
+    {
+        return Ok(r);
+    }
     let mut selection = affected(&changed);
     if !only.is_empty() {
         selection = Selection::Agents(match selection {
             Selection::All => only.iter().cloned().collect(),
             Selection::Agents(ids) => ids.into_iter().filter(|i| only.contains(i)).collect(),
+            Selection::Shared => Default::default(),
         });
     }
     let old = if unborn {
@@ -126,6 +138,7 @@ pub fn diff_states(
             .cloned()
             .collect(),
         Selection::Agents(ids) => ids.iter().cloned().collect(),
+        Selection::Shared => BTreeSet::new(),
     };
     let from_label = if unborn {
         "(no commits)".to_string()
@@ -133,6 +146,45 @@ pub fn diff_states(
         from.label()
     };
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
+}
+
+/// The diff of a change confined to shared layers, by key; `None` when it is not one.
+fn shared_change(
+    root: &Path,
+    git: &Git,
+    from: &State,
+    to: &State,
+    changed: &[String],
+) -> Result<Option<Report>, String> {
+    use crate::repo::layout::{Place, classify};
+    if changed.is_empty()
+        || !changed
+            .iter()
+            .all(|p| matches!(classify(p), Place::Global | Place::Client(_)))
+    {
+        return Ok(None);
+    }
+    let old = load_state(root, Some(git), from, &Selection::Shared)?;
+    let new = load_state(root, Some(git), to, &Selection::All)?;
+    if !crate::diff::by_key::applies(changed, &old, &new) {
+        return Ok(None);
+    }
+    crate::diff::by_key::compare_shared(
+        &old,
+        &new,
+        &[],
+        changed.to_vec(),
+        from.label(),
+        to.label(),
+        |ids| {
+            load_state(
+                root,
+                Some(git),
+                from,
+                &Selection::Agents(ids.iter().cloned().collect()),
+            )
+        },
+    )
 }
 
 /// Loads the whole repository at a revision: what a policy test case with its own `rev` decides on.

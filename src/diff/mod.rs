@@ -20,6 +20,8 @@ use crate::model::source::{LayerKind, SourceFile, Sources, Span, safe};
 use crate::render::{digest, document, to_toml};
 use crate::repo::layer::Repo;
 
+pub mod by_key;
+
 /// One changed leaf.
 #[derive(Clone, Debug, Serialize)]
 pub struct Change {
@@ -192,15 +194,27 @@ pub fn compare(
     from: String,
     to: String,
 ) -> Report {
+    let diffs = agent_diffs(old, new, ids);
+    assemble(
+        locks(old, true),
+        locks(new, true),
+        diffs,
+        files_changed,
+        from,
+        to,
+    )
+}
+
+/// The agents of `ids` that changed, each with the files the errors of an invalid side point
+/// at (a file that makes a side invalid changes the agent, though no leaf shows it).
+fn agent_diffs(old: &Repo, new: &Repo, ids: &BTreeSet<String>) -> Vec<(AgentDiff, Vec<String>)> {
     use rayon::prelude::*;
     let so = Stacks::new(old);
     let sn = Stacks::new(new);
     let ids: Vec<&String> = ids.iter().collect();
-    let diffs: Vec<(AgentDiff, Vec<String>)> = ids
-        .par_iter()
+    ids.par_iter()
         .filter_map(|id| {
             let (a, b) = (side(old, &so, id), side(new, &sn, id));
-            // A file that makes a side invalid changes the agent, though no leaf shows it.
             let error_files: Vec<String> = [&a, &b]
                 .into_iter()
                 .flatten()
@@ -208,7 +222,19 @@ pub fn compare(
                 .collect();
             agent_diff(id, a, b).map(|d| (d, error_files))
         })
-        .collect();
+        .collect()
+}
+
+/// The report of the agent diffs `diffs` (in agent order): the files that changed no agent and
+/// the locks that appeared or disappeared between the two sides' locks.
+fn assemble(
+    lo: BTreeMap<String, LockChange>,
+    ln: BTreeMap<String, LockChange>,
+    diffs: Vec<(AgentDiff, Vec<String>)>,
+    files_changed: Vec<String>,
+    from: String,
+    to: String,
+) -> Report {
     let mut origins: HashSet<String> = HashSet::new();
     for (a, files) in &diffs {
         origins.extend(files.iter().cloned());
@@ -224,25 +250,6 @@ pub fn compare(
         .filter(|f| !origins.contains(f.as_str()) && !crate::repo::layout::hidden(f))
         .cloned()
         .collect();
-    let locks = |r: &Repo| -> BTreeMap<String, LockChange> {
-        std::iter::once(&r.global)
-            .chain(r.clients.values())
-            .chain(r.agents.values())
-            .flat_map(|l| l.locks.iter())
-            .map(|(p, s)| {
-                let loc = r.sources.locate(*s);
-                (
-                    format!("{p} @ {}", loc.file),
-                    LockChange {
-                        lock: p.to_string(),
-                        file: loc.file,
-                        line: loc.line,
-                    },
-                )
-            })
-            .collect()
-    };
-    let (lo, ln) = (locks(old), locks(new));
     let locks_added = ln
         .iter()
         .filter(|(k, _)| !lo.contains_key(*k))
@@ -266,15 +273,51 @@ pub fn compare(
     }
 }
 
-fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
-    let status = match (&a, &b) {
-        (None, None) => return None,
-        (None, Some(_)) => Status::Added,
-        (Some(_), None) => Status::Removed,
+/// Every lock of a state's shared layers and, with `agents`, of its loaded agent layers, by
+/// `path @ file`.
+fn locks(r: &Repo, agents: bool) -> BTreeMap<String, LockChange> {
+    std::iter::once(&r.global)
+        .chain(r.clients.values())
+        .chain(r.agents.values().filter(|_| agents))
+        .flat_map(|l| l.locks.iter())
+        .map(|(p, s)| {
+            let loc = r.sources.locate(*s);
+            (
+                format!("{p} @ {}", loc.file),
+                LockChange {
+                    lock: p.to_string(),
+                    file: loc.file,
+                    line: loc.line,
+                },
+            )
+        })
+        .collect()
+}
+
+/// How an agent changed between two sides, each absent (`None`) or present and valid or not;
+/// `same` tells whether two valid sides render the same document. `None`: it did not change.
+pub(crate) fn status(
+    before: Option<bool>,
+    after: Option<bool>,
+    same: impl FnOnce() -> bool,
+) -> Option<Status> {
+    match (before, after) {
+        (None, None) => None,
+        (None, Some(_)) => Some(Status::Added),
+        (Some(_), None) => Some(Status::Removed),
         // Two invalid sides are one state, as in history (spec section 8).
-        (Some(x), Some(y)) if x.digest == y.digest && x.valid() == y.valid() => return None,
-        _ => Status::Changed,
-    };
+        (Some(false), Some(false)) => None,
+        (Some(true), Some(true)) if same() => None,
+        _ => Some(Status::Changed),
+    }
+}
+
+fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
+    let status = status(
+        a.as_ref().map(Side::valid),
+        b.as_ref().map(Side::valid),
+        || a.as_ref().map(|s| &s.digest) == b.as_ref().map(|s| &s.digest),
+    )?;
     // An invalid side has no document: nothing to compare leaf by leaf.
     let empty = Leaves::new();
     let changes = if a.as_ref().is_none_or(Side::valid) && b.as_ref().is_none_or(Side::valid) {

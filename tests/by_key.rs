@@ -1,0 +1,247 @@
+//! Key-level change propagation (`diff::by_key`) gives exactly what rendering every agent on both
+//! sides gives, on random changes to shared layers: ceilings that widen or not, locks, id-keyed
+//! approval rules, instruction fragments and excludes, a type error, a file that stops parsing,
+//! and agents that define the changed paths, depend on them, or are invalid on their own.
+
+use std::collections::BTreeSet;
+
+use opl::diff::{Report, by_key, compare};
+use opl::repo::layer::{Repo, load_selected};
+use opl::repo::layout::Selection;
+use opl::repo::snapshot::Memory;
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// The shared files, each always present (a comment when its piece is off), so that a change
+/// between two choices modifies files and never adds or removes one.
+fn shared(c: &[u8]) -> Vec<(String, String)> {
+    let pick = |i: usize, opts: &[&str]| opts[c[i] as usize % opts.len()].to_string();
+    vec![
+        ("opl.toml".into(), "version = 1\n".into()),
+        (
+            "global/base.toml".into(),
+            "[model]\nprovider = \"openai\"\nname = \"gpt-4.1\"\n\n[escalation]\ndefault_target = \"oncall\"\ncontacts.oncall = { who = \"group:oncall\" }\n".into(),
+        ),
+        (
+            "global/policy.toml".into(),
+            pick(0, &[
+                "# off\n",
+                "[policy.model]\nmax_output_tokens = 8192\nmax_temperature = 0.7\n",
+                "[policy.model]\nmax_output_tokens = 4096\nmax_temperature = 0.9\n",
+            ]),
+        ),
+        ("global/lock.toml".into(), pick(1, &["# off\n", "[meta]\nlock = [\"policy.memory\"]\n"])),
+        (
+            "global/rules.toml".into(),
+            pick(2, &[
+                "# off\n",
+                "[policy.approvals]\nrules = [{ id = \"g.refund\", action = \"*.refund\", when = { arg = \"amount\", gt = 500 }, require = \"approval\", approvers = [\"role:fin\"] }]\n",
+                "[policy.approvals]\nrules = [{ id = \"g.refund\", action = \"*.refund\", when = { arg = \"amount\", gt = 900 }, require = \"approval\", approvers = [\"role:fin\"] }]\n",
+            ]),
+        ),
+        (
+            "global/instructions.toml".into(),
+            pick(3, &[
+                "[instructions]\nfragments = [{ id = \"g.safety\", text = \"Be safe.\", required = true }]\n",
+                "[instructions]\nfragments = [{ id = \"g.safety\", text = \"Be careful.\", required = true }]\n",
+            ]),
+        ),
+        ("global/model.toml".into(), pick(4, &["# off\n", "[model.parameters]\ntemperature = 0.2\n"])),
+        (
+            "global/memory.toml".into(),
+            pick(5, &[
+                "# off\n",
+                "[policy.memory]\nmax_retention_days = { session = 30 }\n",
+                "[policy.memory]\nmax_retention_days = { session = \"thirty\" }\n",
+            ]),
+        ),
+        ("global/extra.toml".into(), pick(6, &["[metadata]\nteam = \"core\"\n", "[metadata\nteam = \"core\"\n"])),
+        (
+            "global/connections.toml".into(),
+            pick(7, &[
+                "# off\n",
+                "[connections.desk]\nkind = \"mcp\"\nsystem = \"Desk\"\n",
+                "[connections.desk]\nkind = \"mcp\"\nsystem = \"Desk v2\"\n",
+            ]),
+        ),
+        (
+            "global/contacts.toml".into(),
+            pick(8, &["# off\n", "[escalation]\ncontacts.oncall = { who = \"group:night\" }\n"]),
+        ),
+        (
+            "clients/acme/client.toml".into(),
+            pick(9, &[
+                "# off\n",
+                "[policy.model]\nmax_temperature = 0.5\n",
+                "[policy.model]\nmax_temperature = 0.8\n",
+                "[model]\nname = \"gpt-4.1-mini\"\n",
+            ]),
+        ),
+        (
+            "clients/acme/instructions.toml".into(),
+            pick(10, &["# off\n", "[instructions]\nfragments = [{ id = \"acme.tone\", text = \"Be brief.\" }]\n"]),
+        ),
+        (
+            "clients/beta/client.toml".into(),
+            pick(11, &[
+                "# off\n",
+                "[policy.tools]\nallow = [\"desk.*\"]\n",
+                "[policy.tools]\nallow = [\"desk.get\"]\n",
+                "[policy.model]\nmax_output_tokens = 2048\n",
+            ]),
+        ),
+    ]
+}
+
+/// Agents that define changed paths, depend on them, or are invalid on their own.
+const AGENTS: &[(&str, &str)] = &[
+    (
+        "agents/a1.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[model.parameters]\ntemperature = 0.4\n\n[tools.desk]\nuse = [\"get\", \"refund\"]\n",
+    ),
+    (
+        "agents/a2.toml",
+        "[agent]\nclient = \"beta\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[policy.model]\nmax_output_tokens = 4096\n",
+    ),
+    (
+        "agents/a3.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[instructions]\nexclude = [\"acme.tone\"]\n",
+    ),
+    (
+        "agents/a4.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[policy.approvals]\nrules = [{ id = \"a4.big\", action = \"*.refund\", require = \"deny\" }]\n",
+    ),
+    (
+        "agents/a5.toml",
+        "[agent]\nclient = \"beta\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[bogus]\nx = 1\n",
+    ),
+    (
+        "agents/a6.toml",
+        "[agent]\nclient = \"nosuch\"\npurpose = \"p\"\nowner = \"user:a\"\n",
+    ),
+    (
+        "agents/a7.toml",
+        "[agent]\nclient = \"beta\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[metadata]\ncost_center = \"CC-1\"\n",
+    ),
+    (
+        "agents/a8.toml",
+        "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[policy.memory]\nmax_retention_days = { session = 10 }\n",
+    ),
+    (
+        "agents/a9.toml",
+        "[agent]\npurpose = \"p\"\nowner = \"user:a\"\n\n[model.parameters]\ntemperature = 0.8\n",
+    ),
+];
+
+fn files(choices: &[u8]) -> Vec<(String, String)> {
+    let mut f = shared(choices);
+    f.extend(AGENTS.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+    f
+}
+
+fn load(files: &[(String, String)], sel: &Selection) -> Repo {
+    load_selected(&Memory::new(files.iter().cloned()), sel).expect("loads")
+}
+
+/// The report as JSON, without what only the full diff computes (digests).
+fn comparable(r: &Report) -> Value {
+    let mut v = serde_json::to_value(r).unwrap();
+    for a in v["agents"].as_array_mut().unwrap() {
+        a["digest_before"] = Value::Null;
+        a["digest_after"] = Value::Null;
+    }
+    v
+}
+
+/// The key-level diff of `old -> new`, and the full one; `None` for the first when it declines.
+fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
+    let (fo, fnew) = (files(old), files(new));
+    let changed: Vec<String> = fo
+        .iter()
+        .zip(&fnew)
+        .filter(|(a, b)| a.1 != b.1)
+        .map(|(a, _)| a.0.clone())
+        .collect();
+    let new_full = load(&fnew, &Selection::All);
+    let old_full = load(&fo, &Selection::All);
+    let ids: BTreeSet<String> = new_full.agents.keys().cloned().collect();
+    let full = compare(
+        &old_full,
+        &new_full,
+        &ids,
+        changed.clone(),
+        "a".into(),
+        "b".into(),
+    );
+    let old_shared = load(&fo, &Selection::Shared);
+    assert!(by_key::applies(&changed, &old_shared, &new_full) || changed.is_empty());
+    let fast = by_key::compare_shared(
+        &old_shared,
+        &new_full,
+        &[],
+        changed,
+        "a".into(),
+        "b".into(),
+        |ids| Ok(load(&fo, &Selection::Agents(ids.iter().cloned().collect()))),
+    )
+    .expect("no load failure");
+    (fast, full)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_key_level_diff_is_the_full_diff(
+        old in prop::collection::vec(0u8..12, 12),
+        new in prop::collection::vec(0u8..12, 12),
+    ) {
+        prop_assume!(old.iter().zip(&new).any(|(a, b)| a != b));
+        let (fast, full) = both(&old, &new);
+        if let Some(fast) = fast {
+            prop_assert_eq!(comparable(&fast), comparable(&full));
+        } else {
+            // Declined only when a lock moved.
+            let lock = |c: &[u8]| c[1] % 2;
+            prop_assert_ne!(lock(&old), lock(&new));
+        }
+    }
+}
+
+#[test]
+fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_merged() {
+    let mut old = vec![0u8; 12];
+    old[0] = 1;
+    let mut new = old.clone();
+    new[0] = 2;
+    let (fast, full) = both(&old, &new);
+    let fast = fast.expect("a ceiling change is propagated by key");
+    assert_eq!(comparable(&fast), comparable(&full));
+    let changed: Vec<&str> = fast.agents.iter().map(|a| a.agent.as_str()).collect();
+    // a3 (it excludes a fragment acme does not have), a5 (an unknown key) and a6 (an unknown
+    // client) are invalid on both sides; a2 sets its own max_output_tokens, so it is rendered on
+    // both sides, and still inherits the new temperature ceiling.
+    assert_eq!(changed, ["a1", "a2", "a4", "a7", "a8", "a9"]);
+    for a in &fast.agents {
+        assert!(
+            a.changes
+                .iter()
+                .any(|c| c.path == "policy.model.max_temperature")
+        );
+    }
+}
+
+#[test]
+fn a_file_that_stops_parsing_makes_every_agent_invalid_exactly_as_the_full_diff_says() {
+    let old = vec![0u8; 12];
+    let mut new = old.clone();
+    new[6] = 1;
+    let (fast, full) = both(&old, &new);
+    let fast = fast.expect("propagated by key");
+    assert_eq!(comparable(&fast), comparable(&full));
+    assert!(!fast.agents.is_empty());
+    for a in &fast.agents {
+        assert!(a.valid_before && !a.valid_after, "{}", a.agent);
+        assert_eq!(a.errors_after, [opl::diagnostic::Code::Parse]);
+    }
+}
