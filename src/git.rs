@@ -34,6 +34,13 @@ impl std::fmt::Display for Id {
     }
 }
 
+impl Id {
+    /// An id from 40 hex digits.
+    pub fn parse(hex: &str) -> Option<Id> {
+        Oid::from_str(hex).ok().filter(|_| hex.len() == 40).map(Id)
+    }
+}
+
 impl State {
     /// How the state is named in messages.
     pub fn label(&self) -> String {
@@ -581,6 +588,13 @@ impl Git {
             .collect();
         v.sort();
         Ok(v)
+    }
+
+    /// Where opl keeps derived, disposable indexes of this repository (under the common git
+    /// directory, shared by worktrees).
+    pub fn cache_dir(&self) -> PathBuf {
+        let repo = self.repo.lock().expect("git lock");
+        repo.commondir().join("opl")
     }
 
     /// The commits at which a shallow clone's history is cut (empty for a full clone).

@@ -6,6 +6,7 @@
 //! whose key equals its parent's has the same value without any comparison of leaves.
 
 pub mod audit;
+pub mod cache;
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -311,6 +312,28 @@ impl<'g> Engine<'g> {
         render_snapshot(&snap, &self.agent).map_err(|e| GitError(e.to_string()))
     }
 
+    /// Gives `parent` the key of `commit` when `changes` (what changed between them) touches
+    /// nothing the agent reads: the two have the same state, known without reading their trees.
+    /// Nothing happens when the key of `commit` is not known yet or the agent reads fragments
+    /// outside its folders.
+    pub fn link(&mut self, parent: Id, commit: Id, changes: &cache::Changes) {
+        if self.keys.contains_key(&parent) || self.reads_outside() {
+            return;
+        }
+        let Some(k) = self.keys.get(&commit).cloned() else {
+            return;
+        };
+        let client = k.base.client.as_ref().map(|(c, _)| c.as_str());
+        if !changes.touches(&self.agent, client) {
+            self.keys.insert(parent, k);
+        }
+    }
+
+    /// The key of `commit`, computed if need be (so that [`Engine::link`] can pass it on).
+    pub fn know(&mut self, commit: Id) -> Result<(), GitError> {
+        self.key(commit).map(|_| ())
+    }
+
     /// True when the two commits have the same value at `key`.
     pub fn same(&mut self, a: Id, b: Id, key: Option<&KeyPath>) -> Result<bool, GitError> {
         let (ka, kb) = (self.key(a)?, self.key(b)?);
@@ -449,6 +472,8 @@ pub fn log(
 ) -> Result<Vec<LogEntry>, GitError> {
     let commits = engine.git.log(opts.rev, opts.first_parent, opts.since)?;
     let boundary = engine.git.shallow_boundary();
+    let mut cache = cache::Cache::open(engine.git);
+    let mut trees = Trees::default();
     let mut out = Vec::new();
     let total = commits.len();
     for (i, c) in commits.into_iter().enumerate() {
@@ -468,6 +493,11 @@ pub fn log(
             let st = engine.state(c.id)?;
             !matches!(value_at(&st, opts.key), Value::Absent)
         } else {
+            engine.know(c.id)?;
+            for p in &parents {
+                let ch = cache.changes(engine.git, &mut trees, *p, c.id)?;
+                engine.link(*p, c.id, ch);
+            }
             let mut all = true;
             for p in &parents {
                 if engine.same(*p, c.id, opts.key)? {
@@ -494,6 +524,7 @@ pub fn log(
             boundary: is_boundary,
         });
     }
+    cache.save();
     Ok(out)
 }
 
@@ -642,7 +673,7 @@ fn prime_many(
 /// Trees read during a [`last_changes`] walk: the config root of each commit, and the last raw
 /// trees read (a commit's parent is usually the next commit examined).
 #[derive(Default)]
-struct Trees {
+pub(crate) struct Trees {
     roots: HashMap<Id, Option<Id>>,
     raw: HashMap<Id, Arc<crate::git::RawTree>>,
 }
@@ -887,6 +918,8 @@ pub fn blame(
     });
     queued.insert(head);
     let mut result: Vec<Option<(Id, bool)>> = vec![None; leaves.len()];
+    let mut cache = cache::Cache::open(engine.git);
+    let mut trees = Trees::default();
     let total = meta.len();
     let mut visited = 0;
     while let Some(Pending { commit, .. }) = heap.pop() {
@@ -904,6 +937,10 @@ pub fn blame(
                 .unwrap_or_default()
         };
         let here = engine.state(commit)?;
+        for p in &parents {
+            let ch = cache.changes(engine.git, &mut trees, *p, commit)?;
+            engine.link(*p, commit, ch);
+        }
         for li in group {
             let (path, _) = &leaves[li];
             let mut moved = None;
@@ -932,6 +969,7 @@ pub fn blame(
             }
         }
     }
+    cache.save();
     let mut out = Vec::new();
     for (i, (path, value)) in leaves.into_iter().enumerate() {
         let Some((c, b)) = result[i] else { continue };

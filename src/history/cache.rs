@@ -1,0 +1,203 @@
+//! The history cache: for each (parent, commit) pair a walk has compared, which entries of the
+//! config root changed (its own entries, and the entries of `agents/` and `clients/`).
+//!
+//! It is derived and disposable, like git's commit-graph: kept in `<git dir>/opl/`, rebuilt
+//! when missing, ignored when it is for another config root or cannot be read, written
+//! atomically after a walk that added to it (a failure to write it is ignored). A commit never
+//! changes, so an entry never goes stale; a new commit is a pair the cache does not have yet.
+//! No answer depends on it: a pair it lacks is read from the trees, as without it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Trees;
+use crate::git::{Git, GitError, Id};
+use crate::repo::layout;
+
+const VERSION: u32 = 1;
+const FILE: &str = "history-v1.json";
+
+/// What changed between a parent and a commit, at the config root.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// True when anything may have changed (a side has no config root, or no `agents/` or
+    /// `clients/` folder where the other has one).
+    pub all: bool,
+    /// Changed entries of the config root (`opl.toml`, `global`, `agents`, `clients`, ...).
+    pub root: Vec<String>,
+    /// Changed entries of `agents/` (`<id>.toml` files and `<id>` folders).
+    pub agents: Vec<String>,
+    /// Changed entries of `clients/`.
+    pub clients: Vec<String>,
+}
+
+impl Changes {
+    /// True when the change may touch what `agent`, of `client`, reads: anything at the root but
+    /// `agents/` and `clients/`, its own entries, its client's folder.
+    pub fn touches(&self, agent: &str, client: Option<&str>) -> bool {
+        self.all
+            || self
+                .root
+                .iter()
+                .any(|n| n != layout::AGENTS && n != layout::CLIENTS)
+            || self
+                .agents
+                .iter()
+                .any(|n| n == agent || n.strip_suffix(".toml") == Some(agent))
+            || client.is_some_and(|c| self.clients.iter().any(|n| n == c))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    version: u32,
+    prefix: String,
+    /// (commit, parent, changes).
+    pairs: Vec<(String, String, Changes)>,
+}
+
+/// The cache, loaded.
+pub struct Cache {
+    path: PathBuf,
+    prefix: String,
+    pairs: HashMap<(Id, Id), Changes>,
+    added: usize,
+}
+
+impl Cache {
+    /// The cache of `git`'s repository for its config root; empty when missing or unusable.
+    pub fn open(git: &Git) -> Cache {
+        let path = git.cache_dir().join(FILE);
+        let prefix = git.prefix().to_string();
+        let pairs = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+            .filter(|f| f.version == VERSION && f.prefix == prefix)
+            .map(|f| {
+                f.pairs
+                    .into_iter()
+                    .filter_map(|(c, p, ch)| Some(((Id::parse(&c)?, Id::parse(&p)?), ch)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Cache {
+            path,
+            prefix,
+            pairs,
+            added: 0,
+        }
+    }
+
+    /// What changed from `parent` to `commit`, read from the trees when the cache lacks it.
+    pub(crate) fn changes(
+        &mut self,
+        git: &Git,
+        trees: &mut Trees,
+        parent: Id,
+        commit: Id,
+    ) -> Result<&Changes, GitError> {
+        if !self.pairs.contains_key(&(commit, parent)) {
+            let ch = read(git, trees, parent, commit)?;
+            self.pairs.insert((commit, parent), ch);
+            self.added += 1;
+        }
+        Ok(&self.pairs[&(commit, parent)])
+    }
+
+    /// Writes the cache back when a walk added to it; a failure is ignored (the cache is only
+    /// ever a shortcut).
+    pub fn save(&self) {
+        if self.added == 0 {
+            return;
+        }
+        let mut pairs: Vec<(String, String, Changes)> = self
+            .pairs
+            .iter()
+            .map(|((c, p), ch)| (c.to_string(), p.to_string(), ch.clone()))
+            .collect();
+        pairs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let file = File {
+            version: VERSION,
+            prefix: self.prefix.clone(),
+            pairs,
+        };
+        let Ok(bytes) = serde_json::to_vec(&file) else {
+            return;
+        };
+        if let Some(dir) = self.path.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let _ = crate::write::write_atomic(&self.path, &bytes, crate::write::Overwrite::Allowed);
+        }
+    }
+}
+
+/// What changed from `parent` to `commit`, from their trees.
+fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes, GitError> {
+    let (rp, rc) = (trees.root(git, parent)?, trees.root(git, commit)?);
+    if rp == rc {
+        return Ok(Changes::default());
+    }
+    let (Some(rp), Some(rc)) = (rp, rc) else {
+        return Ok(Changes {
+            all: true,
+            ..Changes::default()
+        });
+    };
+    let (tp, tc) = (trees.raw(git, rp)?, trees.raw(git, rc)?);
+    let names = |v: Vec<&[u8]>| -> Vec<String> {
+        v.into_iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
+    };
+    let root = names(tp.changed_names(&tc));
+    let mut out = Changes {
+        root,
+        ..Changes::default()
+    };
+    for (folder, into) in [
+        (layout::AGENTS, &mut out.agents),
+        (layout::CLIENTS, &mut out.clients),
+    ] {
+        if !out.root.iter().any(|n| n == folder) {
+            continue;
+        }
+        match (trees.folder(git, &tp, folder)?, trees.folder(git, &tc, folder)?) {
+            (Some(a), Some(b)) => *into = names(a.changed_names(&b)),
+            _ => out.all = true,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_touches_an_agent_only_where_it_reads() {
+        let ch = Changes {
+            all: false,
+            root: vec!["agents".into(), "clients".into()],
+            agents: vec!["b.toml".into(), "c".into()],
+            clients: vec!["beta".into()],
+        };
+        assert!(!ch.touches("a", Some("acme")));
+        assert!(ch.touches("b", None));
+        assert!(ch.touches("c", None));
+        assert!(ch.touches("a", Some("beta")));
+        let global = Changes {
+            root: vec!["global".into()],
+            ..Changes::default()
+        };
+        assert!(global.touches("a", None));
+        assert!(!Changes::default().touches("a", Some("acme")));
+        let all = Changes {
+            all: true,
+            ..Changes::default()
+        };
+        assert!(all.touches("a", None));
+    }
+}
