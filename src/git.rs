@@ -621,6 +621,21 @@ fn raw_tree_in(repo: &Repository, tree: Oid) -> Result<RawTree, GitError> {
     RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
 }
 
+impl Git {
+    /// A tree read raw and parsed like `like` (see [`RawTree::parse_like`]), with the names
+    /// whose entry differs from `like`'s.
+    pub fn raw_tree_like(
+        &self,
+        tree: Id,
+        like: &RawTree,
+    ) -> Result<(RawTree, Vec<Vec<u8>>), GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let data = repo.odb()?.read(tree.0)?.data().to_vec();
+        RawTree::parse_like(data, like)
+            .ok_or_else(|| GitError(format!("tree {tree} is malformed")))
+    }
+}
+
 /// A git tree's raw bytes and the place of each entry in them, in git's order.
 pub struct RawTree {
     data: Vec<u8>,
@@ -645,13 +660,7 @@ impl RawTree {
             if nul + 21 > data.len() {
                 return None;
             }
-            let kind = match &data[at..sp] {
-                b"40000" | b"040000" => EntryKind::Dir,
-                b"120000" => EntryKind::Symlink,
-                b"160000" => EntryKind::Other,
-                _ => EntryKind::File,
-            };
-            entries.push((sp as u32 + 1, nul as u32, kind));
+            entries.push((sp as u32 + 1, nul as u32, entry_kind(&data[at..sp])));
             at = nul + 21;
         }
         Some(RawTree { data, entries })
@@ -696,9 +705,70 @@ impl RawTree {
 
     /// The names whose entry differs between two trees (added, removed or changed).
     pub fn changed_names<'a>(&'a self, other: &'a RawTree) -> Vec<&'a [u8]> {
+        self.changed_in(other, 0..self.entries.len(), 0..other.entries.len())
+    }
+
+    /// Parses `data`, a tree that is mostly `like`: the entries in the bytes the two share at
+    /// their start and at their end are `like`'s, only those between are parsed. Returns the
+    /// tree and the names whose entry differs from `like`'s.
+    pub fn parse_like(data: Vec<u8>, like: &RawTree) -> Option<(RawTree, Vec<Vec<u8>>)> {
+        let (a, b) = (&like.data[..], &data[..]);
+        let n = a.len().min(b.len());
+        let pre = common_prefix(a, b);
+        let suf = common_prefix_rev(&a[pre..], &b[pre..]).min(n - pre);
+        // Entries of `like` wholly inside the shared start are the same in `data`.
+        let i = like.entries.partition_point(|e| e.1 as usize + 21 <= pre);
+        let start = if i == 0 { 0 } else { like.entries[i - 1].1 as usize + 21 };
+        let shift = b.len() as isize - a.len() as isize;
+        let mut mid = Vec::new();
+        let mut at = start;
+        let mut sync = None;
+        while at < b.len() {
+            // From a place both share to the end, and that starts an entry of `like`, the rest
+            // is `like`'s rest.
+            if at >= b.len() - suf {
+                let x = (at as isize - shift) as usize;
+                let k = like.entries.partition_point(|e| (e.1 as usize + 21) < x);
+                if k < like.entries.len() && like.entries[k].1 as usize + 21 == x {
+                    sync = Some(k + 1);
+                    break;
+                }
+            }
+            let sp = at + memchr::memchr(b' ', &b[at..])?;
+            let nul = sp + memchr::memchr(0, &b[sp..])?;
+            if nul + 21 > b.len() {
+                return None;
+            }
+            mid.push((sp as u32 + 1, nul as u32, entry_kind(&b[at..sp])));
+            at = nul + 21;
+        }
+        let j = sync.unwrap_or(like.entries.len());
+        let mut entries = Vec::with_capacity(i + mid.len() + like.entries.len() - j);
+        entries.extend_from_slice(&like.entries[..i]);
+        let (m0, m1) = (i, i + mid.len());
+        entries.extend(mid);
+        entries.extend(like.entries[j..].iter().map(|&(s, e, k)| {
+            ((s as isize + shift) as u32, (e as isize + shift) as u32, k)
+        }));
+        let tree = RawTree { data, entries };
+        let changed = like
+            .changed_in(&tree, i..j, m0..m1)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        Some((tree, changed))
+    }
+
+    /// [`RawTree::changed_names`] over entries `r` of `self` and `q` of `other`.
+    fn changed_in<'a>(
+        &'a self,
+        other: &'a RawTree,
+        r: std::ops::Range<usize>,
+        q: std::ops::Range<usize>,
+    ) -> Vec<&'a [u8]> {
         use std::cmp::Ordering::*;
-        let (mut i, mut j, mut out) = (0, 0, Vec::new());
-        let (n, m) = (self.entries.len(), other.entries.len());
+        let (mut i, mut j, mut out) = (r.start, q.start, Vec::new());
+        let (n, m) = (r.end, q.end);
         while i < n || j < m {
             let ord = if i == n {
                 Greater
@@ -729,6 +799,44 @@ impl RawTree {
         }
         out
     }
+}
+
+/// The kind of a raw tree entry from its octal mode.
+fn entry_kind(mode: &[u8]) -> EntryKind {
+    match mode {
+        b"40000" | b"040000" => EntryKind::Dir,
+        b"120000" => EntryKind::Symlink,
+        b"160000" => EntryKind::Other,
+        _ => EntryKind::File,
+    }
+}
+
+/// How many bytes `a` and `b` share at their start (compared a block at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    let mut at = 0;
+    while at + BLOCK <= n && a[at..at + BLOCK] == b[at..at + BLOCK] {
+        at += BLOCK;
+    }
+    at + a[at..n].iter().zip(&b[at..n]).take_while(|(x, y)| x == y).count()
+}
+
+/// How many bytes `a` and `b` share at their end.
+fn common_prefix_rev(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 256;
+    let n = a.len().min(b.len());
+    let (la, lb) = (a.len(), b.len());
+    let mut k = 0;
+    while k + BLOCK <= n && a[la - k - BLOCK..la - k] == b[lb - k - BLOCK..lb - k] {
+        k += BLOCK;
+    }
+    k + a[..la - k]
+        .iter()
+        .rev()
+        .zip(b[..lb - k].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Finds `name` in a raw tree object (`<octal mode> <name>\0<20-byte id>` repeated).
@@ -995,6 +1103,60 @@ mod tests {
                     assert_eq!(raw, want, "{prefix:?} {a} -> {b}");
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod raw_tree_tests {
+    use super::*;
+
+    /// A raw tree of `(mode, name, id byte)` entries, in the order given.
+    fn raw(entries: &[(&str, &str, u8)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (mode, name, id) in entries {
+            out.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+            out.extend_from_slice(&[*id; 20]);
+        }
+        out
+    }
+
+    #[test]
+    fn a_tree_parsed_like_another_is_the_tree_parsed_whole() {
+        let base: Vec<(String, u8)> = (0..300).map(|i| (format!("a{i:05}.toml"), (i % 250) as u8)).collect();
+        let as_entries = |v: &[(String, u8)]| -> Vec<u8> {
+            let e: Vec<(&str, &str, u8)> = v.iter().map(|(n, id)| ("100644", n.as_str(), *id)).collect();
+            raw(&e)
+        };
+        let like = RawTree::parse(as_entries(&base)).unwrap();
+        let mut edits: Vec<Vec<(String, u8)>> = Vec::new();
+        for at in [0usize, 1, 150, 298, 299] {
+            let mut changed = base.clone();
+            changed[at].1 = changed[at].1.wrapping_add(1);
+            edits.push(changed);
+            let mut removed = base.clone();
+            removed.remove(at);
+            edits.push(removed);
+            let mut added = base.clone();
+            added.insert(at, (format!("a{at:05}.tom"), 7));
+            edits.push(added);
+        }
+        edits.push(base.clone());
+        edits.push(Vec::new());
+        let mut two = base.clone();
+        two[3].1 ^= 1;
+        two[290].1 ^= 1;
+        edits.push(two);
+        for e in edits {
+            let data = as_entries(&e);
+            let whole = RawTree::parse(data.clone()).unwrap();
+            let (fast, changed) = RawTree::parse_like(data, &like).unwrap();
+            assert_eq!(fast.entries, whole.entries);
+            let mut want: Vec<Vec<u8>> = like.changed_names(&whole).into_iter().map(<[u8]>::to_vec).collect();
+            let mut got = changed;
+            want.sort();
+            got.sort();
+            assert_eq!(got, want);
         }
     }
 }

@@ -33,23 +33,6 @@ pub struct Changes {
     pub clients: Vec<String>,
 }
 
-impl Changes {
-    /// True when the change may touch what `agent`, of `client`, reads: anything at the root but
-    /// `agents/` and `clients/`, its own entries, its client's folder.
-    pub fn touches(&self, agent: &str, client: Option<&str>) -> bool {
-        self.all
-            || self
-                .root
-                .iter()
-                .any(|n| n != layout::AGENTS && n != layout::CLIENTS)
-            || self
-                .agents
-                .iter()
-                .any(|n| n == agent || n.strip_suffix(".toml") == Some(agent))
-            || client.is_some_and(|c| self.clients.iter().any(|n| n == c))
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct File {
     version: u32,
@@ -164,40 +147,10 @@ fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes,
         if !out.root.iter().any(|n| n == folder) {
             continue;
         }
-        match (trees.folder(git, &tp, folder)?, trees.folder(git, &tc, folder)?) {
-            (Some(a), Some(b)) => *into = names(a.changed_names(&b)),
+        match (tp.find(folder, true), tc.find(folder, true)) {
+            (Some((a, _)), Some((b, _))) => *into = trees.changed(git, a, b)?,
             _ => out.all = true,
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_change_touches_an_agent_only_where_it_reads() {
-        let ch = Changes {
-            all: false,
-            root: vec!["agents".into(), "clients".into()],
-            agents: vec!["b.toml".into(), "c".into()],
-            clients: vec!["beta".into()],
-        };
-        assert!(!ch.touches("a", Some("acme")));
-        assert!(ch.touches("b", None));
-        assert!(ch.touches("c", None));
-        assert!(ch.touches("a", Some("beta")));
-        let global = Changes {
-            root: vec!["global".into()],
-            ..Changes::default()
-        };
-        assert!(global.touches("a", None));
-        assert!(!Changes::default().touches("a", Some("acme")));
-        let all = Changes {
-            all: true,
-            ..Changes::default()
-        };
-        assert!(all.touches("a", None));
-    }
 }

@@ -312,21 +312,55 @@ impl<'g> Engine<'g> {
         render_snapshot(&snap, &self.agent).map_err(|e| GitError(e.to_string()))
     }
 
-    /// Gives `parent` the key of `commit` when `changes` (what changed between them) touches
-    /// nothing the agent reads: the two have the same state, known without reading their trees.
-    /// Nothing happens when the key of `commit` is not known yet or the agent reads fragments
-    /// outside its folders.
-    pub fn link(&mut self, parent: Id, commit: Id, changes: &cache::Changes) {
-        if self.keys.contains_key(&parent) || self.reads_outside() {
-            return;
+    /// Gives `parent` its key from the key of `commit` and what changed between them, reading
+    /// only the entries that changed (`opl.toml`, `global/`, the client's folder) instead of the
+    /// trees the key is made of. Nothing happens when the key of `commit` is not known yet, when
+    /// the agent's own entries changed, or when the agent reads fragments outside its folders:
+    /// the key is then computed from the trees.
+    pub fn link(
+        &mut self,
+        parent: Id,
+        commit: Id,
+        changes: &cache::Changes,
+    ) -> Result<(), GitError> {
+        if changes.all || self.keys.contains_key(&parent) || self.reads_outside() {
+            return Ok(());
         }
         let Some(k) = self.keys.get(&commit).cloned() else {
-            return;
+            return Ok(());
         };
-        let client = k.base.client.as_ref().map(|(c, _)| c.as_str());
-        if !changes.touches(&self.agent, client) {
-            self.keys.insert(parent, k);
+        let a = &self.agent;
+        let own = [layout::agent_file(a), layout::agent_folder(a)];
+        let agents_dir = format!("{}/", layout::AGENTS);
+        if !k.externals.is_empty()
+            || changes
+                .agents
+                .iter()
+                .any(|n| own.iter().any(|o| o.strip_prefix(&agents_dir) == Some(n)))
+        {
+            return Ok(());
         }
+        let mut base = k.base.clone();
+        let root = [layout::ROOT_CONFIG, layout::GLOBAL];
+        if changes.root.iter().any(|n| root.contains(&n.as_str())) {
+            let ids = self.git.entry_ids(parent, &root)?;
+            (base.root, base.global) = (ids[0], ids[1]);
+        }
+        if let Some((c, id)) = &mut base.client
+            && changes.clients.iter().any(|n| n == c)
+        {
+            *id = self.git.entry_ids(parent, &[&layout::client_folder(c)])?[0];
+        }
+        let key = if base == k.base {
+            k
+        } else {
+            Arc::new(Key {
+                base,
+                externals: Vec::new(),
+            })
+        };
+        self.keys.insert(parent, key);
+        Ok(())
     }
 
     /// The key of `commit`, computed if need be (so that [`Engine::link`] can pass it on).
@@ -496,7 +530,7 @@ pub fn log(
             engine.know(c.id)?;
             for p in &parents {
                 let ch = cache.changes(engine.git, &mut trees, *p, c.id)?;
-                engine.link(*p, c.id, ch);
+                engine.link(*p, c.id, ch)?;
             }
             let mut all = true;
             for p in &parents {
@@ -698,6 +732,35 @@ impl Trees {
         let t = Arc::new(git.raw_tree(tree)?);
         self.raw.insert(tree, t.clone());
         Ok(t)
+    }
+
+    /// The names whose entry differs between two trees; a tree not read yet is parsed like the
+    /// other (only where their bytes differ).
+    fn changed(&mut self, git: &Git, a: Id, b: Id) -> Result<Vec<String>, GitError> {
+        let names = |v: Vec<&[u8]>| -> Vec<String> {
+            v.into_iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect()
+        };
+        if a == b {
+            return Ok(Vec::new());
+        }
+        let (ta, tb) = (self.raw.get(&a).cloned(), self.raw.get(&b).cloned());
+        let (like, other) = match (ta, tb) {
+            (Some(ta), Some(tb)) => return Ok(names(ta.changed_names(&tb))),
+            (Some(ta), None) => (ta, b),
+            (None, Some(tb)) => (tb, a),
+            (None, None) => (self.raw(git, a)?, b),
+        };
+        let (tree, changed) = git.raw_tree_like(other, &like)?;
+        if self.raw.len() >= 64 {
+            self.raw.clear();
+        }
+        self.raw.insert(other, Arc::new(tree));
+        Ok(changed
+            .into_iter()
+            .map(|n| String::from_utf8_lossy(&n).into_owned())
+            .collect())
     }
 
     /// A folder of a root tree, when it is one.
@@ -939,7 +1002,7 @@ pub fn blame(
         let here = engine.state(commit)?;
         for p in &parents {
             let ch = cache.changes(engine.git, &mut trees, *p, commit)?;
-            engine.link(*p, commit, ch);
+            engine.link(*p, commit, ch)?;
         }
         for li in group {
             let (path, _) = &leaves[li];
