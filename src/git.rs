@@ -631,8 +631,7 @@ impl Git {
     ) -> Result<(RawTree, Vec<Vec<u8>>), GitError> {
         let repo = self.repo.lock().expect("git lock");
         let data = repo.odb()?.read(tree.0)?.data().to_vec();
-        RawTree::parse_like(data, like)
-            .ok_or_else(|| GitError(format!("tree {tree} is malformed")))
+        RawTree::parse_like(data, like).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
     }
 }
 
@@ -718,7 +717,11 @@ impl RawTree {
         let suf = common_prefix_rev(&a[pre..], &b[pre..]).min(n - pre);
         // Entries of `like` wholly inside the shared start are the same in `data`.
         let i = like.entries.partition_point(|e| e.1 as usize + 21 <= pre);
-        let start = if i == 0 { 0 } else { like.entries[i - 1].1 as usize + 21 };
+        let start = if i == 0 {
+            0
+        } else {
+            like.entries[i - 1].1 as usize + 21
+        };
         let shift = b.len() as isize - a.len() as isize;
         let mut mid = Vec::new();
         let mut at = start;
@@ -747,9 +750,11 @@ impl RawTree {
         entries.extend_from_slice(&like.entries[..i]);
         let (m0, m1) = (i, i + mid.len());
         entries.extend(mid);
-        entries.extend(like.entries[j..].iter().map(|&(s, e, k)| {
-            ((s as isize + shift) as u32, (e as isize + shift) as u32, k)
-        }));
+        entries.extend(
+            like.entries[j..]
+                .iter()
+                .map(|&(s, e, k)| ((s as isize + shift) as u32, (e as isize + shift) as u32, k)),
+        );
         let tree = RawTree { data, entries };
         let changed = like
             .changed_in(&tree, i..j, m0..m1)
@@ -819,7 +824,11 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     while at + BLOCK <= n && a[at..at + BLOCK] == b[at..at + BLOCK] {
         at += BLOCK;
     }
-    at + a[at..n].iter().zip(&b[at..n]).take_while(|(x, y)| x == y).count()
+    at + a[at..n]
+        .iter()
+        .zip(&b[at..n])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// How many bytes `a` and `b` share at their end.
@@ -1123,9 +1132,14 @@ mod raw_tree_tests {
 
     #[test]
     fn a_tree_parsed_like_another_is_the_tree_parsed_whole() {
-        let base: Vec<(String, u8)> = (0..300).map(|i| (format!("a{i:05}.toml"), (i % 250) as u8)).collect();
+        let base: Vec<(String, u8)> = (0..300)
+            .map(|i| (format!("a{i:05}.toml"), (i % 250) as u8))
+            .collect();
         let as_entries = |v: &[(String, u8)]| -> Vec<u8> {
-            let e: Vec<(&str, &str, u8)> = v.iter().map(|(n, id)| ("100644", n.as_str(), *id)).collect();
+            let e: Vec<(&str, &str, u8)> = v
+                .iter()
+                .map(|(n, id)| ("100644", n.as_str(), *id))
+                .collect();
             raw(&e)
         };
         let like = RawTree::parse(as_entries(&base)).unwrap();
@@ -1152,7 +1166,11 @@ mod raw_tree_tests {
             let whole = RawTree::parse(data.clone()).unwrap();
             let (fast, changed) = RawTree::parse_like(data, &like).unwrap();
             assert_eq!(fast.entries, whole.entries);
-            let mut want: Vec<Vec<u8>> = like.changed_names(&whole).into_iter().map(<[u8]>::to_vec).collect();
+            let mut want: Vec<Vec<u8>> = like
+                .changed_names(&whole)
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect();
             let mut got = changed;
             want.sort();
             got.sort();

@@ -81,12 +81,13 @@ impl Cache {
         parent: Id,
         commit: Id,
     ) -> Result<&Changes, GitError> {
-        if !self.pairs.contains_key(&(commit, parent)) {
-            let ch = read(git, trees, parent, commit)?;
-            self.pairs.insert((commit, parent), ch);
-            self.added += 1;
+        match self.pairs.entry((commit, parent)) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                self.added += 1;
+                Ok(e.insert(read(git, trees, parent, commit)?))
+            }
         }
-        Ok(&self.pairs[&(commit, parent)])
     }
 
     /// Writes the cache back when a walk added to it; a failure is ignored (the cache is only
@@ -112,7 +113,8 @@ impl Cache {
         if let Some(dir) = self.path.parent()
             && std::fs::create_dir_all(dir).is_ok()
         {
-            let _ = crate::write::write_atomic(&self.path, &bytes, crate::write::Overwrite::Allowed);
+            let _ =
+                crate::write::write_atomic(&self.path, &bytes, crate::write::Overwrite::Allowed);
         }
     }
 }

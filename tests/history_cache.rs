@@ -1,0 +1,167 @@
+//! The history cache (`<git dir>/opl/history-v1.json`) is a shortcut only: log and blame say
+//! the same with it, without it, with a corrupt one, with one written by another agent's walk or
+//! for another config root, and a walk writes it.
+
+mod common;
+
+use common::{BASE, TestRepo};
+
+fn agent(client: &str, extra: &str) -> String {
+    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
+}
+
+/// A history with global and client edits, a client switch, a fragment outside the layers,
+/// merges of side branches, and commits that touch other agents only.
+fn history() -> TestRepo {
+    let mut h = TestRepo::new();
+    h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bob\"\n");
+    h.write("agents/bot.toml", &agent("acme", ""));
+    h.write("agents/other.toml", &agent("beta", ""));
+    let base = h.commit("base");
+    let mut tip = base;
+    for i in 0..6 {
+        h.write(
+            "global/base.toml",
+            &BASE[1].1.replace("gpt-4.1", &format!("model-{}", i % 3)),
+        );
+        tip = h.commit_as("Gil", &format!("global {i}"), Some(vec![tip]), true);
+        h.write(
+            "agents/other.toml",
+            &agent("beta", &format!("\n[metadata]\nn = {i}\n")),
+        );
+        tip = h.commit_as("Oli", &format!("other {i}"), Some(vec![tip]), true);
+        h.write(
+            "clients/acme/client.toml",
+            &format!("[meta]\nowner = \"user:ann\"\n\n[metadata]\nrev = {i}\n"),
+        );
+        tip = h.commit_as("Ann", &format!("acme {i}"), Some(vec![tip]), true);
+        // A side branch from two commits back changes bot, and is merged.
+        h.write(
+            "agents/bot.toml",
+            &agent(
+                "acme",
+                &format!("\n[model.parameters]\ntemperature = 0.{i}\n"),
+            ),
+        );
+        let side = h.commit_as("Sid", &format!("side {i}"), Some(vec![tip]), false);
+        tip = h.commit_as("Mia", &format!("merge {i}"), Some(vec![tip, side]), true);
+    }
+    // bot moves to beta, then reads a fragment outside its folders.
+    h.write(
+        "agents/bot.toml",
+        &agent("beta", "\n[metadata]\nmoved = true\n"),
+    );
+    tip = h.commit_as("Ann", "bot to beta", Some(vec![tip]), true);
+    h.write("shared/tone.md", "Be kind.\n");
+    h.write(
+        "agents/bot.toml",
+        &agent(
+            "beta",
+            "\n[instructions]\nfragments = [{ id = \"bot.tone\", file = \"../shared/tone.md\" }]\n",
+        ),
+    );
+    tip = h.commit_as("Ann", "bot reads a shared fragment", Some(vec![tip]), true);
+    h.write("shared/tone.md", "Be very kind.\n");
+    tip = h.commit_as("Ann", "kinder tone", Some(vec![tip]), true);
+    h.write(
+        "clients/beta/client.toml",
+        "[meta]\nowner = \"user:bob\"\n\n[metadata]\nx = 1\n",
+    );
+    h.commit_as("Bob", "beta edit", Some(vec![tip]), true);
+    h
+}
+
+fn outputs(h: &TestRepo) -> Vec<String> {
+    let mut out = Vec::new();
+    for args in [
+        &["log", "bot", "--format", "json"][..],
+        &["log", "other", "--format", "json"],
+        &["log", "bot", "--first-parent", "--format", "json"],
+        &["blame", "bot", "--rev", "HEAD", "--format", "json"],
+        &["blame", "other", "--rev", "HEAD", "--format", "json"],
+    ] {
+        let o = h.opl().args(args).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out.push(String::from_utf8(o.stdout).unwrap());
+    }
+    out
+}
+
+#[test]
+fn log_and_blame_say_the_same_with_and_without_the_cache() {
+    let h = history();
+    let file = h.top().join(".git/opl/history-v1.json");
+    assert!(!file.exists());
+    let first = outputs(&h);
+    // The walk wrote the cache: JSON, one entry per (commit, parent) pair it compared.
+    let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(cache["version"], 1);
+    assert!(cache["pairs"].as_array().unwrap().len() > 20);
+    // The walks find what changed each agent, wherever it was changed (a walk that passes a
+    // commit's key on to its parent must not skip any of these).
+    let summaries = |text: &str| -> std::collections::BTreeSet<String> {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["summary"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut bot: Vec<String> = [
+        "base",
+        "bot to beta",
+        "bot reads a shared fragment",
+        "kinder tone",
+        "beta edit",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for i in 0..6 {
+        bot.extend([
+            format!("global {i}"),
+            format!("acme {i}"),
+            format!("side {i}"),
+        ]);
+    }
+    assert_eq!(summaries(&first[0]), bot.into_iter().collect());
+    let mut other: Vec<String> = vec!["base".into(), "beta edit".into()];
+    for i in 0..6 {
+        other.extend([format!("global {i}"), format!("other {i}")]);
+    }
+    assert_eq!(summaries(&first[1]), other.into_iter().collect());
+    // With the cache.
+    assert_eq!(outputs(&h), first);
+    // Deleted.
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(outputs(&h), first);
+    // Corrupt, truncated, or for another config root: ignored, and written anew.
+    for bad in [
+        b"not json".to_vec(),
+        std::fs::read(&file).unwrap()[..40].to_vec(),
+        String::from_utf8(std::fs::read(&file).unwrap())
+            .unwrap()
+            .replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1)
+            .into_bytes(),
+    ] {
+        std::fs::write(&file, &bad).unwrap();
+        assert_eq!(outputs(&h), first);
+        let again: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        assert_eq!(again["prefix"], "");
+    }
+    // Written by one agent's walk, read by another's.
+    std::fs::remove_file(&file).unwrap();
+    let o = h
+        .opl()
+        .args(["log", "other", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), first[1]);
+    assert_eq!(outputs(&h), first);
+}
