@@ -42,7 +42,8 @@ time_ms() { # median wall milliseconds of 5 runs
 }
 git_stat=$(time_ms git diff --stat $A $B)
 render=$(time_ms "$opl" render --all --force --rev $B --out "$render_dir")
-diff_global=$(time_ms "$opl" diff $A $B --format json)
+diff_global=$(time_ms "$opl" diff $A $B)
+diff_global_json=$(time_ms "$opl" diff $A $B --format json)
 diff_agent=$(time_ms "$opl" diff $B $C --format json)
 sed -i 's/temperature = 0.[0-9]/temperature = 0.6/' agents/a00043.toml
 git add agents/a00043.toml
@@ -53,6 +54,7 @@ printf '%-38s %8s\n' command ms
 printf '%-38s %8s\n' "git diff --stat A B" "$git_stat"
 printf '%-38s %8s\n' "opl render --all --rev B" "$render"
 printf '%-38s %8s\n' "opl diff A B (one global value)" "$diff_global"
+printf '%-38s %8s\n' "  --format json (digests: full render)" "$diff_global_json"
 printf '%-38s %8s\n' "opl diff B C (one agent file)" "$diff_agent"
 printf '%-38s %8s\n' "opl validate --staged (one agent)" "$staged"
 awk -v a="$diff_agent" -v g="$diff_global" 'BEGIN { printf "one-agent diff / all-agents diff: %.1f%%\n", 100 * a / g }'
