@@ -178,7 +178,6 @@ fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
     let fast = by_key::compare_shared(
         &old_shared,
         &new_full,
-        &[],
         changed,
         "a".into(),
         "b".into(),

@@ -62,7 +62,6 @@ struct Below {
 pub fn compare_shared(
     old: &Repo,
     new: &Repo,
-    only: &[String],
     files_changed: Vec<String>,
     from: String,
     to: String,
@@ -96,11 +95,7 @@ pub fn compare_shared(
             (c, Below { changes, paths })
         })
         .collect();
-    let ids: Vec<&String> = new
-        .agents
-        .keys()
-        .filter(|id| only.is_empty() || only.contains(id))
-        .collect();
+    let ids: Vec<&String> = new.agents.keys().collect();
     // Each agent: its diff (when it shares its prefix's), or `Err(id)` when it is rendered.
     let shared: Vec<Result<Option<Diffed>, String>> = ids
         .par_iter()

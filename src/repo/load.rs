@@ -172,7 +172,6 @@ fn shared_change(
     crate::diff::by_key::compare_shared(
         &old,
         &new,
-        &[],
         changed.to_vec(),
         from.label(),
         to.label(),
