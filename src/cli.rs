@@ -84,8 +84,8 @@ pub enum Command {
     /// requires, its model and instructions. What a runtime cannot express is lowered to the
     /// nearest stricter form and reported; a deny it cannot express fails the export.
     ///
-    /// Exit status: 0 written (or, with --check, nothing drifted), 1 an agent refused or a file
-    /// drifted, 2 usage or I/O failure.
+    /// Exit status: 0 written (or, with --check, nothing drifted), 1 an agent refused, a deny
+    /// the runtime cannot express, or a file drifted; 2 usage or I/O failure.
     ///
     /// Example: opl export support-bot --target claude --out deploy/support-bot
     Export(ExportArgs),

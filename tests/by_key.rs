@@ -3,6 +3,8 @@
 //! approval rules, instruction fragments and excludes, a type error, a file that stops parsing,
 //! and agents that define the changed paths, depend on them, or are invalid on their own.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use opl::diff::{Report, by_key, compare};
@@ -243,4 +245,66 @@ fn a_file_that_stops_parsing_makes_every_agent_invalid_exactly_as_the_full_diff_
         assert!(a.valid_before && !a.valid_after, "{}", a.agent);
         assert_eq!(a.errors_after, [opl::diagnostic::Code::Parse]);
     }
+}
+
+/// `opl diff` in human form takes the key-level path and `--format json` renders both sides:
+/// on a committed global change, they name the same agents and the same changed paths, and
+/// `opl check --base` flags the same widening changes.
+#[test]
+fn the_binary_says_the_same_by_key_and_in_full() {
+    let mut h = common::TestRepo::new();
+    let old = files(&[1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1]);
+    let new = files(&[2, 0, 2, 1, 1, 1, 0, 2, 0, 2, 1, 2]);
+    for (p, t) in &old {
+        h.write(p, t);
+    }
+    h.commit("old");
+    for (p, t) in &new {
+        h.write(p, t);
+    }
+    h.commit("new");
+    let run = |args: &[&str]| -> String {
+        let o = h.opl().args(args).output().unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let json: Value =
+        serde_json::from_str(&run(&["diff", "HEAD~1", "HEAD", "--format", "json"])).unwrap();
+    let mut full: Vec<String> = Vec::new();
+    for a in json["agents"].as_array().unwrap() {
+        full.push(format!("~ {}", a["agent"].as_str().unwrap()));
+        for c in a["changes"].as_array().unwrap() {
+            full.push(c["path"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(full.len() > 10, "{full:?} {json}");
+    let human = run(&["diff", "HEAD~1", "HEAD"]);
+    let mut by_key: Vec<String> = Vec::new();
+    for l in human.lines() {
+        if let Some(rest) = l.strip_prefix("~ ") {
+            by_key.push(format!("~ {}", rest.split(' ').next().unwrap()));
+        } else if let Some(rest) = l.strip_prefix("  ! ").or_else(|| l.strip_prefix("    ")) {
+            // `      widens: why` explains the line above.
+            if let Some((path, _)) = rest.split_once(": ").filter(|_| !rest.starts_with(' ')) {
+                by_key.push(path.to_string());
+            }
+        }
+    }
+    assert_eq!(by_key, full, "{human}");
+    let widening = json["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["changes"].as_array().unwrap())
+        .filter(|c| !c["widening"].is_null())
+        .count();
+    let check: Value =
+        serde_json::from_str(&run(&["check", "--base", "HEAD~1", "--format", "json"])).unwrap();
+    let flagged: usize = check["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "widening-change")
+        .map(|f| f["agents"].as_array().map_or(1, Vec::len))
+        .sum();
+    assert_eq!(flagged, widening);
 }
