@@ -135,9 +135,27 @@ const AGENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The shared files, the agents, an agent whose file changes (`choices[12]`) and one that
+/// exists or not (`choices[13]`).
 fn files(choices: &[u8]) -> Vec<(String, String)> {
     let mut f = shared(choices);
     f.extend(AGENTS.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+    let pick = |i: usize, n: u8| choices.get(i).copied().unwrap_or(0) % n;
+    f.push((
+        "agents/b1.toml".into(),
+        [
+            "[agent]\nclient = \"beta\"\npurpose = \"p\"\nowner = \"user:a\"\n",
+            "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[policy.model]\nmax_output_tokens = 1024\n",
+            "[agent]\nclient = \"beta\"\npurpose = \"p\"\nowner = \"user:a\"\n\n[model.parameters]\ntemperature = 0.3\n",
+        ][pick(12, 3) as usize]
+            .into(),
+    ));
+    if pick(13, 2) == 1 {
+        f.push((
+            "agents/b2.toml".into(),
+            "[agent]\nclient = \"acme\"\npurpose = \"p\"\nowner = \"user:a\"\n".into(),
+        ));
+    }
     f
 }
 
@@ -158,15 +176,26 @@ fn comparable(r: &Report) -> Value {
 /// The key-level diff of `old -> new`, and the full one; `None` for the first when it declines.
 fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
     let (fo, fnew) = (files(old), files(new));
-    let changed: Vec<String> = fo
-        .iter()
-        .zip(&fnew)
-        .filter(|(a, b)| a.1 != b.1)
-        .map(|(a, _)| a.0.clone())
+    let (mo, mn): (
+        std::collections::BTreeMap<_, _>,
+        std::collections::BTreeMap<_, _>,
+    ) = (fo.iter().cloned().collect(), fnew.iter().cloned().collect());
+    let changed: Vec<String> = mo
+        .keys()
+        .chain(mn.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|p| mo.get(*p) != mn.get(*p))
+        .cloned()
         .collect();
     let new_full = load(&fnew, &Selection::All);
     let old_full = load(&fo, &Selection::All);
-    let ids: BTreeSet<String> = new_full.agents.keys().cloned().collect();
+    let ids: BTreeSet<String> = new_full
+        .agents
+        .keys()
+        .chain(old_full.agents.keys())
+        .cloned()
+        .collect();
     let full = compare(
         &old_full,
         &new_full,
@@ -176,7 +205,14 @@ fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
         "b".into(),
     );
     let old_shared = load(&fo, &Selection::Shared);
-    assert!(by_key::applies(&changed, &old_shared, &new_full) || changed.is_empty());
+    if !by_key::applies(&changed, &old_shared, &new_full) {
+        // Only agent files changed: the full diff alone answers.
+        assert!(
+            changed.iter().all(|p| p.starts_with("agents/")),
+            "{changed:?}"
+        );
+        return (None, full);
+    }
     let fast = by_key::compare_shared(
         &old_shared,
         &new_full,
@@ -194,24 +230,25 @@ proptest! {
 
     #[test]
     fn the_key_level_diff_is_the_full_diff(
-        old in prop::collection::vec(0u8..12, 12),
-        new in prop::collection::vec(0u8..12, 12),
+        old in prop::collection::vec(0u8..12, 14),
+        new in prop::collection::vec(0u8..12, 14),
     ) {
         prop_assume!(old.iter().zip(&new).any(|(a, b)| a != b));
         let (fast, full) = both(&old, &new);
         if let Some(fast) = fast {
             prop_assert_eq!(comparable(&fast), comparable(&full));
         } else {
-            // Declined only when a lock moved.
+            // Declined only when a lock moved, or when only agent files changed.
             let lock = |c: &[u8]| c[1] % 2;
-            prop_assert_ne!(lock(&old), lock(&new));
+            let shared_same = shared(&old) == shared(&new);
+            prop_assert!(lock(&old) != lock(&new) || shared_same);
         }
     }
 }
 
 #[test]
 fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_merged() {
-    let mut old = vec![0u8; 12];
+    let mut old = vec![0u8; 14];
     old[0] = 1;
     let mut new = old.clone();
     new[0] = 2;
@@ -222,7 +259,7 @@ fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_
     // a3 (it excludes a fragment acme does not have), a5 (an unknown key) and a6 (an unknown
     // client) are invalid on both sides; a2 sets its own max_output_tokens, so it is rendered on
     // both sides, and still inherits the new temperature ceiling.
-    assert_eq!(changed, ["a1", "a2", "a4", "a7", "a8", "a9"]);
+    assert_eq!(changed, ["a1", "a2", "a4", "a7", "a8", "a9", "b1"]);
     for a in &fast.agents {
         assert!(
             a.changes
@@ -234,7 +271,7 @@ fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_
 
 #[test]
 fn a_file_that_stops_parsing_makes_every_agent_invalid_exactly_as_the_full_diff_says() {
-    let old = vec![0u8; 12];
+    let old = vec![0u8; 14];
     let mut new = old.clone();
     new[6] = 1;
     let (fast, full) = both(&old, &new);

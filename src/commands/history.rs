@@ -347,13 +347,12 @@ fn audit_json(rows: &[Row]) -> String {
             j["committer"] = json!(c.committer);
             j["committer_email"] = json!(c.committer_email);
             j["agents"] = r
-                .agents
                 .iter()
                 .map(|a| {
                     json!({
                         "agent": a.agent, "client": a.client, "status": a.status,
-                        "keys": a.changes.iter().map(|ch| ch.path.clone()).collect::<Vec<_>>(),
-                        "widening": a.changes.iter().filter_map(|ch| ch.widening.as_ref().map(|w| json!({"path": ch.path, "why": w}))).collect::<Vec<_>>(),
+                        "keys": a.keys,
+                        "widening": a.widening.iter().map(|(p, w)| json!({"path": p, "why": w})).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -371,8 +370,8 @@ fn audit_csv(rows: &[Row]) -> String {
         "commit,date,author,email,committer,summary,agent,client,status,keys,widening\n",
     );
     for (c, r) in rows {
-        for a in &r.agents {
-            let (keys, widening) = (a.keys(), a.widenings());
+        for a in r {
+            let (keys, widening) = (&a.keys, a.widenings());
             let status = match a.status {
                 Status::Added => "added",
                 Status::Removed => "removed",
@@ -420,15 +419,10 @@ fn audit_human(rows: &[Row], color: bool) -> String {
             },
             safe(&c.summary)
         ));
-        for a in &r.agents {
-            let keys: Vec<&str> = a
-                .changes
-                .iter()
-                .map(|ch| ch.path.as_str())
-                .take(6)
-                .collect();
-            let more = if a.changes.len() > 6 {
-                format!(" (+{} more)", a.changes.len() - 6)
+        for a in r {
+            let keys: Vec<&str> = a.keys.iter().map(String::as_str).take(6).collect();
+            let more = if a.keys.len() > 6 {
+                format!(" (+{} more)", a.keys.len() - 6)
             } else {
                 String::new()
             };
@@ -441,12 +435,8 @@ fn audit_human(rows: &[Row], color: bool) -> String {
                 )
                 .to_lowercase(),
             );
-            for ch in a.changes.iter().filter(|ch| ch.widening.is_some()) {
-                out.push_str(&format!(
-                    "      ! {}: {}\n",
-                    safe(&ch.path),
-                    safe(ch.widening.as_deref().unwrap_or_default())
-                ));
+            for (path, why) in &a.widening {
+                out.push_str(&format!("      ! {}: {}\n", safe(path), safe(why)));
             }
         }
         out.push('\n');
@@ -473,8 +463,8 @@ fn audit_markdown(rows: &[Row]) -> String {
         "| commit | date | author | agent | client | keys | widening |\n|---|---|---|---|---|---|---|\n",
     );
     for (c, r) in rows {
-        for a in &r.agents {
-            let (keys, w) = (a.keys(), a.widenings());
+        for a in r {
+            let (keys, w) = (&a.keys, a.widenings());
             out.push_str(&format!(
                 "| `{}` | {} | {} | `{}` | {} | {} | {} |\n",
                 short_id(c, false),

@@ -33,14 +33,15 @@ const DERIVED: &[(&str, &str)] = &[
     ("agent", "agent"),
 ];
 
-/// True when every changed path is a layer file of `global/` or of a client, present on both
-/// sides: a change the key-level diff can take.
+/// True when every changed path is a layer file of `global/` or of a client present on both
+/// sides, or an agent's TOML file (that agent is rendered on both sides), and one at least is
+/// shared: a change the key-level diff can take.
 pub fn applies(changed: &[String], old: &Repo, new: &Repo) -> bool {
-    !changed.is_empty()
+    let shared = |p: &String| matches!(classify(p), Place::Global | Place::Client(_));
+    changed.iter().any(shared)
         && changed.iter().all(|p| {
-            matches!(classify(p), Place::Global | Place::Client(_))
-                && old.sources.find(p).is_some()
-                && new.sources.find(p).is_some()
+            (shared(p) && old.sources.find(p).is_some() && new.sources.find(p).is_some())
+                || matches!(classify(p), Place::Agent { .. })
         })
 }
 
@@ -55,9 +56,9 @@ struct Below {
     paths: Vec<KeyPath>,
 }
 
-/// The diff of a change confined to shared layers. `old` holds the old state's shared layers
-/// (no agent layer); `new` the whole new state; `load_old` loads the old state with the agents
-/// given. `None` when the change moves a lock or the set of clients differs: the full diff
+/// The diff of a change to shared layers (and perhaps agent files). `old` holds the old state's
+/// shared layers (no agent layer); `new` the whole new state; `load_old` loads the old state with
+/// the agents given. `None` when the change moves a lock or the set of clients differs: the full diff
 /// answers then.
 pub fn compare_shared(
     old: &Repo,
@@ -73,7 +74,7 @@ pub fn compare_shared(
             .flat_map(|l| l.locks.iter().map(|(p, _)| p.to_string()))
             .collect()
     };
-    // No agent file changed (see [`applies`]): the agents are the same on both sides.
+    // The agents whose files did not change (see [`applies`]) are on both sides.
     if shared_locks(old) != shared_locks(new) || !old.clients.keys().eq(new.clients.keys()) {
         return Ok(None);
     }
@@ -95,7 +96,19 @@ pub fn compare_shared(
             (c, Below { changes, paths })
         })
         .collect();
-    let ids: Vec<&String> = new.agents.keys().collect();
+    // Agents whose own files changed are rendered on both sides.
+    let changed_agents: BTreeSet<String> = files_changed
+        .iter()
+        .filter_map(|p| match classify(p) {
+            Place::Agent { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<&String> = new
+        .agents
+        .keys()
+        .filter(|id| !changed_agents.contains(*id))
+        .collect();
     // Each agent: its diff (when it shares its prefix's), or `Err(id)` when it is rendered.
     let shared: Vec<Result<Option<Diffed>, String>> = ids
         .par_iter()
@@ -155,7 +168,7 @@ pub fn compare_shared(
         })
         .collect();
     let mut diffs = Vec::new();
-    let mut rendered = BTreeSet::new();
+    let mut rendered = changed_agents;
     for r in shared {
         match r {
             Ok(Some(d)) => diffs.push(d),

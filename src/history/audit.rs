@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::diff::{Report, compare};
+use crate::diff::{Report, Status, compare};
 use crate::git::{CommitMeta, Git, State};
 use crate::repo::layout::Selection;
 
@@ -71,13 +71,56 @@ pub fn audit(
         if report.agents.is_empty() {
             continue;
         }
-        rows.push((c.clone(), report));
+        rows.push((c.clone(), agent_rows(report)));
     }
     Ok(rows)
 }
 
-/// One commit that changed at least one agent, with its diff from its first parent.
-pub type Row = (CommitMeta, Report);
+/// One agent a commit changed, as the audit reports it: the changed key paths and why each
+/// widening change widens (the values and rendered documents are not kept: a range can hold
+/// thousands of agent changes per commit).
+#[derive(Clone, Debug)]
+pub struct AgentRow {
+    pub agent: String,
+    pub client: Option<String>,
+    pub status: Status,
+    /// The changed key paths.
+    pub keys: Vec<String>,
+    /// `(path, why)` for each change that widens what the agent may do.
+    pub widening: Vec<(String, String)>,
+}
+
+impl AgentRow {
+    /// `path: why` for each change that widens.
+    pub fn widenings(&self) -> Vec<String> {
+        self.widening
+            .iter()
+            .map(|(p, w)| format!("{p}: {w}"))
+            .collect()
+    }
+}
+
+/// The audit rows of one commit's diff.
+fn agent_rows(report: Report) -> Vec<AgentRow> {
+    report
+        .agents
+        .into_iter()
+        .map(|a| AgentRow {
+            widening: a
+                .changes
+                .iter()
+                .filter_map(|c| c.widening.clone().map(|w| (c.path.clone(), w)))
+                .collect(),
+            keys: a.changes.into_iter().map(|c| c.path).collect(),
+            agent: a.agent,
+            client: a.client,
+            status: a.status,
+        })
+        .collect()
+}
+
+/// One commit that changed at least one agent, with the agents it changed.
+pub type Row = (CommitMeta, Vec<AgentRow>);
 
 /// Counts per author or client.
 #[derive(Default, serde::Serialize)]
@@ -96,17 +139,17 @@ pub fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally
             .entry(format!("{} <{}>", c.author, c.email))
             .or_default();
         t.commits += 1;
-        t.agent_changes += r.agents.len();
-        t.widening += r.widened();
+        t.agent_changes += r.len();
+        t.widening += r.iter().filter(|a| !a.widening.is_empty()).count();
         let mut seen = std::collections::HashSet::new();
-        for a in &r.agents {
+        for a in r {
             let client = a.client.clone().unwrap_or_else(|| "(no client)".into());
             let t = by_client.entry(client.clone()).or_default();
             if seen.insert(client) {
                 t.commits += 1;
             }
             t.agent_changes += 1;
-            t.widening += usize::from(a.widens());
+            t.widening += usize::from(!a.widening.is_empty());
         }
     }
     (by_author, by_client)

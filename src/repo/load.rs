@@ -157,10 +157,14 @@ fn shared_change(
     changed: &[String],
 ) -> Result<Option<Report>, String> {
     use crate::repo::layout::{Place, classify};
-    if changed.is_empty()
-        || !changed
-            .iter()
-            .all(|p| matches!(classify(p), Place::Global | Place::Client(_)))
+    if !changed.iter().all(|p| {
+        matches!(
+            classify(p),
+            Place::Global | Place::Client(_) | Place::Agent { .. }
+        )
+    }) || !changed
+        .iter()
+        .any(|p| matches!(classify(p), Place::Global | Place::Client(_)))
     {
         return Ok(None);
     }
