@@ -1,5 +1,5 @@
-//! Key-level change propagation: the diff of a change confined to shared layers (`global/`,
-//! `clients/`) without rendering every agent below them.
+//! Key-level change propagation: the diff of a change to shared layers (`global/`, `clients/`),
+//! perhaps with some agent files, without rendering every agent below them.
 //!
 //! For each client (and for agents without one), the merged prefix is rendered on both sides:
 //! the leaves that differ are the paths the change made (`D`). An agent whose own layer defines
