@@ -165,6 +165,15 @@ pub struct Finding {
     pub agents: Vec<String>,
 }
 
+/// The codes of `findings`, sorted, each once: how an invalid state names what keeps its
+/// document from being built.
+pub fn codes_of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Vec<Code> {
+    let mut c: Vec<Code> = findings.into_iter().map(|f| f.code).collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
 impl Finding {
     /// A finding with the code's severity.
     pub fn new(code: Code, span: Span, message: impl Into<String>) -> Self {

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rayon::prelude::*;
 
 use super::{AgentDiff, Change, Leaves, Report, agent_diffs, assemble, changes, status};
-use crate::diagnostic::{Code, Finding};
+use crate::diagnostic::{Finding, codes_of};
 use crate::merge::provenance::provenance;
 use crate::merge::stack::{AgentResult, Stacks};
 use crate::model::key_path::{KeyPath, Segment};
@@ -121,7 +121,8 @@ pub fn compare_shared(
             }
             let (inh_old, _, _) = so.inherited(layer, &mut Vec::new());
             let (bo, bn) = (blocking(&inh_old), blocking(&inh_new));
-            if b.changes.is_empty() && codes(&bo) == codes(&bn) {
+            if b.changes.is_empty() && codes_of(bo.iter().copied()) == codes_of(bn.iter().copied())
+            {
                 return Ok(None);
             }
             let a: AgentResult = sn.agent(id).expect("listed agent");
@@ -153,8 +154,8 @@ pub fn compare_shared(
                     digest_after: None,
                     valid_before: vb,
                     valid_after: va,
-                    errors_before: codes(&before),
-                    errors_after: codes(&after),
+                    errors_before: codes_of(before.iter().copied()),
+                    errors_after: codes_of(after.iter().copied()),
                     changes: if vb && va {
                         b.changes.clone()
                     } else {
@@ -246,12 +247,4 @@ fn overlaps(layer: &Layer, paths: &[KeyPath]) -> bool {
 /// The findings of `fs` that keep a document from being built.
 fn blocking(fs: &[Finding]) -> Vec<&Finding> {
     fs.iter().filter(|f| f.blocks_document()).collect()
-}
-
-/// Their codes, sorted, each once.
-fn codes(fs: &[&Finding]) -> Vec<Code> {
-    let mut c: Vec<Code> = fs.iter().map(|f| f.code).collect();
-    c.sort();
-    c.dedup();
-    c
 }

@@ -154,9 +154,7 @@ fn side(repo: &Repo, stacks: &Stacks, id: &str) -> Option<Side> {
     let a = stacks.agent(id)?;
     let blocking: Vec<&Finding> = a.all_findings().filter(|f| f.blocks_document()).collect();
     if !blocking.is_empty() {
-        let mut errors: Vec<Code> = blocking.iter().map(|f| f.code).collect();
-        errors.sort();
-        errors.dedup();
+        let errors = crate::diagnostic::codes_of(blocking.iter().copied());
         return Some(Side {
             client: a.client.clone(),
             digest: String::new(),

@@ -437,13 +437,7 @@ fn agent_state(
     externals.sort();
     externals.dedup();
     if !r.buildable() {
-        let mut codes: Vec<Code> = r
-            .all_findings()
-            .filter(|f| f.blocks_document())
-            .map(|f| f.code)
-            .collect();
-        codes.sort();
-        codes.dedup();
+        let codes = crate::diagnostic::codes_of(r.all_findings().filter(|f| f.blocks_document()));
         return (AgentState::Invalid(codes), externals);
     }
     let doc = document(repo, agent, &r.eff);
@@ -737,17 +731,15 @@ impl Trees {
     /// The names whose entry differs between two trees; a tree not read yet is parsed like the
     /// other (only where their bytes differ).
     fn changed(&mut self, git: &Git, a: Id, b: Id) -> Result<Vec<String>, GitError> {
-        let names = |v: Vec<&[u8]>| -> Vec<String> {
-            v.into_iter()
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .collect()
+        let names = |v: &mut dyn Iterator<Item = &[u8]>| -> Vec<String> {
+            v.map(|n| String::from_utf8_lossy(n).into_owned()).collect()
         };
         if a == b {
             return Ok(Vec::new());
         }
         let (ta, tb) = (self.raw.get(&a).cloned(), self.raw.get(&b).cloned());
         let (like, other) = match (ta, tb) {
-            (Some(ta), Some(tb)) => return Ok(names(ta.changed_names(&tb))),
+            (Some(ta), Some(tb)) => return Ok(names(&mut ta.changed_names(&tb).into_iter())),
             (Some(ta), None) => (ta, b),
             (None, Some(tb)) => (tb, a),
             (None, None) => (self.raw(git, a)?, b),
@@ -757,10 +749,7 @@ impl Trees {
             self.raw.clear();
         }
         self.raw.insert(other, Arc::new(tree));
-        Ok(changed
-            .into_iter()
-            .map(|n| String::from_utf8_lossy(&n).into_owned())
-            .collect())
+        Ok(names(&mut changed.iter().map(Vec::as_slice)))
     }
 
     /// A folder of a root tree, when it is one.
