@@ -8,52 +8,58 @@ use crate::model::source::safe;
 use crate::model::value::{Node, Table, Value};
 use crate::repo::layer::Repo;
 
-fn leaves<'a>(t: &'a Table, prefix: &str, out: &mut BTreeMap<String, &'a Node>) {
+/// A leaf (a value that is not a table) and the keys that lead to it.
+type Leaf<'a> = (Vec<&'a str>, &'a Node);
+
+fn leaves<'a>(t: &'a Table, prefix: &mut Vec<&'a str>, out: &mut Vec<Leaf<'a>>) {
     for (k, n) in t {
-        let p = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        prefix.push(k);
         match &n.value {
-            Value::Table(sub) => leaves(sub, &p, out),
-            _ => {
-                out.insert(p, n);
-            }
+            Value::Table(sub) => leaves(sub, prefix, out),
+            _ => out.push((prefix.clone(), n)),
         }
+        prefix.pop();
     }
 }
 
-/// A layer's name and its leaves by dotted path.
-type Leaves<'a> = (String, BTreeMap<String, &'a Node>);
+/// The leaf at `path` in `t`.
+fn leaf<'a>(t: &'a Table, path: &[&str]) -> Option<&'a Node> {
+    let (last, up) = path.split_last()?;
+    let mut t = t;
+    for k in up {
+        t = t.get(k)?.value.as_table()?;
+    }
+    t.get(last).filter(|n| n.value.as_table().is_none())
+}
 
-fn common<'a>(layers: &[Leaves<'a>]) -> Vec<(String, &'a Node)> {
-    let Some((_, first)) = layers.first() else {
+/// The leaves every table sets to the same value (outside `[agent]`), by dotted path. The first
+/// table's leaves are the candidates; each further table can only remove some, so a group whose
+/// members differ early costs little.
+fn common<'a>(tables: &[&'a Table]) -> Vec<(String, &'a Node)> {
+    let Some((first, rest)) = tables.split_first() else {
         return Vec::new();
     };
-    first
-        .iter()
-        .filter(|(p, n)| {
-            !p.starts_with("agent.")
-                && layers
-                    .iter()
-                    .all(|(_, l)| l.get(*p).is_some_and(|m| m.value.same(&n.value)))
-        })
-        .map(|(p, n)| (p.clone(), *n))
-        .collect()
+    let mut found = Vec::new();
+    leaves(first, &mut Vec::new(), &mut found);
+    found.retain(|(p, _)| p.len() < 2 || p[0] != "agent");
+    for t in rest {
+        if found.is_empty() {
+            break;
+        }
+        found.retain(|(p, n)| leaf(t, p).is_some_and(|m| m.value.same(&n.value)));
+    }
+    found.into_iter().map(|(p, n)| (p.join("."), n)).collect()
 }
 
 /// `hoist` warnings for the whole repository.
 pub fn hoist(repo: &Repo) -> Vec<Finding> {
     let mut out = Vec::new();
     // Agents of each client.
-    let mut by_client: BTreeMap<&str, Vec<Leaves>> = BTreeMap::new();
-    for (id, layer) in &repo.agents {
+    let mut by_client: BTreeMap<&str, Vec<&Table>> = BTreeMap::new();
+    for layer in repo.agents.values() {
         let client = crate::repo::layout::client_of(&layer.table);
         if let Some(c) = client.filter(|c| repo.clients.contains_key(*c)) {
-            let mut l = BTreeMap::new();
-            leaves(&layer.table, "", &mut l);
-            by_client.entry(c).or_default().push((id.clone(), l));
+            by_client.entry(c).or_default().push(&layer.table);
         }
     }
     for (client, agents) in &by_client {
@@ -81,15 +87,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         }
     }
     // Every client.
-    let clients: Vec<Leaves> = repo
-        .clients
-        .iter()
-        .map(|(c, l)| {
-            let mut m = BTreeMap::new();
-            leaves(&l.table, "", &mut m);
-            (c.clone(), m)
-        })
-        .collect();
+    let clients: Vec<&Table> = repo.clients.values().map(|l| &l.table).collect();
     if clients.len() >= 2 {
         for (path, node) in common(&clients) {
             out.push(
@@ -108,4 +106,37 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::source::FileId;
+
+    fn table(text: &str) -> Table {
+        crate::model::value::parse_file(FileId(0), text, &mut Vec::new()).expect("parses")
+    }
+
+    #[test]
+    fn common_keeps_the_leaves_every_table_sets_alike_outside_agent() {
+        let a = table(
+            "[agent]\nclient = \"c\"\n[model]\nname = \"o3\"\nparameters = { t = 1 }\n[memory]\nscopes = [\"a\"]\nx = 1\n",
+        );
+        let b = table(
+            "[agent]\nclient = \"c\"\n[model]\nname = \"o3\"\nparameters = { t = 1.0 }\n[memory]\nscopes = [\"a\"]\nx = 2\n",
+        );
+        // `model.parameters` is a leaf here and a table above: not common.
+        let c = table(
+            "[agent]\nclient = \"c\"\n[model]\nname = \"o3\"\nparameters = { t = 1 }\n[memory]\nscopes = [\"a\"]\n",
+        );
+        let d = table("[agent]\nclient = \"c\"\n[model]\nname = \"o3\"\nparameters = 1\n");
+        let paths = |ts: &[&Table]| common(ts).into_iter().map(|(p, _)| p).collect::<Vec<_>>();
+        assert_eq!(
+            paths(&[&a, &b, &c]),
+            ["memory.scopes", "model.name", "model.parameters.t"]
+        );
+        assert_eq!(paths(&[&a, &d]), ["model.name"]);
+        assert_eq!(paths(&[&d, &a]), ["model.name"]);
+        assert!(paths(&[]).is_empty());
+    }
 }

@@ -616,7 +616,7 @@ fn check_rule(t: &Table, item: Span, findings: &mut Vec<Finding>) -> bool {
     }
     if let Some(w) = t.get("when") {
         let wt = w.value.as_table().expect("checked as a table");
-        let n = COMPARATORS.iter().filter(|c| wt.contains_key(**c)).count();
+        let n = COMPARATORS.iter().filter(|c| wt.contains_key(c)).count();
         if n != 1 || !wt.contains_key("arg") {
             findings.push(
                 Finding::new(

@@ -6,4 +6,5 @@ pub mod glob;
 pub mod key_path;
 pub mod schema;
 pub mod source;
+pub mod table;
 pub mod value;

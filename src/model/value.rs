@@ -4,8 +4,6 @@
 //! never a stack overflow) and converted into [`Node`]s: a value plus the span of its key and of
 //! the value itself, down to every array element.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value as Json;
 
 use crate::diagnostic::{Code, Finding};
@@ -29,8 +27,7 @@ pub enum Value {
     Table(Table),
 }
 
-/// A table: key -> node, in key order.
-pub type Table = BTreeMap<String, Node>;
+pub use super::table::Table;
 
 /// A value with its key span (where `key =` was written) and its value span.
 #[derive(Clone, Debug)]
@@ -251,18 +248,17 @@ fn convert_table(
     fallback: Span,
     findings: &mut Vec<Finding>,
 ) -> Table {
-    let mut out = Table::new();
-    for (name, _) in t.iter() {
-        let Some((key, item)) = t.get_key_value(name) else {
-            continue;
-        };
-        let key_span = span_of(file, key.span(), fallback);
-        if let Some(mut node) = convert_item(item, file, key_span, findings) {
+    // Collected, not inserted one by one: keys come in document order, and a table of thousands
+    // of keys would move its entries on every insert.
+    t.iter()
+        .filter_map(|(name, _)| {
+            let (key, item) = t.get_key_value(name)?;
+            let key_span = span_of(file, key.span(), fallback);
+            let mut node = convert_item(item, file, key_span, findings)?;
             node.key_span = key_span;
-            out.insert(name.to_string(), node);
-        }
-    }
-    out
+            Some((name.to_string(), node))
+        })
+        .collect()
 }
 
 fn convert_item(
@@ -349,17 +345,16 @@ fn convert_value(
                 .collect(),
         ),
         toml_edit::Value::InlineTable(t) => {
-            let mut out = Table::new();
-            for (name, _) in t.iter() {
-                let Some((key, item)) = t.get_key_value(name) else {
-                    continue;
-                };
-                let ks = span_of(file, key.span(), span);
-                if let Some(mut node) = convert_item(item, file, ks, findings) {
+            let out = t
+                .iter()
+                .filter_map(|(name, _)| {
+                    let (key, item) = t.get_key_value(name)?;
+                    let ks = span_of(file, key.span(), span);
+                    let mut node = convert_item(item, file, ks, findings)?;
                     node.key_span = ks;
-                    out.insert(name.to_string(), node);
-                }
-            }
+                    Some((name.to_string(), node))
+                })
+                .collect();
             Value::Table(out)
         }
     };
