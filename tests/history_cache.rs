@@ -71,14 +71,37 @@ fn history() -> TestRepo {
     h
 }
 
+/// The digest `opl render` prints for `agent` at `rev`.
+fn digest(h: &TestRepo, agent: &str, rev: &str) -> String {
+    let o = h
+        .opl()
+        .args([
+            "render",
+            agent,
+            "--rev",
+            rev,
+            "--format",
+            "json",
+            "--explain",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["digest"].as_str().unwrap().to_string()
+}
+
 fn outputs(h: &TestRepo) -> Vec<String> {
     let mut out = Vec::new();
+    // `bot` as it was before the merges and the fragment, and `other` at the tip.
+    let (old_bot, other_now) = (digest(h, "bot", "HEAD~4"), digest(h, "other", "HEAD"));
     for args in [
         &["log", "bot", "--format", "json"][..],
         &["log", "other", "--format", "json"],
         &["log", "bot", "--first-parent", "--format", "json"],
         &["blame", "bot", "--rev", "HEAD", "--format", "json"],
         &["blame", "other", "--rev", "HEAD", "--format", "json"],
+        &["whence", "bot", &old_bot, "--format", "json"],
+        &["whence", "other", &other_now, "--format", "json"],
     ] {
         let o = h.opl().args(args).output().unwrap();
         assert_eq!(
@@ -93,7 +116,7 @@ fn outputs(h: &TestRepo) -> Vec<String> {
 }
 
 #[test]
-fn log_and_blame_say_the_same_with_and_without_the_cache() {
+fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
     let h = history();
     let file = h.top().join(".git/opl/history-v1.json");
     assert!(!file.exists());
@@ -135,6 +158,39 @@ fn log_and_blame_say_the_same_with_and_without_the_cache() {
         other.extend([format!("global {i}"), format!("other {i}")]);
     }
     assert_eq!(summaries(&first[1]), other.into_iter().collect());
+    // whence lists exactly the commits whose document has the digest: `other` is unchanged
+    // since the last commit that changed it ("beta edit", the tip).
+    let whence = |text: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["summary"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(whence(&first[6]), ["beta edit"]);
+    // `bot` at HEAD~4: every commit (side branches too) whose render has that digest.
+    let revs = std::process::Command::new("git")
+        .args(["rev-list", "HEAD"])
+        .current_dir(h.top())
+        .output()
+        .unwrap();
+    let wanted = digest(&h, "bot", "HEAD~4");
+    let expected: Vec<String> = String::from_utf8(revs.stdout)
+        .unwrap()
+        .lines()
+        .filter(|c| digest(&h, "bot", c) == wanted)
+        .map(|c| {
+            let o = std::process::Command::new("git")
+                .args(["log", "-1", "--format=%s", c])
+                .current_dir(h.top())
+                .output()
+                .unwrap();
+            String::from_utf8(o.stdout).unwrap().trim().to_string()
+        })
+        .collect();
+    assert!(expected.len() >= 2, "{expected:?}");
+    assert_eq!(whence(&first[5]), expected);
     // With the cache.
     assert_eq!(outputs(&h), first);
     // Deleted.

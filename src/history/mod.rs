@@ -363,9 +363,21 @@ impl<'g> Engine<'g> {
         Ok(())
     }
 
-    /// The key of `commit`, computed if need be (so that [`Engine::link`] can pass it on).
-    pub fn know(&mut self, commit: Id) -> Result<(), GitError> {
-        self.key(commit).map(|_| ())
+    /// Learns the key of `commit` and passes it on to each of `parents` the history cache says
+    /// it can go to ([`Engine::link`]): one step of a walk from newer commits to older ones.
+    pub(crate) fn step(
+        &mut self,
+        cache: &mut cache::Cache,
+        trees: &mut Trees,
+        commit: Id,
+        parents: &[Id],
+    ) -> Result<(), GitError> {
+        self.key(commit)?;
+        for p in parents {
+            let ch = cache.changes(self.git, trees, *p, commit)?;
+            self.link(*p, commit, ch)?;
+        }
+        Ok(())
     }
 
     /// True when the two commits have the same value at `key`.
@@ -521,11 +533,7 @@ pub fn log(
             let st = engine.state(c.id)?;
             !matches!(value_at(&st, opts.key), Value::Absent)
         } else {
-            engine.know(c.id)?;
-            for p in &parents {
-                let ch = cache.changes(engine.git, &mut trees, *p, c.id)?;
-                engine.link(*p, c.id, ch)?;
-            }
+            engine.step(&mut cache, &mut trees, c.id, &parents)?;
             let mut all = true;
             for p in &parents {
                 if engine.same(*p, c.id, opts.key)? {
@@ -989,10 +997,7 @@ pub fn blame(
                 .unwrap_or_default()
         };
         let here = engine.state(commit)?;
-        for p in &parents {
-            let ch = cache.changes(engine.git, &mut trees, *p, commit)?;
-            engine.link(*p, commit, ch)?;
-        }
+        engine.step(&mut cache, &mut trees, commit, &parents)?;
         for li in group {
             let (path, _) = &leaves[li];
             let mut moved = None;
@@ -1055,16 +1060,23 @@ pub fn whence(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<CommitMeta>, GitError> {
     let commits = engine.git.log(rev, false, None)?;
+    let boundary = engine.git.shallow_boundary();
+    let mut cache = cache::Cache::open(engine.git);
+    let mut trees = Trees::default();
     let total = commits.len();
     let mut out = Vec::new();
     for (i, c) in commits.into_iter().enumerate() {
         progress(i, total);
+        if !boundary.contains(&c.id) {
+            engine.step(&mut cache, &mut trees, c.id, &c.parents)?;
+        }
         if let AgentState::Present(d) = &*engine.state(c.id)?
             && d.digest == wanted
         {
             out.push(c);
         }
     }
+    cache.save();
     Ok(out)
 }
 
