@@ -441,6 +441,12 @@ impl Git {
         Ok(out)
     }
 
+    /// The metadata of one commit.
+    pub fn commit_meta(&self, id: Id) -> Result<CommitMeta, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        Ok(meta(&repo.find_commit(id.0)?))
+    }
+
     /// The commits of `a..b` (reachable from `b`, not from `a`), newest first.
     pub fn range(&self, a: &str, b: &str, since: Option<i64>) -> Result<Vec<CommitMeta>, GitError> {
         let repo = self.repo.lock().expect("git lock");

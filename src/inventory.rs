@@ -508,11 +508,7 @@ pub fn last_changes(
     let found = crate::history::last_changes(git, rev, &ids, progress).map_err(|e| e.0)?;
     for r in rows {
         let Some(lc) = found.get(&r.id) else { continue };
-        let at_rev = match &*lc.head {
-            crate::history::AgentState::Present(d) => Some(&d.digest),
-            _ => None,
-        };
-        r.last_change = if uncommitted_possible && at_rev != Some(&r.digest) {
+        r.last_change = if uncommitted_possible && lc.digest.as_ref() != Some(&r.digest) {
             LastChange::without_commit(ChangeStatus::Uncommitted)
         } else if let Some(c) = &lc.commit {
             LastChange {

@@ -1,6 +1,7 @@
-//! The history cache (`<git dir>/opl/history-v1.json`) is a shortcut only: log and blame say
-//! the same with it, without it, with a corrupt one, with one written by another agent's walk or
-//! for another config root, and a walk writes it.
+//! The history caches (`<git dir>/opl/history-v1.json`, `audit-v1.json`) are shortcuts only:
+//! log, blame, whence and audit say the same with them, without them, with a corrupt one, with
+//! one written by another agent's walk, for another config root or by another opl, and a walk
+//! writes them.
 
 mod common;
 
@@ -220,4 +221,124 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
         .unwrap();
     assert_eq!(String::from_utf8(o.stdout).unwrap(), first[1]);
     assert_eq!(outputs(&h), first);
+}
+
+fn audits(h: &TestRepo) -> Vec<String> {
+    ["json", "csv", "markdown", "human"]
+        .iter()
+        .map(|f| {
+            let o = h.opl().args(["audit", "--format", f]).output().unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8(o.stdout).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn audit_says_the_same_with_and_without_its_cache() {
+    let h = history();
+    let file = h.top().join(".git/opl/audit-v1.json");
+    let first = audits(&h);
+    // Every commit of the history changed some agent: the JSON lists them all.
+    let v: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
+    let listed = v["commits"].as_array().unwrap().len();
+    assert!(listed >= 20, "{listed}");
+    // The cache holds one entry per commit, agents that changed alike grouped.
+    let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(cache["opl"], env!("CARGO_PKG_VERSION"));
+    assert!(cache["commits"].as_array().unwrap().len() >= listed);
+    assert_eq!(audits(&h), first);
+    // The cache is what answers: a commit's entry edited by hand shows in the output...
+    let text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
+    assert!(text.contains("\"keys\":["));
+    let forged = text.replacen("\"keys\":[", "\"keys\":[\"forged.key\",", 1);
+    std::fs::write(&file, &forged).unwrap();
+    assert!(audits(&h)[0].contains("forged.key"));
+    // ...unless another version of opl wrote it, or it is for another config root, corrupt or
+    // truncated: then it is ignored and written anew.
+    for bad in [
+        forged.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-other", 1),
+        forged.replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1),
+        "not json".to_string(),
+        forged[..60].to_string(),
+    ] {
+        std::fs::write(&file, &bad).unwrap();
+        assert_eq!(audits(&h), first);
+    }
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(audits(&h), first);
+}
+
+fn inventories(h: &TestRepo) -> Vec<String> {
+    [
+        &["inventory", "--format", "json"][..],
+        &["inventory", "--format", "csv", "--rev", "HEAD~3"],
+        &["inventory", "--format", "json", "--client", "beta"],
+    ]
+    .iter()
+    .map(|args| {
+        let o = h.opl().args(*args).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    })
+    .collect()
+}
+
+#[test]
+fn inventory_last_change_says_the_same_with_and_without_its_cache() {
+    let h = history();
+    let file = h.top().join(".git/opl/last-change-v1.json");
+    let first = inventories(&h);
+    // Each agent's last change is the newest commit `opl log -n 1` lists for it.
+    let v: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
+    for row in v.as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let o = h
+            .opl()
+            .args(["log", id, "-n", "1", "--format", "json"])
+            .output()
+            .unwrap();
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(row["last_change"]["commit"], log[0]["commit"], "{id}");
+    }
+    let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(cache["opl"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(cache["heads"].as_array().unwrap().len(), 2);
+    assert_eq!(inventories(&h), first);
+    // The cache answers: an entry edited by hand shows...
+    let text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
+    let rev = |r: &str| {
+        let o = common::git(h.top(), &["rev-parse", r]);
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let (head, old) = (rev("HEAD"), rev("HEAD~3"));
+    let forged = text
+        .replace(&head, "HEAD-ID")
+        .replace(&old, &head)
+        .replace("HEAD-ID", &old);
+    assert_ne!(forged, text);
+    std::fs::write(&file, &forged).unwrap();
+    assert_ne!(inventories(&h)[0], first[0]);
+    // ...unless another opl wrote it, for another root, or it is corrupt or truncated.
+    for bad in [
+        forged.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-other", 1),
+        forged.replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1),
+        "not json".to_string(),
+        forged[..60].to_string(),
+    ] {
+        std::fs::write(&file, &bad).unwrap();
+        assert_eq!(inventories(&h), first);
+    }
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(inventories(&h), first);
 }

@@ -36,6 +36,7 @@ pub fn audit(
     }
     .map_err(|e| e.0)?;
     let boundary = git.shallow_boundary();
+    let mut cache = super::cache::AuditCache::open(git);
     let mut rows = Vec::new();
     let total = commits.len();
     for (i, c) in commits.iter().enumerate() {
@@ -46,6 +47,12 @@ pub fn audit(
         } else {
             c.parents.first().copied()
         };
+        if let Some(r) = cache.rows(c.id, parent) {
+            if !r.is_empty() {
+                rows.push((c.clone(), r));
+            }
+            continue;
+        }
         let report = match parent {
             Some(p) => {
                 crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false)?
@@ -68,11 +75,13 @@ pub fn audit(
                 )
             }
         };
-        if report.agents.is_empty() {
-            continue;
+        let r = agent_rows(report);
+        cache.insert(c.id, parent, &r);
+        if !r.is_empty() {
+            rows.push((c.clone(), r));
         }
-        rows.push((c.clone(), agent_rows(report)));
     }
+    cache.save();
     Ok(rows)
 }
 

@@ -7,13 +7,15 @@
 //! changes, so an entry never goes stale; a new commit is a pair the cache does not have yet.
 //! No answer depends on it: a pair it lacks is read from the trees, as without it.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Trees;
-use crate::git::{Git, GitError, Id};
+use super::audit::AgentRow;
+use super::{LastChange, Trees};
+use crate::diff::Status;
+use crate::git::{CommitMeta, Git, GitError, Id};
 use crate::repo::layout;
 
 const VERSION: u32 = 1;
@@ -54,9 +56,7 @@ impl Cache {
     pub fn open(git: &Git) -> Cache {
         let path = git.cache_dir().join(FILE);
         let prefix = git.prefix().to_string();
-        let pairs = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+        let pairs = read_json::<File>(&path)
             .filter(|f| f.version == VERSION && f.prefix == prefix)
             .map(|f| {
                 f.pairs
@@ -107,15 +107,160 @@ impl Cache {
             prefix: self.prefix.clone(),
             pairs,
         };
-        let Ok(bytes) = serde_json::to_vec(&file) else {
-            return;
-        };
-        if let Some(dir) = self.path.parent()
-            && std::fs::create_dir_all(dir).is_ok()
-        {
-            let _ =
-                crate::write::write_atomic(&self.path, &bytes, crate::write::Overwrite::Allowed);
+        write_json(&self.path, &file);
+    }
+}
+
+/// A cache file, parsed; `None` when it is missing or unreadable.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Writes a cache file atomically, creating its folder; a failure is ignored.
+fn write_json<T: Serialize>(path: &Path, value: &T) {
+    let Ok(bytes) = serde_json::to_vec(value) else {
+        return;
+    };
+    if let Some(dir) = path.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = crate::write::write_atomic(path, &bytes, crate::write::Overwrite::Allowed);
+    }
+}
+
+const AUDIT_VERSION: u32 = 1;
+const AUDIT_FILE: &str = "audit-v1.json";
+
+/// Agents of one audited commit that changed alike (a change to a shared layer changes hundreds
+/// of agents the same way): one entry for all of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Group {
+    client: Option<String>,
+    status: Status,
+    keys: Vec<String>,
+    widening: Vec<(String, String)>,
+    agents: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AuditFile {
+    version: u32,
+    /// The opl that wrote it: what a commit changes is opl's reading of the spec, which another
+    /// version may refine.
+    opl: String,
+    prefix: String,
+    /// (commit, first parent or "" for none, the agents it changed).
+    commits: Vec<(String, String, Vec<Group>)>,
+}
+
+/// The audit cache: the agents each (commit, first parent) pair changed, as `opl audit` reports
+/// them. Kept, read and written as the history cache is (see the module's text); also ignored
+/// when another version of opl wrote it.
+pub struct AuditCache {
+    path: PathBuf,
+    prefix: String,
+    commits: HashMap<(Id, Option<Id>), Vec<Group>>,
+    added: usize,
+}
+
+impl AuditCache {
+    /// The audit cache of `git`'s repository for its config root; empty when missing or unusable.
+    pub fn open(git: &Git) -> AuditCache {
+        let path = git.cache_dir().join(AUDIT_FILE);
+        let prefix = git.prefix().to_string();
+        let commits = read_json::<AuditFile>(&path)
+            .filter(|f| {
+                f.version == AUDIT_VERSION
+                    && f.opl == env!("CARGO_PKG_VERSION")
+                    && f.prefix == prefix
+            })
+            .map(|f| {
+                f.commits
+                    .into_iter()
+                    .filter_map(|(c, p, g)| {
+                        let parent = if p.is_empty() {
+                            None
+                        } else {
+                            Some(Id::parse(&p)?)
+                        };
+                        Some(((Id::parse(&c)?, parent), g))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        AuditCache {
+            path,
+            prefix,
+            commits,
+            added: 0,
         }
+    }
+
+    /// The rows of `commit` against `parent`, in agent order, when the cache has them.
+    pub fn rows(&self, commit: Id, parent: Option<Id>) -> Option<Vec<AgentRow>> {
+        let groups = self.commits.get(&(commit, parent))?;
+        let mut rows: Vec<AgentRow> = groups
+            .iter()
+            .flat_map(|g| {
+                g.agents.iter().map(|a| AgentRow {
+                    agent: a.clone(),
+                    client: g.client.clone(),
+                    status: g.status,
+                    keys: g.keys.clone(),
+                    widening: g.widening.clone(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.agent.cmp(&b.agent));
+        Some(rows)
+    }
+
+    /// Remembers the rows of `commit` against `parent`.
+    pub fn insert(&mut self, commit: Id, parent: Option<Id>, rows: &[AgentRow]) {
+        let mut groups: Vec<Group> = Vec::new();
+        let mut at: HashMap<(&Option<String>, Status, &[String], &[(String, String)]), usize> =
+            HashMap::new();
+        for r in rows {
+            let k = (&r.client, r.status, &r.keys[..], &r.widening[..]);
+            let i = *at.entry(k).or_insert_with(|| {
+                groups.push(Group {
+                    client: r.client.clone(),
+                    status: r.status,
+                    keys: r.keys.clone(),
+                    widening: r.widening.clone(),
+                    agents: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[i].agents.push(r.agent.clone());
+        }
+        self.commits.insert((commit, parent), groups);
+        self.added += 1;
+    }
+
+    /// Writes the cache back when an audit added to it; a failure is ignored.
+    pub fn save(&self) {
+        if self.added == 0 {
+            return;
+        }
+        let mut commits: Vec<(String, String, Vec<Group>)> = self
+            .commits
+            .iter()
+            .map(|((c, p), g)| {
+                let p = p.map(|p| p.to_string()).unwrap_or_default();
+                (c.to_string(), p, g.clone())
+            })
+            .collect();
+        commits.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        write_json(
+            &self.path,
+            &AuditFile {
+                version: AUDIT_VERSION,
+                opl: env!("CARGO_PKG_VERSION").to_string(),
+                prefix: self.prefix.clone(),
+                commits,
+            },
+        );
     }
 }
 
@@ -155,4 +300,161 @@ fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes,
         }
     }
     Ok(out)
+}
+
+const LAST_VERSION: u32 = 1;
+const LAST_FILE: &str = "last-change-v1.json";
+/// How many revisions the last-change cache remembers (the newest asked).
+const LAST_HEADS: usize = 4;
+
+/// One agent's last change at a revision: its digest there, the commit, and whether that commit
+/// is a shallow clone's cut.
+type LastEntry = (String, Option<String>, Option<String>, bool);
+
+#[derive(Serialize, Deserialize)]
+struct LastFile {
+    version: u32,
+    opl: String,
+    prefix: String,
+    /// (revision's commit, where a shallow clone's history is cut, its agents), newest asked
+    /// first.
+    heads: Vec<(String, String, Vec<LastEntry>)>,
+}
+
+/// The last-change cache: for the last few commits `opl inventory` was asked about, each agent's
+/// digest there and the newest commit that changed it. Kept, read and written as the history
+/// cache is; ignored when another version of opl wrote it (digests are its rendering).
+pub struct LastCache {
+    path: PathBuf,
+    prefix: String,
+    heads: Vec<(
+        Id,
+        String,
+        BTreeMap<String, (Option<String>, Option<Id>, bool)>,
+    )>,
+}
+
+/// Where `git`'s history is cut (a shallow clone's boundary commits), as one string: an answer
+/// found with one cut is not the answer with another.
+pub fn cut_of(git: &Git) -> String {
+    let mut ids: Vec<String> = git.shallow_boundary().iter().map(Id::to_string).collect();
+    ids.sort();
+    ids.join(",")
+}
+
+impl LastCache {
+    /// The last-change cache of `git`'s repository for its config root; empty when unusable.
+    pub fn open(git: &Git) -> LastCache {
+        let path = git.cache_dir().join(LAST_FILE);
+        let prefix = git.prefix().to_string();
+        let heads = read_json::<LastFile>(&path)
+            .filter(|f| {
+                f.version == LAST_VERSION
+                    && f.opl == env!("CARGO_PKG_VERSION")
+                    && f.prefix == prefix
+            })
+            .map(|f| {
+                f.heads
+                    .into_iter()
+                    .filter_map(|(h, cut, entries)| {
+                        let agents = entries
+                            .into_iter()
+                            .map(|(a, d, c, b)| {
+                                let c = match c {
+                                    Some(c) => Some(Id::parse(&c)?),
+                                    None => None,
+                                };
+                                Some((a, (d, c, b)))
+                            })
+                            .collect::<Option<BTreeMap<_, _>>>()?;
+                        Some((Id::parse(&h)?, cut, agents))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        LastCache {
+            path,
+            prefix,
+            heads,
+        }
+    }
+
+    /// The last changes of `agents` at `head`, when the cache has every one of them.
+    pub fn get(
+        &self,
+        git: &Git,
+        head: Id,
+        cut: &str,
+        agents: &[String],
+    ) -> Result<Option<BTreeMap<String, LastChange>>, GitError> {
+        let Some((_, _, known)) = self.heads.iter().find(|(h, c, _)| *h == head && c == cut) else {
+            return Ok(None);
+        };
+        if !agents.iter().all(|a| known.contains_key(a)) {
+            return Ok(None);
+        }
+        let mut metas: HashMap<Id, CommitMeta> = HashMap::new();
+        let mut out = BTreeMap::new();
+        for a in agents {
+            let (digest, commit, boundary) = &known[a];
+            let commit = match commit {
+                Some(c) => Some(match metas.get(c) {
+                    Some(m) => m.clone(),
+                    None => {
+                        let m = git.commit_meta(*c)?;
+                        metas.insert(*c, m.clone());
+                        m
+                    }
+                }),
+                None => None,
+            };
+            out.insert(
+                a.clone(),
+                LastChange {
+                    digest: digest.clone(),
+                    commit,
+                    boundary: *boundary,
+                },
+            );
+        }
+        Ok(Some(out))
+    }
+
+    /// Remembers the last changes found at `head`, as the newest revision asked.
+    pub fn insert(&mut self, head: Id, cut: String, found: &BTreeMap<String, LastChange>) {
+        let agents = found
+            .iter()
+            .map(|(a, lc)| {
+                let c = lc.commit.as_ref().map(|c| c.id);
+                (a.clone(), (lc.digest.clone(), c, lc.boundary))
+            })
+            .collect();
+        self.heads.retain(|(h, c, _)| *h != head || *c != cut);
+        self.heads.insert(0, (head, cut, agents));
+        self.heads.truncate(LAST_HEADS);
+    }
+
+    /// Writes the cache; a failure is ignored.
+    pub fn save(&self) {
+        let heads = self
+            .heads
+            .iter()
+            .map(|(h, cut, agents)| {
+                let entries = agents
+                    .iter()
+                    .map(|(a, (d, c, b))| (a.clone(), d.clone(), c.map(|c| c.to_string()), *b))
+                    .collect();
+                (h.to_string(), cut.clone(), entries)
+            })
+            .collect();
+        write_json(
+            &self.path,
+            &LastFile {
+                version: LAST_VERSION,
+                opl: env!("CARGO_PKG_VERSION").to_string(),
+                prefix: self.prefix.clone(),
+                heads,
+            },
+        );
+    }
 }

@@ -566,8 +566,8 @@ pub fn log(
 
 /// Where the walk of [`last_changes`] stands for one agent.
 pub struct LastChange {
-    /// The agent's state at the revision.
-    pub head: Arc<AgentState>,
+    /// The digest of the agent's document at the revision (`None`: absent or invalid there).
+    pub digest: Option<String>,
     /// The newest commit that changed its value; `None` when no commit did (the agent is absent).
     pub commit: Option<CommitMeta>,
     /// The commit is where a shallow clone's history is cut: the value is at least that old.
@@ -580,6 +580,9 @@ pub struct LastChange {
 /// agent), the agent's own entry under `agents/`, its client's folder under `clients/` (the client
 /// named by the agent's file on either side), or anything at all for an agent known to read a
 /// fragment outside those folders.
+///
+/// The answer for a revision is kept in the last-change cache ([`cache::LastCache`]): asked again
+/// at the same commit, nothing is walked or rendered.
 pub fn last_changes(
     git: &Git,
     rev: &str,
@@ -587,6 +590,24 @@ pub fn last_changes(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BTreeMap<String, LastChange>, GitError> {
     let head = git.resolve_id(rev)?;
+    let cut = cache::cut_of(git);
+    let mut cache = cache::LastCache::open(git);
+    if let Some(found) = cache.get(git, head, &cut, agents)? {
+        return Ok(found);
+    }
+    let found = walk_last_changes(git, rev, head, agents, progress)?;
+    cache.insert(head, cut, &found);
+    cache.save();
+    Ok(found)
+}
+
+fn walk_last_changes(
+    git: &Git,
+    rev: &str,
+    head: Id,
+    agents: &[String],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BTreeMap<String, LastChange>, GitError> {
     let commits = git.log(rev, false, None)?;
     let boundary = git.shallow_boundary();
     let mut pending: BTreeMap<String, Engine> = BTreeMap::new();
@@ -596,11 +617,14 @@ pub fn last_changes(
     }
     prime_many(git, head, &mut pending, agents)?;
     for (a, e) in pending.iter_mut() {
-        let state = e.state(head)?;
+        let digest = match &*e.state(head)? {
+            AgentState::Present(d) => Some(d.digest.clone()),
+            _ => None,
+        };
         out.insert(
             a.clone(),
             LastChange {
-                head: state,
+                digest,
                 commit: None,
                 boundary: false,
             },
