@@ -218,8 +218,14 @@ impl AuditCache {
     /// Remembers the rows of `commit` against `parent`.
     pub fn insert(&mut self, commit: Id, parent: Option<Id>, rows: &[AgentRow]) {
         let mut groups: Vec<Group> = Vec::new();
-        let mut at: HashMap<(&Option<String>, Status, &[String], &[(String, String)]), usize> =
-            HashMap::new();
+        /// What agents of one group share.
+        type Alike<'a> = (
+            &'a Option<String>,
+            Status,
+            &'a [String],
+            &'a [(String, String)],
+        );
+        let mut at: HashMap<Alike, usize> = HashMap::new();
         for r in rows {
             let k = (&r.client, r.status, &r.keys[..], &r.widening[..]);
             let i = *at.entry(k).or_insert_with(|| {
