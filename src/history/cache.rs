@@ -333,12 +333,11 @@ struct LastFile {
 pub struct LastCache {
     path: PathBuf,
     prefix: String,
-    heads: Vec<(
-        Id,
-        String,
-        BTreeMap<String, (Option<String>, Option<Id>, bool)>,
-    )>,
+    heads: Vec<(Id, String, Known)>,
 }
+
+/// Each agent's digest at a revision, last change and whether that is a shallow clone's cut.
+type Known = BTreeMap<String, (Option<String>, Option<Id>, bool)>;
 
 /// Where `git`'s history is cut (a shallow clone's boundary commits), as one string: an answer
 /// found with one cut is not the answer with another.
