@@ -345,3 +345,111 @@ fn the_binary_says_the_same_by_key_and_in_full() {
         .sum();
     assert_eq!(flagged, widening);
 }
+
+/// The findings of a `validate --format json` run: (severity, code, file, line, column).
+fn finding_set(v: &Value) -> BTreeSet<(String, String, String, u64, u64)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap_or_default().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap_or_default().to_string(),
+                f["line"].as_u64().unwrap_or(0),
+                f["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// `validate --staged` with a staged change to shared layers checks the layers and only the
+/// agents that define a path the change changed: every error the change brings (an error of the
+/// index that HEAD does not have) is among its findings, each of its findings is one the whole
+/// run has, and it fails exactly when it reports an error.
+#[test]
+fn validate_staged_by_key_reports_every_error_a_shared_change_brings() {
+    let pairs: &[(&[u8], &[u8])] = &[
+        (
+            &[1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1],
+            &[2, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1],
+        ),
+        (
+            &[1, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1],
+            &[2, 0, 2, 1, 1, 2, 0, 2, 1, 2, 0, 3],
+        ),
+        (&[0; 12], &[0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]),
+        (&[0; 12], &[0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0]),
+        (
+            &[2, 0, 2, 1, 1, 1, 0, 2, 1, 2, 1, 2],
+            &[1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1],
+        ),
+        (
+            &[1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 3],
+            &[1, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 1, 2],
+        ),
+    ];
+    let (mut narrowed, mut in_agents) = (0, 0);
+    for (old, new) in pairs {
+        let mut h = common::TestRepo::new();
+        for (p, t) in files(old) {
+            h.write(&p, &t);
+        }
+        h.commit("old");
+        let new_files = files(new);
+        for (p, t) in &new_files {
+            h.write(p, t);
+        }
+        let had = |fs: &[(String, String)]| fs.iter().any(|(p, _)| p == "agents/b2.toml");
+        if had(&files(old)) && !had(&new_files) {
+            h.remove("agents/b2.toml");
+        }
+        assert!(common::git(h.top(), &["add", "-A"]).status.success());
+        let run = |args: &[&str]| -> (i32, Value) {
+            let o = h.opl().args(args).output().unwrap();
+            let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+                panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&o.stderr))
+            });
+            (o.status.code().unwrap(), v)
+        };
+        let (code, part) = run(&["validate", "--staged", "--format", "json"]);
+        let (all_code, all) = run(&["validate", "--staged", "--all", "--format", "json"]);
+        let (_, head) = run(&["validate", "--rev", "HEAD", "--format", "json"]);
+        if part["summary"]["agents"].as_u64() < all["summary"]["agents"].as_u64() {
+            narrowed += 1;
+        }
+        let (part, all_set, head) = (finding_set(&part), finding_set(&all), finding_set(&head));
+        // Its status is its findings' (the whole run also holds errors HEAD already had).
+        assert_eq!(
+            code == 1,
+            part.iter().any(|f| f.0 == "error"),
+            "{old:?} -> {new:?}"
+        );
+        assert!(all_code >= code);
+        assert!(
+            part.is_subset(&all_set),
+            "{old:?} -> {new:?}: {:?}",
+            part.difference(&all_set)
+        );
+        let brought: BTreeSet<_> = all_set
+            .difference(&head)
+            .filter(|f| f.0 == "error")
+            .cloned()
+            .collect();
+        in_agents += brought
+            .iter()
+            .filter(|f| f.2.starts_with("agents/"))
+            .count();
+        assert!(
+            brought.is_subset(&part),
+            "{old:?} -> {new:?}: missed {:?}",
+            brought.difference(&part)
+        );
+    }
+    // The key-level reading left agents out of most of these changes (not a whole run).
+    assert!(narrowed >= pairs.len() / 2, "{narrowed}");
+    // Some of the errors brought are in agent files the change did not touch (a client's ceiling
+    // below what an agent sets).
+    assert!(in_agents > 0);
+}

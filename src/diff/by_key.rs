@@ -68,42 +68,14 @@ pub fn compare_shared(
     to: String,
     load_old: impl FnOnce(&BTreeSet<String>) -> Result<Repo, String>,
 ) -> Result<Option<Report>, String> {
-    let shared_locks = |r: &Repo| -> BTreeSet<String> {
-        std::iter::once(&r.global)
-            .chain(r.clients.values())
-            .flat_map(|l| l.locks.iter().map(|(p, _)| p.to_string()))
-            .collect()
-    };
     // The agents whose files did not change (see [`applies`]) are on both sides.
     if shared_locks(old) != shared_locks(new) || !old.clients.keys().eq(new.clients.keys()) {
         return Ok(None);
     }
     let (so, sn) = (Stacks::new(old), Stacks::new(new));
-    let prefixes: Vec<Option<String>> = std::iter::once(None)
-        .chain(new.clients.keys().cloned().map(Some))
-        .collect();
-    let below: BTreeMap<Option<String>, Below> = prefixes
-        .into_par_iter()
-        .map(|c| {
-            let changes = changes(
-                &representative(old, &so, c.as_deref()),
-                &representative(new, &sn, c.as_deref()),
-                None,
-            );
-            let mut paths: Vec<KeyPath> = changes.iter().map(|ch| related(&ch.key)).collect();
-            paths.sort();
-            paths.dedup();
-            (c, Below { changes, paths })
-        })
-        .collect();
+    let below = below_prefixes(old, new, &so, &sn);
     // Agents whose own files changed are rendered on both sides.
-    let changed_agents: BTreeSet<String> = files_changed
-        .iter()
-        .filter_map(|p| match classify(p) {
-            Place::Agent { id, .. } => Some(id),
-            _ => None,
-        })
-        .collect();
+    let changed_agents = changed_agents(&files_changed);
     let ids: Vec<&String> = new
         .agents
         .keys()
@@ -192,6 +164,80 @@ pub fn compare_shared(
         from,
         to,
     )))
+}
+
+/// What the change did below each prefix (global alone, and global with each client).
+fn below_prefixes(
+    old: &Repo,
+    new: &Repo,
+    so: &Stacks,
+    sn: &Stacks,
+) -> BTreeMap<Option<String>, Below> {
+    let prefixes: Vec<Option<String>> = std::iter::once(None)
+        .chain(new.clients.keys().cloned().map(Some))
+        .collect();
+    prefixes
+        .into_par_iter()
+        .map(|c| {
+            let changes = changes(
+                &representative(old, so, c.as_deref()),
+                &representative(new, sn, c.as_deref()),
+                None,
+            );
+            let mut paths: Vec<KeyPath> = changes.iter().map(|ch| related(&ch.key)).collect();
+            paths.sort();
+            paths.dedup();
+            (c, Below { changes, paths })
+        })
+        .collect()
+}
+
+/// The agents whose own findings a change to shared layers (perhaps with agent files) can
+/// change: those whose files changed and those that define a path related to one it changed.
+/// Every other agent has its prefix's values there, so its own findings are the same on both
+/// sides (see the module's text); what the change does to the layers themselves are the layers'
+/// findings. `None` when the key-level reading does not apply (see [`applies`]; a lock that
+/// moves or a client added or removed).
+pub fn touched(old: &Repo, new: &Repo, files_changed: &[String]) -> Option<BTreeSet<String>> {
+    if !applies(files_changed, old, new)
+        || shared_locks(old) != shared_locks(new)
+        || !old.clients.keys().eq(new.clients.keys())
+    {
+        return None;
+    }
+    let (so, sn) = (Stacks::new(old), Stacks::new(new));
+    let below = below_prefixes(old, new, &so, &sn);
+    let mut out: BTreeSet<String> = changed_agents(files_changed);
+    out.extend(
+        new.agents
+            .par_iter()
+            .filter(|(_, layer)| {
+                let (_, _, client) = sn.inherited(layer, &mut Vec::new());
+                overlaps(layer, &below[&client].paths)
+            })
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+    );
+    Some(out)
+}
+
+/// The locks of the shared layers.
+fn shared_locks(r: &Repo) -> BTreeSet<String> {
+    std::iter::once(&r.global)
+        .chain(r.clients.values())
+        .flat_map(|l| l.locks.iter().map(|(p, _)| p.to_string()))
+        .collect()
+}
+
+/// The agents whose own files are among the changed paths.
+fn changed_agents(files_changed: &[String]) -> BTreeSet<String> {
+    files_changed
+        .iter()
+        .filter_map(|p| match classify(p) {
+            Place::Agent { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The rendered leaves of a prefix: what an agent that defines nothing has.
