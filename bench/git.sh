@@ -2,7 +2,8 @@
 # Benchmarks opl over git on a generated repository: a commit that changes one global value
 # (every agent changes) and one that changes one agent file, each `opl diff A B` measured in the
 # same run as `opl render --all` at one revision and `git diff --stat A B`; and
-# `opl validate --staged` with one staged agent file, as the pre-commit hook runs it.
+# `opl validate --staged` with one staged agent file and with one staged global value, as the
+# pre-commit hook runs it.
 #
 #   bench/git.sh [AGENTS] [CLIENTS]      (default 10000 200)
 set -euo pipefail
@@ -49,6 +50,11 @@ sed -i 's/temperature = 0.[0-9]/temperature = 0.6/' agents/a00043.toml
 git add agents/a00043.toml
 staged=$(time_ms "$opl" validate --staged)
 git reset -q && git checkout -q agents/a00043.toml
+sed -i 's/max_output_tokens = 16384/max_output_tokens = 12288/' global/policy.toml
+git add global/policy.toml
+staged_global=$(time_ms "$opl" validate --staged)
+staged_global_all=$(time_ms "$opl" validate --staged --all)
+git reset -q && git checkout -q global/policy.toml
 echo "repository: $agents agents, $clients clients, 3 commits"
 printf '%-38s %8s\n' command ms
 printf '%-38s %8s\n' "git diff --stat A B" "$git_stat"
@@ -57,4 +63,6 @@ printf '%-38s %8s\n' "opl diff A B (one global value)" "$diff_global"
 printf '%-38s %8s\n' "  --format json (digests: full render)" "$diff_global_json"
 printf '%-38s %8s\n' "opl diff B C (one agent file)" "$diff_agent"
 printf '%-38s %8s\n' "opl validate --staged (one agent)" "$staged"
+printf '%-38s %8s\n' "opl validate --staged (global value)" "$staged_global"
+printf '%-38s %8s\n' "  --all (every agent)" "$staged_global_all"
 awk -v a="$diff_agent" -v g="$diff_global" 'BEGIN { printf "one-agent diff / all-agents diff: %.1f%%\n", 100 * a / g }'
