@@ -33,21 +33,30 @@ blame=$(seconds "$opl" blame "$agent" --rev HEAD -q --format json)
 blame2=$(seconds "$opl" blame "$agent" --rev HEAD -q --format json)
 other=a00043
 log_other=$(seconds "$opl" log "$other" -q --format json)
+# whence: every commit whose document has the digest of 300 commits ago.
+digest=$("$opl" render "$agent" --rev HEAD~300 --format json --explain | sed -n 's/.*"digest": "\(sha256:[0-9a-f]*\)".*/\1/p' | head -1)
+rm -rf .git/opl
+whence=$(seconds "$opl" whence "$agent" "$digest" -q --format json)
+whence2=$(seconds "$opl" whence "$agent" "$digest" -q --format json)
 stat=$(seconds git log --stat HEAD~1000..HEAD)
 audit=$(seconds "$opl" audit HEAD~1000..HEAD -q --format json)
+audit2=$(seconds "$opl" audit HEAD~1000..HEAD -q --format json)
 # Every agent's last change: the baseline is git walking the whole history over every config path.
 base_all=$(seconds git log --format=%H -- opl.toml global clients agents)
 inv=$(seconds "$opl" inventory --format json)
+inv2=$(seconds "$opl" inventory --format json)
 inv1=$(seconds "$opl" inventory --rev HEAD~1 --format json)
 echo "repository: $agents agents, $clients clients, $((commits + 1)) commits; agent $agent"
 printf '%-44s %8s %8s\n' command seconds ratio
 printf '%-44s %8s %8s\n' "git log --format=%H -- <agent's paths>" "$base" "1.00x"
-for row in "opl log $agent (no cache):$log" "opl log $agent (cache):$log2" "opl blame $agent (no cache):$blame" "opl blame $agent (cache):$blame2" "opl log $other (cache of other walks):$log_other"; do
+for row in "opl log $agent (no cache):$log" "opl log $agent (cache):$log2" "opl blame $agent (no cache):$blame" "opl blame $agent (cache):$blame2" "opl log $other (cache of other walks):$log_other" "opl whence $agent (no cache):$whence" "opl whence $agent (cache):$whence2"; do
   printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$base" 'BEGIN { printf "%.2fx", t / b }')"
 done
 printf '%-44s %8s %8s\n' "git log --stat HEAD~1000..HEAD" "$stat" "1.00x"
-printf '%-44s %8s %8s\n' "opl audit HEAD~1000..HEAD" "$audit" "$(awk -v t="$audit" -v b="$stat" 'BEGIN { printf "%.2fx", t / b }')"
+for row in "opl audit HEAD~1000..HEAD:$audit" "opl audit HEAD~1000..HEAD (cache):$audit2"; do
+  printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$stat" 'BEGIN { printf "%.2fx", t / b }')"
+done
 printf '%-44s %8s %8s\n' "git log --format=%H -- <every config path>" "$base_all" "1.00x"
-for row in "opl inventory (last change of all agents):$inv" "opl inventory --rev HEAD~1:$inv1"; do
+for row in "opl inventory (last change of all agents):$inv" "opl inventory (cache):$inv2" "opl inventory --rev HEAD~1:$inv1"; do
   printf '%-44s %8s %8s\n' "${row%%:*}" "${row##*:}" "$(awk -v t="${row##*:}" -v b="$base_all" 'BEGIN { printf "%.2fx", t / b }')"
 done
