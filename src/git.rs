@@ -1017,6 +1017,11 @@ impl Snapshot for GitSnapshot<'_> {
     fn describe(&self) -> String {
         self.label.clone()
     }
+
+    fn content_id(&self, path: &str) -> Option<[u8; 20]> {
+        let (oid, _) = self.files.get(path)?;
+        oid.as_bytes().try_into().ok()
+    }
 }
 
 #[cfg(test)]

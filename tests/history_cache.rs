@@ -342,3 +342,63 @@ fn inventory_last_change_says_the_same_with_and_without_its_cache() {
     std::fs::remove_file(&file).unwrap();
     assert_eq!(inventories(&h), first);
 }
+
+/// Each commit `opl audit` lists, with each agent and the keys it changed, is what `opl diff` of
+/// the commit's first parent and the commit says (the audit reads files it has already parsed in a
+/// neighbouring commit from memory; `opl diff` reads every file anew), and a commit it leaves out
+/// changes no agent.
+#[test]
+fn audit_lists_what_diff_says_of_each_commit() {
+    let h = history();
+    let o = h
+        .opl()
+        .args(["audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    type Agents = std::collections::BTreeMap<String, Vec<String>>;
+    let listed: std::collections::BTreeMap<String, Agents> = audit["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let agents = c["agents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| {
+                    let keys = a["keys"].as_array().unwrap();
+                    let keys = keys.iter().map(|k| k.as_str().unwrap().to_string());
+                    (a["agent"].as_str().unwrap().to_string(), keys.collect())
+                })
+                .collect();
+            (c["commit"].as_str().unwrap().to_string(), agents)
+        })
+        .collect();
+    let revs = common::git(h.top(), &["rev-list", "--parents", "HEAD"]);
+    let mut compared = 0;
+    for line in String::from_utf8(revs.stdout).unwrap().lines() {
+        let ids: Vec<&str> = line.split(' ').collect();
+        let Some(parent) = ids.get(1) else { continue };
+        let o = h
+            .opl()
+            .args(["diff", parent, ids[0], "--format", "json"])
+            .output()
+            .unwrap();
+        let diff: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let agents: Agents = diff["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let keys = a["changes"].as_array().unwrap().iter();
+                let keys = keys.map(|c| c["path"].as_str().unwrap().to_string());
+                (a["agent"].as_str().unwrap().to_string(), keys.collect())
+            })
+            .collect();
+        let want = (!agents.is_empty()).then_some(&agents);
+        assert_eq!(listed.get(ids[0]), want, "commit {}", ids[0]);
+        compared += 1;
+    }
+    assert!(compared >= 25, "{compared}");
+}

@@ -105,8 +105,8 @@ pub fn load(snap: &dyn Snapshot) -> std::io::Result<Repo> {
 /// id is still listed (for `unknown-client` and did-you-mean), but unselected layers stay empty.
 ///
 /// The stages: list the snapshot and say what each path is (`discover`), check the ids
-/// (`check_ids`), read and parse the wanted files (`read_selected`), check each file against the
-/// schema (`Layers::check_files`), read the fragments the layers name (`read_fragments`), combine
+/// (`check_ids`), read, parse and check against the schema the wanted files (`read_selected`),
+/// read the fragments the layers name (`read_fragments`), combine
 /// each layer's files (`Layers::combine`), read `opl.toml` (`check_root`).
 pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Result<Repo> {
     let entries = snap.entries()?;
@@ -142,22 +142,20 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         agents: BTreeMap::new(),
     };
     let mut root = None;
-    let mut parsed: Vec<(FileId, String, LayerKind, Table)> = Vec::new();
-    for (sf, table, f) in read {
+    for (sf, r) in read {
         let layer = sf.layer.clone();
-        let path = sf.path.clone();
         let fid = out.sources.add(sf);
-        match layers.get_or_insert(&layer) {
-            Some(l) => l.findings.extend(f),
-            None => out.findings.extend(f),
+        if layer == LayerKind::Root {
+            root = Some((fid, r.root));
         }
-        match (layer, table) {
-            (LayerKind::Root, t) => root = Some((fid, t)),
-            (LayerKind::Stray, _) | (_, None) => {}
-            (k, Some(t)) => parsed.push((fid, path, k, t)),
+        match layers.get_or_insert(&layer) {
+            Some(l) => {
+                l.findings.extend(r.findings);
+                l.files.extend(r.checked);
+            }
+            None => out.findings.extend(r.findings),
         }
     }
-    layers.check_files(parsed);
     let entry_kinds: HashMap<&str, EntryKind> =
         entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();
     let fragments = read_fragments(snap, &entry_kinds, &layers, &mut out);
@@ -384,7 +382,7 @@ fn read_selected(
     pending: Vec<Pending>,
     selection: &Selection,
     base: u32,
-) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
+) -> Vec<(SourceFile, ReadFile)> {
     let ids = match selection {
         Selection::All => return read_batch(snap, &pending, base),
         Selection::Shared => {
@@ -404,11 +402,7 @@ fn read_selected(
         _ => true,
     });
     let mut read = read_batch(snap, &first, base);
-    let needed: HashSet<String> = read
-        .iter()
-        .filter(|(sf, _, _)| matches!(sf.layer, LayerKind::Agent(_)))
-        .filter_map(|(_, t, _)| layout::client_of(t.as_ref()?).map(String::from))
-        .collect();
+    let needed: HashSet<String> = read.iter().filter_map(|(_, r)| r.client.clone()).collect();
     clients.retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));
     let next = base + read.len() as u32;
     read.extend(read_batch(snap, &clients, next));
@@ -451,25 +445,6 @@ impl Layers {
         std::iter::once(&self.global)
             .chain(self.clients.values())
             .chain(self.agents.values())
-    }
-
-    /// Checks each parsed file against the schema, in parallel, and adds it to its layer.
-    fn check_files(&mut self, parsed: Vec<(FileId, String, LayerKind, Table)>) {
-        let checked: Vec<(CheckedFile, LayerKind, Vec<Finding>)> = parsed
-            .into_par_iter()
-            .map(|(fid, path, kind, table)| {
-                let mut f = Vec::new();
-                let c = check_file(fid, &path, &kind, table, &mut f);
-                (c, kind, f)
-            })
-            .collect();
-        for (c, kind, f) in checked {
-            let layer = self
-                .get_or_insert(&kind)
-                .expect("only layer files are checked");
-            layer.findings.extend(f);
-            layer.files.push(c);
-        }
     }
 
     /// Combines each layer's files into one table (`duplicate-key` across them), collects its
@@ -647,12 +622,84 @@ fn too_many_files(snap: &dyn Snapshot) -> Repo {
     }
 }
 
-/// Reads and parses a batch of files in parallel; file ids start at `base`.
-fn read_batch(
-    snap: &dyn Snapshot,
-    batch: &[Pending],
-    base: u32,
-) -> Vec<(SourceFile, Option<Table>, Vec<Finding>)> {
+/// A file as read, parsed and (a layer file) checked against the schema.
+#[derive(Clone)]
+struct ReadFile {
+    text: String,
+    /// `opl.toml`'s table (checked later, with the whole root).
+    root: Option<Table>,
+    /// A layer file, checked.
+    checked: Option<CheckedFile>,
+    /// The client an agent file names (read before the check, as the file says it).
+    client: Option<String>,
+    /// The findings of reading, parsing and checking it.
+    findings: Vec<Finding>,
+}
+
+/// Files read by earlier loads of this process, by file id and content id, for walks that load
+/// many neighbouring states of a history (`opl audit`): a file whose content and file id are
+/// those of a file read before is taken from here instead of being read, parsed and checked
+/// again. The result is the same: it depends on the file id, the path and the text only, the
+/// three parts of the key. Off unless a walk turns it on ([`keep_parsed_files`]).
+struct ParseMemo {
+    files: HashMap<MemoKey, (u64, ReadFile)>,
+    /// The load being made; entries remember the last load that used them.
+    load: u64,
+}
+
+/// A file's id, content id and path: what its reading, parsing and checking depend on.
+type MemoKey = (u32, [u8; 20], String);
+
+static PARSE_MEMO: std::sync::Mutex<Option<ParseMemo>> = std::sync::Mutex::new(None);
+
+/// Most files the memo holds: beyond this, those the last load did not use are dropped.
+const MEMO_FILES: usize = 40_000;
+
+/// Turns the parse memo on (for a walk over many states of one history) or off (dropping it).
+pub fn keep_parsed_files(on: bool) {
+    let mut memo = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    *memo = on.then(|| ParseMemo {
+        files: HashMap::new(),
+        load: 0,
+    });
+}
+
+/// Starts a load: a new generation of the memo, trimmed to the files the last load used when it
+/// grew too large. False when the memo is off.
+fn memo_next_load() -> bool {
+    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(memo) = guard.as_mut() else {
+        return false;
+    };
+    if memo.files.len() > MEMO_FILES {
+        let last = memo.load;
+        memo.files.retain(|_, (used, _)| *used == last);
+    }
+    memo.load += 1;
+    true
+}
+
+/// The file of `key` from the memo.
+fn memo_get(key: &MemoKey) -> Option<ReadFile> {
+    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let memo = guard.as_mut()?;
+    let load = memo.load;
+    let (used, file) = memo.files.get_mut(key)?;
+    *used = load;
+    Some(file.clone())
+}
+
+fn memo_put(key: MemoKey, file: &ReadFile) {
+    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(memo) = guard.as_mut() {
+        let load = memo.load;
+        memo.files.insert(key, (load, file.clone()));
+    }
+}
+
+/// Reads, parses and checks a batch of files in parallel; file ids start at `base`.
+fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceFile, ReadFile)> {
+    let memo = memo_next_load();
     batch
         .par_iter()
         .enumerate()
@@ -663,32 +710,70 @@ fn read_batch(
                 Role::Layer(k) => k.clone(),
                 Role::Stray => LayerKind::Stray,
             };
-            let mut f = Vec::new();
             if matches!(p.role, Role::Stray) {
-                f.push(
-                    Finding::new(
-                        Code::StrayFile,
-                        Span::file_start(fid),
-                        format!("`{}` is outside every layer and is ignored", safe(&p.path)),
-                    )
-                    .label("stray file")
-                    .help("layer files live under global/, clients/<client>/ or agents/"),
-                );
-                return (
-                    SourceFile::new(p.path.clone(), String::new(), layer),
-                    None,
-                    f,
-                );
+                let f = Finding::new(
+                    Code::StrayFile,
+                    Span::file_start(fid),
+                    format!("`{}` is outside every layer and is ignored", safe(&p.path)),
+                )
+                .label("stray file")
+                .help("layer files live under global/, clients/<client>/ or agents/");
+                let read = ReadFile {
+                    text: String::new(),
+                    root: None,
+                    checked: None,
+                    client: None,
+                    findings: vec![f],
+                };
+                return (SourceFile::new(p.path.clone(), String::new(), layer), read);
             }
-            let text = read_text(snap, &p.path, fid, &mut f);
-            let table = text.as_ref().and_then(|t| parse_file(fid, t, &mut f));
+            let key = memo
+                .then(|| snap.content_id(&p.path))
+                .flatten()
+                .map(|id| (fid.0, id, p.path.clone()));
+            let read = match key.as_ref().and_then(memo_get) {
+                Some(hit) => hit,
+                None => {
+                    let read = read_file(snap, p, fid, &layer);
+                    if let Some(key) = key {
+                        memo_put(key, &read);
+                    }
+                    read
+                }
+            };
             (
-                SourceFile::new(p.path.clone(), text.unwrap_or_default(), layer),
-                table,
-                f,
+                SourceFile::new(p.path.clone(), read.text.clone(), layer),
+                read,
             )
         })
         .collect()
+}
+
+/// Reads, parses and checks one file.
+fn read_file(snap: &dyn Snapshot, p: &Pending, fid: FileId, layer: &LayerKind) -> ReadFile {
+    let mut findings = Vec::new();
+    let text = read_text(snap, &p.path, fid, &mut findings);
+    let table = text
+        .as_ref()
+        .and_then(|t| parse_file(fid, t, &mut findings));
+    let mut read = ReadFile {
+        text: text.unwrap_or_default(),
+        root: None,
+        checked: None,
+        client: None,
+        findings,
+    };
+    match (layer, table) {
+        (_, None) => {}
+        (LayerKind::Root, t) => read.root = t,
+        (kind, Some(t)) => {
+            if matches!(kind, LayerKind::Agent(_)) {
+                read.client = layout::client_of(&t).map(String::from);
+            }
+            read.checked = Some(check_file(fid, &p.path, kind, t, &mut read.findings));
+        }
+    }
+    read
 }
 
 /// Reads one layer file as UTF-8, enforcing the size limit.

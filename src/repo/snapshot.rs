@@ -46,6 +46,11 @@ pub trait Snapshot: Sync {
     fn stat(&self, _path: &str) -> Option<EntryKind> {
         None
     }
+    /// An id that names the file's content (a git blob id), when the snapshot has one: two files
+    /// with the same id hold the same bytes.
+    fn content_id(&self, _path: &str) -> Option<[u8; 20]> {
+        None
+    }
 }
 
 /// The error for a file over the size limit.
