@@ -339,30 +339,72 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
 
 use crate::history::audit::{Row, tallies};
 
+/// `opl audit --format json`, serialized from the rows as they are (a range can hold a million
+/// agent changes: no JSON tree is built for them). Fields are in key order, as in every JSON
+/// object opl prints.
 fn audit_json(rows: &[Row]) -> String {
-    let commits: Vec<Json> = rows
+    #[derive(serde::Serialize)]
+    struct Commit<'a> {
+        agents: Vec<Agent<'a>>,
+        author: &'a str,
+        commit: String,
+        committer: &'a str,
+        committer_email: &'a str,
+        date: String,
+        email: &'a str,
+        summary: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Agent<'a> {
+        agent: &'a str,
+        client: &'a Option<String>,
+        keys: &'a [String],
+        status: crate::diff::Status,
+        widening: Vec<Widening<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Widening<'a> {
+        path: &'a str,
+        why: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Audit<'a> {
+        by_author: Json,
+        by_client: Json,
+        commits: Vec<Commit<'a>>,
+    }
+    let commits = rows
         .iter()
-        .map(|(c, r)| {
-            let mut j = commit_json(c);
-            j["committer"] = json!(c.committer);
-            j["committer_email"] = json!(c.committer_email);
-            j["agents"] = r
+        .map(|(c, r)| Commit {
+            agents: r
                 .iter()
-                .map(|a| {
-                    json!({
-                        "agent": a.agent, "client": a.client, "status": a.status,
-                        "keys": a.keys,
-                        "widening": a.widening.iter().map(|(p, w)| json!({"path": p, "why": w})).collect::<Vec<_>>(),
-                    })
+                .map(|a| Agent {
+                    agent: &a.agent,
+                    client: &a.client,
+                    keys: &a.keys,
+                    status: a.status,
+                    widening: a
+                        .widening
+                        .iter()
+                        .map(|(path, why)| Widening { path, why })
+                        .collect(),
                 })
-                .collect();
-            j
+                .collect(),
+            author: &c.author,
+            commit: c.id.to_string(),
+            committer: &c.committer,
+            committer_email: &c.committer_email,
+            date: format_time(c.time, c.offset),
+            email: &c.email,
+            summary: &c.summary,
         })
         .collect();
     let (by_author, by_client) = tallies(rows);
-    crate::output::json_text(
-        &json!({"commits": commits, "by_author": by_author, "by_client": by_client}),
-    )
+    crate::output::json_text(&Audit {
+        by_author: json!(by_author),
+        by_client: json!(by_client),
+        commits,
+    })
 }
 
 fn audit_csv(rows: &[Row]) -> String {
