@@ -12,17 +12,15 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let (root, git) = super::locate(ctx.repo.as_deref(), &state)?;
     // With --staged, check what the commit would change: the agents the staged changes affect.
     let mut scope_note = String::new();
-    let mut changed = Vec::new();
-    let mut tests_changed = false;
     let selection = if !args.agents.is_empty() {
         Selection::Agents(args.agents.iter().cloned().collect())
     } else if state == State::Index && !args.all && git.as_ref().is_some_and(|g| g.has_head()) {
         let g = git.as_ref().expect("checked");
-        changed = g
+        let changed = g
             .changed_paths(&State::Rev("HEAD".into()), &State::Index)
             .map_err(|e| Failure(e.0))?;
         // A changed test can be about any agent: the tests then run on every agent.
-        tests_changed = changed
+        let tests_changed = changed
             .iter()
             .any(|p| crate::repo::layout::classify(p) == crate::repo::layout::Place::Test);
         let sel = if tests_changed {
@@ -46,39 +44,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
             return Err(unknown_agent(&repo, a));
         }
     }
-    // A staged change to shared layers: the agents whose own findings it can change, by key
-    // (`diff::by_key::touched`), and the layers' findings.
-    let by_key = match (&selection, &git) {
-        (Selection::All, Some(g))
-            if state == State::Index && !args.all && !tests_changed && g.has_head() =>
-        {
-            // HEAD without a config root: every agent is new.
-            load_state(
-                &root,
-                Some(g),
-                &State::Rev("HEAD".into()),
-                &Selection::Shared,
-            )
-            .ok()
-            .and_then(|head| crate::diff::by_key::touched(&head, &repo, &changed))
-        }
-        _ => None,
-    };
-    let whole_layers = by_key.is_some();
-    if let Some(ids) = &by_key {
-        scope_note = format!(
-            " whose findings the staged change to shared layers can change ({} of {}, and \
-             every layer; --all for every agent)",
-            ids.len(),
-            repo.agents.len()
-        );
-    }
     let only: Option<Vec<String>> = match &selection {
-        _ if by_key.is_some() => by_key.map(|ids| {
-            ids.into_iter()
-                .filter(|a| repo.agents.contains_key(a))
-                .collect()
-        }),
         Selection::All => None,
         Selection::Shared => Some(Vec::new()),
         Selection::Agents(ids) => Some(
@@ -88,12 +54,8 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
                 .collect(),
         ),
     };
-    let mut v = crate::merge::stack::validate(&repo, only.as_deref());
-    if whole_layers {
-        v.findings
-            .extend(crate::merge::stack::Stacks::new(&repo).base_findings());
-        crate::diagnostic::normalize(&mut v.findings, &repo.sources);
-    }
+    let v = crate::merge::stack::validate(&repo, only.as_deref());
+    let mut v = v;
     // The pre-commit hook (`--staged`) also runs the policy tests the staged change can affect:
     // those about the agents validated (all of them when a test changed).
     if state == State::Index {

@@ -192,35 +192,6 @@ fn below_prefixes(
         .collect()
 }
 
-/// The agents whose own findings a change to shared layers (perhaps with agent files) can
-/// change: those whose files changed and those that define a path related to one it changed.
-/// Every other agent has its prefix's values there, so its own findings are the same on both
-/// sides (see the module's text); what the change does to the layers themselves are the layers'
-/// findings. `None` when the key-level reading does not apply (see [`applies`]; a lock that
-/// moves or a client added or removed).
-pub fn touched(old: &Repo, new: &Repo, files_changed: &[String]) -> Option<BTreeSet<String>> {
-    if !applies(files_changed, old, new)
-        || shared_locks(old) != shared_locks(new)
-        || !old.clients.keys().eq(new.clients.keys())
-    {
-        return None;
-    }
-    let (so, sn) = (Stacks::new(old), Stacks::new(new));
-    let below = below_prefixes(old, new, &so, &sn);
-    let mut out: BTreeSet<String> = changed_agents(files_changed);
-    out.extend(
-        new.agents
-            .par_iter()
-            .filter(|(_, layer)| {
-                let (_, _, client) = sn.inherited(layer, &mut Vec::new());
-                overlaps(layer, &below[&client].paths)
-            })
-            .map(|(id, _)| id.clone())
-            .collect::<Vec<_>>(),
-    );
-    Some(out)
-}
-
 /// The locks of the shared layers.
 fn shared_locks(r: &Repo) -> BTreeSet<String> {
     std::iter::once(&r.global)
