@@ -53,7 +53,6 @@ git reset -q && git checkout -q agents/a00043.toml
 sed -i 's/max_output_tokens = 16384/max_output_tokens = 12288/' global/policy.toml
 git add global/policy.toml
 staged_global=$(time_ms "$opl" validate --staged)
-staged_global_all=$(time_ms "$opl" validate --staged --all)
 git reset -q && git checkout -q global/policy.toml
 echo "repository: $agents agents, $clients clients, 3 commits"
 printf '%-38s %8s\n' command ms
@@ -64,5 +63,4 @@ printf '%-38s %8s\n' "  --format json (digests: full render)" "$diff_global_json
 printf '%-38s %8s\n' "opl diff B C (one agent file)" "$diff_agent"
 printf '%-38s %8s\n' "opl validate --staged (one agent)" "$staged"
 printf '%-38s %8s\n' "opl validate --staged (global value)" "$staged_global"
-printf '%-38s %8s\n' "  --all (every agent)" "$staged_global_all"
 awk -v a="$diff_agent" -v g="$diff_global" 'BEGIN { printf "one-agent diff / all-agents diff: %.1f%%\n", 100 * a / g }'
