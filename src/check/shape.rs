@@ -221,7 +221,7 @@ fn is_path(path: &KeyPath, keys: &[&str]) -> bool {
 }
 
 fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> Table {
-    let mut out = Table::new();
+    let mut out = Table::with_capacity(table.len());
     for (k, node) in table {
         if k == "id" && is_path(path, keys::AGENT) {
             cx.findings.push(
@@ -293,7 +293,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
         }
         Shape::Map(inner) => {
             let (t, key_span, span) = expect_table(node, path, cx)?;
-            let mut out = Table::new();
+            let mut out = Table::with_capacity(t.len());
             for (k, n) in t {
                 let here = path.key(&k);
                 if let Some(c) = check_field(inner, n, &here, cx) {

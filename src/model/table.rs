@@ -17,6 +17,12 @@ impl Table {
     pub fn new() -> Self {
         Table::default()
     }
+    /// An empty table with room for `n` keys.
+    pub fn with_capacity(n: usize) -> Self {
+        Table {
+            entries: Vec::with_capacity(n),
+        }
+    }
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.entries.binary_search_by(|(k, _)| k.as_str().cmp(key))
     }
