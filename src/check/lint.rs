@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::diagnostic::{Code, Finding};
 use crate::model::source::safe;
 use crate::model::value::{Node, Table, Value};
@@ -62,18 +64,20 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
             by_client.entry(c).or_default().push(&layer.table);
         }
     }
-    for (client, agents) in &by_client {
-        if agents.len() < 2 {
-            continue;
-        }
-        for (path, node) in common(agents) {
+    // Each client's agents are compared on their own, in parallel.
+    let per_client: Vec<(&str, usize, Vec<(String, &Node)>)> = by_client
+        .par_iter()
+        .filter(|(_, agents)| agents.len() >= 2)
+        .map(|(client, agents)| (*client, agents.len(), common(agents)))
+        .collect();
+    for (client, n, found) in per_client {
+        for (path, node) in found {
             out.push(
                 Finding::new(
                     Code::Hoist,
                     node.key_span,
                     format!(
-                        "all {} agents of client `{}` set `{path}` = {}",
-                        agents.len(),
+                        "all {n} agents of client `{}` set `{path}` = {}",
                         safe(client),
                         node.value.short()
                     ),

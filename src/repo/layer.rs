@@ -452,50 +452,56 @@ impl Layers {
     /// the credentials in fragment files into `plaintext-secret` findings of the layers that
     /// name them.
     fn combine(&mut self, fragments: &Fragments) {
-        for layer in std::iter::once(&mut self.global)
-            .chain(self.clients.values_mut())
-            .chain(self.agents.values_mut())
-        {
-            let mut table = Table::new();
-            let mut f = Vec::new();
-            for file in &mut layer.files {
-                let t = std::mem::take(&mut file.table);
-                combine(&mut table, t, &KeyPath::root(), &mut f);
-                layer.locks.extend(file.meta.locks.iter().cloned());
-                for r in &file.fragments {
-                    if let (Some(fid), Some((range, why))) =
-                        (fragments.files.get(&r.path), fragments.secrets.get(&r.path))
-                    {
-                        f.push(
-                            Finding::new(
-                                Code::PlaintextSecret,
-                                Span::new(*fid, range.clone()),
-                                format!(
-                                    "fragment file `{}` holds what looks like {why}: it becomes part of the prompt",
-                                    safe(&r.path)
-                                ),
-                            )
-                            .label("plaintext secret")
-                            .related(r.span, "named here")
-                            .help("remove it from the text; give the agent a reference, never the secret"),
-                        );
-                    }
-                    if let Some(why) = fragments.errors.get(&r.path) {
-                        f.push(
-                            Finding::new(
-                                Code::FileRef,
-                                r.span,
-                                format!("fragment file `{}` {why}", safe(&r.path)),
-                            )
-                            .label("unusable fragment file"),
-                        );
-                    }
-                }
+        combine_layer(&mut self.global, fragments);
+        self.clients
+            .par_iter_mut()
+            .for_each(|(_, l)| combine_layer(l, fragments));
+        self.agents
+            .par_iter_mut()
+            .for_each(|(_, l)| combine_layer(l, fragments));
+    }
+}
+
+/// Combines one layer's files (see [`Layers::combine`]).
+fn combine_layer(layer: &mut Layer, fragments: &Fragments) {
+    let mut table = Table::new();
+    let mut f = Vec::new();
+    for file in &mut layer.files {
+        let t = std::mem::take(&mut file.table);
+        combine(&mut table, t, &KeyPath::root(), &mut f);
+        layer.locks.extend(file.meta.locks.iter().cloned());
+        for r in &file.fragments {
+            if let (Some(fid), Some((range, why))) =
+                (fragments.files.get(&r.path), fragments.secrets.get(&r.path))
+            {
+                f.push(
+                    Finding::new(
+                        Code::PlaintextSecret,
+                        Span::new(*fid, range.clone()),
+                        format!(
+                            "fragment file `{}` holds what looks like {why}: it becomes part of the prompt",
+                            safe(&r.path)
+                        ),
+                    )
+                    .label("plaintext secret")
+                    .related(r.span, "named here")
+                    .help("remove it from the text; give the agent a reference, never the secret"),
+                );
             }
-            layer.table = table;
-            layer.findings.extend(f);
+            if let Some(why) = fragments.errors.get(&r.path) {
+                f.push(
+                    Finding::new(
+                        Code::FileRef,
+                        r.span,
+                        format!("fragment file `{}` {why}", safe(&r.path)),
+                    )
+                    .label("unusable fragment file"),
+                );
+            }
         }
     }
+    layer.table = table;
+    layer.findings.extend(f);
 }
 
 /// The fragment files the layers name.
