@@ -34,10 +34,13 @@ fn leaf<'a>(t: &'a Table, path: &[&str]) -> Option<&'a Node> {
     t.get(last).filter(|n| n.value.as_table().is_none())
 }
 
+/// A leaf every table of a group sets alike: its dotted path and the first table's node.
+type Common<'a> = (String, &'a Node);
+
 /// The leaves every table sets to the same value (outside `[agent]`), by dotted path. The first
 /// table's leaves are the candidates; each further table can only remove some, so a group whose
 /// members differ early costs little.
-fn common<'a>(tables: &[&'a Table]) -> Vec<(String, &'a Node)> {
+fn common<'a>(tables: &[&'a Table]) -> Vec<Common<'a>> {
     let Some((first, rest)) = tables.split_first() else {
         return Vec::new();
     };
@@ -65,7 +68,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         }
     }
     // Each client's agents are compared on their own, in parallel.
-    let per_client: Vec<(&str, usize, Vec<(String, &Node)>)> = by_client
+    let per_client: Vec<(&str, usize, Vec<Common>)> = by_client
         .par_iter()
         .filter(|(_, agents)| agents.len() >= 2)
         .map(|(client, agents)| (*client, agents.len(), common(agents)))
