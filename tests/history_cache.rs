@@ -72,6 +72,18 @@ fn history() -> TestRepo {
     h
 }
 
+/// The standard output of a run that must succeed.
+fn run_ok(h: &TestRepo, args: &[&str]) -> String {
+    let o = h.opl().args(args).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
 /// The digest `opl render` prints for `agent` at `rev`.
 fn digest(h: &TestRepo, agent: &str, rev: &str) -> String {
     let o = h
@@ -104,14 +116,7 @@ fn outputs(h: &TestRepo) -> Vec<String> {
         &["whence", "bot", &old_bot, "--format", "json"],
         &["whence", "other", &other_now, "--format", "json"],
     ] {
-        let o = h.opl().args(args).output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        out.push(String::from_utf8(o.stdout).unwrap());
+        out.push(run_ok(h, args));
     }
     out
 }
@@ -226,16 +231,7 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
 fn audits(h: &TestRepo) -> Vec<String> {
     ["json", "csv", "markdown", "human"]
         .iter()
-        .map(|f| {
-            let o = h.opl().args(["audit", "--format", f]).output().unwrap();
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            String::from_utf8(o.stdout).unwrap()
-        })
+        .map(|f| run_ok(h, &["audit", "--format", f]))
         .collect()
 }
 
@@ -261,17 +257,28 @@ fn audit_says_the_same_with_and_without_its_cache() {
     assert!(audits(&h)[0].contains("forged.key"));
     // ...unless another version of opl wrote it, or it is for another config root, corrupt or
     // truncated: then it is ignored and written anew.
+    ignored_when_unusable(&file, &forged, || audits(&h), &first);
+}
+
+/// Writes `forged` (a cache whose entries were edited) made unusable in each way a cache can be,
+/// and requires `run` to answer `first` each time, then with the cache deleted.
+fn ignored_when_unusable(
+    file: &std::path::Path,
+    forged: &str,
+    run: impl Fn() -> Vec<String>,
+    first: &[String],
+) {
     for bad in [
         forged.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-other", 1),
         forged.replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1),
         "not json".to_string(),
         forged[..60].to_string(),
     ] {
-        std::fs::write(&file, &bad).unwrap();
-        assert_eq!(audits(&h), first);
+        std::fs::write(file, &bad).unwrap();
+        assert_eq!(run(), first);
     }
-    std::fs::remove_file(&file).unwrap();
-    assert_eq!(audits(&h), first);
+    std::fs::remove_file(file).unwrap();
+    assert_eq!(run(), first);
 }
 
 fn inventories(h: &TestRepo) -> Vec<String> {
@@ -281,16 +288,7 @@ fn inventories(h: &TestRepo) -> Vec<String> {
         &["inventory", "--format", "json", "--client", "beta"],
     ]
     .iter()
-    .map(|args| {
-        let o = h.opl().args(*args).output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    })
+    .map(|args| run_ok(h, args))
     .collect()
 }
 
@@ -330,17 +328,7 @@ fn inventory_last_change_says_the_same_with_and_without_its_cache() {
     std::fs::write(&file, &forged).unwrap();
     assert_ne!(inventories(&h)[0], first[0]);
     // ...unless another opl wrote it, for another root, or it is corrupt or truncated.
-    for bad in [
-        forged.replacen(env!("CARGO_PKG_VERSION"), "0.0.0-other", 1),
-        forged.replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1),
-        "not json".to_string(),
-        forged[..60].to_string(),
-    ] {
-        std::fs::write(&file, &bad).unwrap();
-        assert_eq!(inventories(&h), first);
-    }
-    std::fs::remove_file(&file).unwrap();
-    assert_eq!(inventories(&h), first);
+    ignored_when_unusable(&file, &forged, || inventories(&h), &first);
 }
 
 /// Each commit `opl audit` lists, with each agent and the keys it changed, is what `opl diff` of

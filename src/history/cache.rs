@@ -37,8 +37,6 @@ pub struct Changes {
 
 #[derive(Serialize, Deserialize)]
 struct File {
-    version: u32,
-    prefix: String,
     /// (commit, parent, changes).
     pairs: Vec<(String, String, Changes)>,
 }
@@ -56,8 +54,7 @@ impl Cache {
     pub fn open(git: &Git) -> Cache {
         let path = git.cache_dir().join(FILE);
         let prefix = git.prefix().to_string();
-        let pairs = read_json::<File>(&path)
-            .filter(|f| f.version == VERSION && f.prefix == prefix)
+        let pairs = load::<File>(&path, &Header::new(VERSION, &prefix, false))
             .map(|f| {
                 f.pairs
                     .into_iter()
@@ -102,23 +99,58 @@ impl Cache {
             .map(|((c, p), ch)| (c.to_string(), p.to_string(), ch.clone()))
             .collect();
         pairs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        let file = File {
-            version: VERSION,
-            prefix: self.prefix.clone(),
-            pairs,
-        };
-        write_json(&self.path, &file);
+        store(
+            &self.path,
+            Header::new(VERSION, &self.prefix, false),
+            File { pairs },
+        );
     }
 }
 
-/// A cache file, parsed; `None` when it is missing or unreadable.
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// What every cache file says of itself: its format, the config root it is for and, for the
+/// caches whose entries are opl's reading of the spec (which another version may refine), the
+/// opl that wrote it.
+#[derive(PartialEq, Serialize, Deserialize)]
+struct Header {
+    version: u32,
+    prefix: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    opl: String,
+}
+
+impl Header {
+    fn new(version: u32, prefix: &str, opl_bound: bool) -> Header {
+        Header {
+            version,
+            prefix: prefix.to_string(),
+            opl: if opl_bound {
+                env!("CARGO_PKG_VERSION").to_string()
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+/// A cache file: its header, then its entries.
+#[derive(Serialize, Deserialize)]
+struct CacheFile<T> {
+    #[serde(flatten)]
+    header: Header,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// The entries of a cache file whose header is `want`; `None` when it is missing, unreadable or
+/// made for something else.
+fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T> {
+    let f: CacheFile<T> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    (f.header == *want).then_some(f.body)
 }
 
 /// Writes a cache file atomically, creating its folder; a failure is ignored.
-fn write_json<T: Serialize>(path: &Path, value: &T) {
-    let Ok(bytes) = serde_json::to_vec(value) else {
+fn store<T: Serialize>(path: &Path, header: Header, body: T) {
+    let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) else {
         return;
     };
     if let Some(dir) = path.parent()
@@ -144,11 +176,6 @@ struct Group {
 
 #[derive(Serialize, Deserialize)]
 struct AuditFile {
-    version: u32,
-    /// The opl that wrote it: what a commit changes is opl's reading of the spec, which another
-    /// version may refine.
-    opl: String,
-    prefix: String,
     /// (commit, first parent or "" for none, the agents it changed).
     commits: Vec<(String, String, Vec<Group>)>,
 }
@@ -168,12 +195,7 @@ impl AuditCache {
     pub fn open(git: &Git) -> AuditCache {
         let path = git.cache_dir().join(AUDIT_FILE);
         let prefix = git.prefix().to_string();
-        let commits = read_json::<AuditFile>(&path)
-            .filter(|f| {
-                f.version == AUDIT_VERSION
-                    && f.opl == env!("CARGO_PKG_VERSION")
-                    && f.prefix == prefix
-            })
+        let commits = load::<AuditFile>(&path, &Header::new(AUDIT_VERSION, &prefix, true))
             .map(|f| {
                 f.commits
                     .into_iter()
@@ -258,14 +280,10 @@ impl AuditCache {
             })
             .collect();
         commits.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        write_json(
+        store(
             &self.path,
-            &AuditFile {
-                version: AUDIT_VERSION,
-                opl: env!("CARGO_PKG_VERSION").to_string(),
-                prefix: self.prefix.clone(),
-                commits,
-            },
+            Header::new(AUDIT_VERSION, &self.prefix, true),
+            AuditFile { commits },
         );
     }
 }
@@ -319,9 +337,6 @@ type LastEntry = (String, Option<String>, Option<String>, bool);
 
 #[derive(Serialize, Deserialize)]
 struct LastFile {
-    version: u32,
-    opl: String,
-    prefix: String,
     /// (revision's commit, where a shallow clone's history is cut, its agents), newest asked
     /// first.
     heads: Vec<(String, String, Vec<LastEntry>)>,
@@ -352,12 +367,7 @@ impl LastCache {
     pub fn open(git: &Git) -> LastCache {
         let path = git.cache_dir().join(LAST_FILE);
         let prefix = git.prefix().to_string();
-        let heads = read_json::<LastFile>(&path)
-            .filter(|f| {
-                f.version == LAST_VERSION
-                    && f.opl == env!("CARGO_PKG_VERSION")
-                    && f.prefix == prefix
-            })
+        let heads = load::<LastFile>(&path, &Header::new(LAST_VERSION, &prefix, true))
             .map(|f| {
                 f.heads
                     .into_iter()
@@ -452,14 +462,10 @@ impl LastCache {
                 (h.to_string(), cut.clone(), entries)
             })
             .collect();
-        write_json(
+        store(
             &self.path,
-            &LastFile {
-                version: LAST_VERSION,
-                opl: env!("CARGO_PKG_VERSION").to_string(),
-                prefix: self.prefix.clone(),
-                heads,
-            },
+            Header::new(LAST_VERSION, &self.prefix, true),
+            LastFile { heads },
         );
     }
 }
