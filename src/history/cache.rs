@@ -188,7 +188,13 @@ pub struct AuditCache {
     prefix: String,
     commits: HashMap<(Id, Option<Id>), Vec<Group>>,
     added: usize,
+    /// The pairs this audit read or added.
+    used: std::collections::HashSet<(Id, Option<Id>)>,
 }
+
+/// Most agent changes the audit cache keeps across audits (a commit to `global/` of a large
+/// repository changes thousands): beyond this, an audit writes back only the commits it used.
+const AUDIT_AGENT_CHANGES: usize = 2_000_000;
 
 impl AuditCache {
     /// The audit cache of `git`'s repository for its config root; empty when missing or unusable.
@@ -215,12 +221,14 @@ impl AuditCache {
             prefix,
             commits,
             added: 0,
+            used: Default::default(),
         }
     }
 
     /// The rows of `commit` against `parent`, in agent order, when the cache has them.
-    pub fn rows(&self, commit: Id, parent: Option<Id>) -> Option<Vec<AgentRow>> {
+    pub fn rows(&mut self, commit: Id, parent: Option<Id>) -> Option<Vec<AgentRow>> {
         let groups = self.commits.get(&(commit, parent))?;
+        self.used.insert((commit, parent));
         let mut rows: Vec<AgentRow> = groups
             .iter()
             .flat_map(|g| {
@@ -263,7 +271,23 @@ impl AuditCache {
             groups[i].agents.push(r.agent.clone());
         }
         self.commits.insert((commit, parent), groups);
+        self.used.insert((commit, parent));
         self.added += 1;
+    }
+
+    /// The pairs to write back: all of them, or only those this audit used when all of them
+    /// hold more than `cap` agent changes.
+    fn kept(&self, cap: usize) -> Vec<(&(Id, Option<Id>), &Vec<Group>)> {
+        let size: usize = self
+            .commits
+            .values()
+            .flatten()
+            .map(|g| g.agents.len())
+            .sum();
+        self.commits
+            .iter()
+            .filter(|(k, _)| size <= cap || self.used.contains(*k))
+            .collect()
     }
 
     /// Writes the cache back when an audit added to it; a failure is ignored.
@@ -272,8 +296,8 @@ impl AuditCache {
             return;
         }
         let mut commits: Vec<(String, String, Vec<Group>)> = self
-            .commits
-            .iter()
+            .kept(AUDIT_AGENT_CHANGES)
+            .into_iter()
             .map(|((c, p), g)| {
                 let p = p.map(|p| p.to_string()).unwrap_or_default();
                 (c.to_string(), p, g.clone())
@@ -467,5 +491,41 @@ impl LastCache {
             Header::new(LAST_VERSION, &self.prefix, true),
             LastFile { heads },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_audit_cache_keeps_only_what_the_audit_used() {
+        let id = |n: u8| Id::parse(&format!("{n:02x}").repeat(20)).unwrap();
+        let group = |agents: usize| Group {
+            client: None,
+            status: Status::Changed,
+            keys: vec!["model.name".into()],
+            widening: Vec::new(),
+            agents: (0..agents).map(|i| format!("a{i}")).collect(),
+        };
+        let mut c = AuditCache {
+            path: PathBuf::new(),
+            prefix: String::new(),
+            commits: HashMap::new(),
+            added: 0,
+            used: Default::default(),
+        };
+        c.commits.insert((id(1), Some(id(2))), vec![group(3)]);
+        c.commits
+            .insert((id(2), Some(id(3))), vec![group(2), group(2)]);
+        c.commits.insert((id(3), None), vec![group(1)]);
+        assert!(c.rows(id(2), Some(id(3))).is_some());
+        c.insert(id(4), Some(id(1)), &[]);
+        // 8 agent changes in all: under a cap of 8 everything stays.
+        assert_eq!(c.kept(8).len(), 4);
+        // Over it, the pair read and the pair added.
+        let mut kept: Vec<_> = c.kept(7).into_iter().map(|(k, _)| *k).collect();
+        kept.sort();
+        assert_eq!(kept, [(id(2), Some(id(3))), (id(4), Some(id(1)))]);
     }
 }
