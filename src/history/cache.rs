@@ -186,11 +186,14 @@ struct AuditFile {
 pub struct AuditCache {
     path: PathBuf,
     prefix: String,
-    commits: HashMap<(Id, Option<Id>), Vec<Group>>,
+    commits: HashMap<Pair, Vec<Group>>,
     added: usize,
     /// The pairs this audit read or added.
-    used: std::collections::HashSet<(Id, Option<Id>)>,
+    used: std::collections::HashSet<Pair>,
 }
+
+/// An audited commit and its first parent (none for a root commit or a shallow clone's cut).
+type Pair = (Id, Option<Id>);
 
 /// Most agent changes the audit cache keeps across audits (a commit to `global/` of a large
 /// repository changes thousands): beyond this, an audit writes back only the commits it used.
@@ -277,7 +280,7 @@ impl AuditCache {
 
     /// The pairs to write back: all of them, or only those this audit used when all of them
     /// hold more than `cap` agent changes.
-    fn kept(&self, cap: usize) -> Vec<(&(Id, Option<Id>), &Vec<Group>)> {
+    fn kept(&self, cap: usize) -> Vec<(&Pair, &Vec<Group>)> {
         let size: usize = self
             .commits
             .values()
