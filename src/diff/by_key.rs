@@ -97,7 +97,7 @@ pub fn compare_shared(
             {
                 return Ok(None);
             }
-            let a: AgentResult = sn.agent(id).expect("listed agent");
+            let a: AgentResult = sn.agent_merged(id).expect("listed agent");
             let own = blocking(&a.own);
             let before: Vec<&Finding> = bo.iter().chain(&own).copied().collect();
             let after: Vec<&Finding> = bn.iter().chain(&own).copied().collect();

@@ -173,6 +173,17 @@ impl<'r> Stacks<'r> {
 
     /// Merges and checks one agent.
     pub fn agent(&self, id: &str) -> Option<AgentResult> {
+        self.evaluate(id, true)
+    }
+
+    /// Merges one agent without the checks across keys, none of which keeps a document from
+    /// being built: its `own` findings hold every one that does, and its `usage` is empty. For
+    /// callers that only ask whether the agent is valid (the key-level diff).
+    pub fn agent_merged(&self, id: &str) -> Option<AgentResult> {
+        self.evaluate(id, false)
+    }
+
+    fn evaluate(&self, id: &str, checks: bool) -> Option<AgentResult> {
         let layer = self.repo.agents.get(id)?;
         let mut own = Vec::new();
         // Where findings about the agent as a whole point: its first file, or, when none could be
@@ -204,10 +215,13 @@ impl<'r> Stacks<'r> {
                     | Code::InvalidId
             )
         });
+        let merged_only = own.len();
         let usage = match anchor {
-            Some(anchor) if !unreadable => check_agent(&eff, anchor, &mut own),
+            Some(anchor) if checks && !unreadable => check_agent(&eff, anchor, &mut own),
             _ => Vec::new(),
         };
+        // What `agent_merged` leaves out never keeps a document from being built.
+        debug_assert!(own[merged_only..].iter().all(|f| !f.blocks_document()));
         Some(AgentResult {
             id: id.to_string(),
             client,
