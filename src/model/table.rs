@@ -80,10 +80,6 @@ impl Table {
     pub fn values(&self) -> impl Iterator<Item = &Node> {
         self.entries.iter().map(|(_, v)| v)
     }
-    /// The nodes in key order, changeable.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Node> {
-        self.entries.iter_mut().map(|(_, v)| v)
-    }
 }
 
 /// The entries of a [`Table`] in key order.
@@ -98,14 +94,6 @@ impl<'a> Iterator for Iter<'a> {
         self.0.size_hint()
     }
 }
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(k, v)| (k, v))
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
 
 impl<'a> IntoIterator for &'a Table {
     type Item = (&'a String, &'a Node);
@@ -145,14 +133,6 @@ impl std::ops::Index<&str> for Table {
     /// The node at `key`; panics when it is not set, as a map's index does.
     fn index(&self, key: &str) -> &Node {
         self.get(key).expect("key set in table")
-    }
-}
-
-impl Extend<(String, Node)> for Table {
-    fn extend<I: IntoIterator<Item = (String, Node)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
     }
 }
 
