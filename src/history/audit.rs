@@ -38,7 +38,7 @@ pub fn audit(
     let boundary = git.shallow_boundary();
     let mut cache = super::cache::AuditCache::open(git);
     // Neighbouring commits share most files: each is parsed once for the whole walk.
-    let _memo = ParseMemo::on();
+    let _memo = crate::repo::layer::keep_parsed_files();
     let mut rows = Vec::new();
     let total = commits.len();
     for (i, c) in commits.iter().enumerate() {
@@ -85,22 +85,6 @@ pub fn audit(
     }
     cache.save();
     Ok(rows)
-}
-
-/// The loader's parse memo, on while it lives.
-struct ParseMemo;
-
-impl ParseMemo {
-    fn on() -> ParseMemo {
-        crate::repo::layer::keep_parsed_files(true);
-        ParseMemo
-    }
-}
-
-impl Drop for ParseMemo {
-    fn drop(&mut self) {
-        crate::repo::layer::keep_parsed_files(false);
-    }
 }
 
 /// One agent a commit changed, as the audit reports it: the changed key paths and why each

@@ -661,8 +661,23 @@ static PARSE_MEMO: std::sync::Mutex<Option<ParseMemo>> = std::sync::Mutex::new(N
 /// Most files the memo holds: beyond this, those the last load did not use are dropped.
 const MEMO_FILES: usize = 40_000;
 
-/// Turns the parse memo on (for a walk over many states of one history) or off (dropping it).
-pub fn keep_parsed_files(on: bool) {
+/// The parse memo turned on for as long as this lives ([`keep_parsed_files`]).
+pub struct KeptParsedFiles(());
+
+impl Drop for KeptParsedFiles {
+    fn drop(&mut self) {
+        set_parse_memo(false);
+    }
+}
+
+/// Turns the parse memo on for a walk over many states of one history, until the returned guard
+/// is dropped (the memo with it).
+pub fn keep_parsed_files() -> KeptParsedFiles {
+    set_parse_memo(true);
+    KeptParsedFiles(())
+}
+
+fn set_parse_memo(on: bool) {
     let mut memo = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
     *memo = on.then(|| ParseMemo {
         files: HashMap::new(),
