@@ -631,6 +631,7 @@ fn too_many_files(snap: &dyn Snapshot) -> Repo {
 /// A file as read, parsed and (a layer file) checked against the schema.
 #[derive(Clone)]
 struct ReadFile {
+    /// Its text (moved to the sources when the file is loaded).
     text: String,
     /// `opl.toml`'s table (checked later, with the whole root).
     root: Option<Table>,
@@ -752,7 +753,7 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                 .then(|| snap.content_id(&p.path))
                 .flatten()
                 .map(|id| (fid.0, id, p.path.clone()));
-            let read = match key.as_ref().and_then(memo_get) {
+            let mut read = match key.as_ref().and_then(memo_get) {
                 Some(hit) => hit,
                 None => {
                     let read = read_file(snap, p, fid, &layer);
@@ -762,10 +763,9 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                     read
                 }
             };
-            (
-                SourceFile::new(p.path.clone(), read.text.clone(), layer),
-                read,
-            )
+            // The text moves to the sources (the memo keeps its own copy).
+            let text = std::mem::take(&mut read.text);
+            (SourceFile::new(p.path.clone(), text, layer), read)
         })
         .collect()
 }
