@@ -94,7 +94,7 @@ pub fn hoist(repo: &Repo) -> Vec<Finding> {
         }
     }
     // Every client.
-    let clients: Vec<&Table> = repo.clients.values().map(|l| &l.table).collect();
+    let clients: Vec<&Table> = repo.clients.values().map(|l| &*l.table).collect();
     if clients.len() >= 2 {
         for (path, node) in common(&clients) {
             out.push(

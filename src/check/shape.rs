@@ -32,8 +32,9 @@ pub struct FragmentRef {
 #[derive(Clone, Debug)]
 pub struct CheckedFile {
     pub file: FileId,
-    /// The clean table; moved into [`crate::repo::layer::Layer::table`] when the layer is combined.
-    pub table: Table,
+    /// The clean table, shared with [`crate::repo::layer::Layer::table`] (and with the parse
+    /// memo of a walk, which hands the same file to many loads).
+    pub table: std::sync::Arc<Table>,
     pub meta: Meta,
     pub fragments: Vec<FragmentRef>,
 }
@@ -69,7 +70,7 @@ pub fn check_file(
     let clean = check_fields(schema::top(), table, &KeyPath::root(), &mut cx);
     CheckedFile {
         file,
-        table: clean,
+        table: std::sync::Arc::new(clean),
         meta,
         fragments: cx.fragments,
     }

@@ -6,6 +6,7 @@
 //! (`duplicate-key` across files); fragment files named by any layer are read once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -25,8 +26,8 @@ use crate::repo::snapshot::{MAX_FILE_BYTES, MAX_FILES};
 pub struct Layer {
     pub kind: LayerKind,
     pub files: Vec<CheckedFile>,
-    /// The files' tables combined (section 2).
-    pub table: Table,
+    /// The files' tables combined (section 2); a one-file layer shares its file's table.
+    pub table: Arc<Table>,
     /// Key paths locked by this layer's `meta.lock`.
     pub locks: Vec<(KeyPath, Span)>,
     /// Findings about this layer's own files (parse, schema, duplicate keys, fragment refs).
@@ -38,7 +39,7 @@ impl Layer {
         Layer {
             kind,
             files: Vec::new(),
-            table: Table::new(),
+            table: Arc::default(),
             locks: Vec::new(),
             findings: Vec::new(),
         }
@@ -466,9 +467,16 @@ impl Layers {
 fn combine_layer(layer: &mut Layer, fragments: &Fragments) {
     let mut table = Table::new();
     let mut f = Vec::new();
+    // One file into an empty table is that file's table: it is shared, not rebuilt.
+    let shared = match layer.files.as_slice() {
+        [only] => Some(Arc::clone(&only.table)),
+        _ => None,
+    };
     for file in &mut layer.files {
-        let t = std::mem::take(&mut file.table);
-        combine(&mut table, t, &KeyPath::root(), &mut f);
+        if shared.is_none() {
+            let t = Arc::unwrap_or_clone(std::mem::take(&mut file.table));
+            combine(&mut table, t, &KeyPath::root(), &mut f);
+        }
         layer.locks.extend(file.meta.locks.iter().cloned());
         for r in &file.fragments {
             if let (Some(fid), Some((range, why))) =
@@ -500,7 +508,7 @@ fn combine_layer(layer: &mut Layer, fragments: &Fragments) {
             }
         }
     }
-    layer.table = table;
+    layer.table = shared.unwrap_or_else(|| Arc::new(table));
     layer.findings.extend(f);
 }
 
