@@ -337,14 +337,75 @@ fn inventory_last_change_says_the_same_with_and_without_its_cache() {
 /// changes no agent.
 #[test]
 fn audit_lists_what_diff_says_of_each_commit() {
-    let h = history();
+    let compared = assert_audit_is_diff(&history());
+    assert!(compared >= 25, "{compared}");
+}
+
+/// The same with agents whose own files make them invalid for a while, between changes to
+/// `global/` and a client: the audit remembers an agent's own errors from one shared change to
+/// the next only while nothing the errors depend on changed (its files, the fragment files it
+/// names, the layers above it).
+#[test]
+fn audit_lists_what_diff_says_when_agents_turn_invalid_between_shared_changes() {
+    let mut h = TestRepo::new();
+    h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bob\"\n");
+    h.write(
+        "agents/bad.toml",
+        &agent("acme", "\n[modle]\nname = \"x\"\n"),
+    );
+    h.write("agents/flip.toml", &agent("beta", ""));
+    h.write("shared/tone.md", "Be kind.\n");
+    let frag = "\n[instructions]\nfragments = [{ id = \"t\", file = \"../shared/tone.md\" }]\n";
+    h.write("agents/reader.toml", &agent("acme", frag));
+    h.commit("base");
+    let global = |h: &mut TestRepo, i: usize| {
+        h.write(
+            "global/base.toml",
+            &BASE[1].1.replace("gpt-4.1", &format!("model-{i}")),
+        );
+        h.commit(&format!("global {i}"));
+    };
+    global(&mut h, 0);
+    // flip turns invalid by its own file, stays so through a global change, then is fixed.
+    h.write(
+        "agents/flip.toml",
+        &agent("beta", "\n[agent]\nowner = \"user:x\"\n"),
+    );
+    h.commit("flip: a duplicate table");
+    global(&mut h, 1);
+    h.write(
+        "clients/beta/client.toml",
+        "[meta]\nowner = \"user:bob\"\n\n[metadata]\nx = 1\n",
+    );
+    h.commit("beta edit");
+    h.write("agents/flip.toml", &agent("beta", ""));
+    h.commit("flip fixed");
+    global(&mut h, 2);
+    // reader's fragment file goes away (a commit outside the layers), then comes back.
+    h.remove("shared/tone.md");
+    h.commit("tone removed");
+    global(&mut h, 3);
+    h.write("shared/tone.md", "Be kinder.\n");
+    h.commit("tone back");
+    global(&mut h, 4);
+    // bad is fixed by its own file.
+    h.write("agents/bad.toml", &agent("acme", ""));
+    h.commit("bad fixed");
+    global(&mut h, 5);
+    let compared = assert_audit_is_diff(&h);
+    assert!(compared >= 12, "{compared}");
+}
+
+/// Asserts that `opl audit` lists, for each commit, the agents, statuses and keys that `opl diff`
+/// of its first parent and the commit gives; returns how many commits were compared.
+fn assert_audit_is_diff(h: &TestRepo) -> usize {
     let o = h
         .opl()
         .args(["audit", "--format", "json"])
         .output()
         .unwrap();
     let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    type Agents = std::collections::BTreeMap<String, Vec<String>>;
+    type Agents = std::collections::BTreeMap<String, (String, Vec<String>)>;
     let listed: std::collections::BTreeMap<String, Agents> = audit["commits"]
         .as_array()
         .unwrap()
@@ -357,7 +418,11 @@ fn audit_lists_what_diff_says_of_each_commit() {
                 .map(|a| {
                     let keys = a["keys"].as_array().unwrap();
                     let keys = keys.iter().map(|k| k.as_str().unwrap().to_string());
-                    (a["agent"].as_str().unwrap().to_string(), keys.collect())
+                    let status = a["status"].as_str().unwrap().to_string();
+                    (
+                        a["agent"].as_str().unwrap().to_string(),
+                        (status, keys.collect()),
+                    )
                 })
                 .collect();
             (c["commit"].as_str().unwrap().to_string(), agents)
@@ -381,12 +446,16 @@ fn audit_lists_what_diff_says_of_each_commit() {
             .map(|a| {
                 let keys = a["changes"].as_array().unwrap().iter();
                 let keys = keys.map(|c| c["path"].as_str().unwrap().to_string());
-                (a["agent"].as_str().unwrap().to_string(), keys.collect())
+                let status = a["status"].as_str().unwrap().to_string();
+                (
+                    a["agent"].as_str().unwrap().to_string(),
+                    (status, keys.collect()),
+                )
             })
             .collect();
         let want = (!agents.is_empty()).then_some(&agents);
         assert_eq!(listed.get(ids[0]), want, "commit {}", ids[0]);
         compared += 1;
     }
-    assert!(compared >= 25, "{compared}");
+    compared
 }

@@ -9,13 +9,19 @@
 //! needed, to know whether it is valid. The other agents are rendered on both sides, as a full
 //! diff does. The answer is the full diff's, except that documents and digests are not computed
 //! (callers that print them use [`super::compare`]).
+//!
+//! Within a walk over a history (`opl audit`), an agent's own errors are remembered from one
+//! such diff to the next under a content key of everything they depend on ([`CARRIED`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
 use super::{AgentDiff, Change, Leaves, Report, agent_diffs, assemble, changes, status};
-use crate::diagnostic::{Finding, codes_of};
+use crate::diagnostic::{Code, Finding, codes_of};
 use crate::merge::provenance::provenance;
 use crate::merge::stack::{AgentResult, Stacks};
 use crate::model::key_path::{KeyPath, Segment};
@@ -74,6 +80,9 @@ pub fn compare_shared(
     }
     let (so, sn) = (Stacks::new(old), Stacks::new(new));
     let below = below_prefixes(old, new, &so, &sn);
+    let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
+    let agent_files = kn.as_ref().map(|_| agent_files(new));
+    let carried = take_carried();
     // Agents whose own files changed are rendered on both sides.
     let changed_agents = changed_agents(&files_changed);
     let ids: Vec<&String> = new
@@ -81,8 +90,10 @@ pub fn compare_shared(
         .keys()
         .filter(|id| !changed_agents.contains(*id))
         .collect();
-    // Each agent: its diff (when it shares its prefix's), or `Err(id)` when it is rendered.
-    let shared: Vec<Result<Option<Diffed>, String>> = ids
+    // Each agent: its diff (when it shares its prefix's) and its own errors under their keys,
+    // or `Err(id)` when it is rendered.
+    type Shared = (Option<Diffed>, Option<([Key; 2], Own)>);
+    let shared: Vec<Result<Option<Shared>, String>> = ids
         .par_iter()
         .map(|id| {
             let layer = &new.agents[*id];
@@ -97,13 +108,37 @@ pub fn compare_shared(
             {
                 return Ok(None);
             }
-            let a: AgentResult = sn.agent_merged(id).expect("listed agent");
-            let own = blocking(&a.own);
-            let before: Vec<&Finding> = bo.iter().chain(&own).copied().collect();
-            let after: Vec<&Finding> = bn.iter().chain(&own).copied().collect();
-            let (vb, va) = (before.is_empty(), after.is_empty());
+            // The agent's own errors: the same on both sides, so remembered under both (not for
+            // an agent naming a client that is not there).
+            let keys = match (&ko, &kn, &agent_files) {
+                (Some(ko), Some(kn), Some(files)) => {
+                    let names = crate::repo::layout::client_node(&layer.table).is_some();
+                    files
+                        .get(id.as_str())
+                        .filter(|_| client.is_some() || !names)
+                        .and_then(|f| {
+                            let part = agent_part(new, layer, f);
+                            Some([
+                                agent_key(kn.prefix(&client)?, &part),
+                                agent_key(ko.prefix(&client)?, &part),
+                            ])
+                        })
+                }
+                _ => None,
+            };
+            let own = match keys.and_then(|[k, _]| carried.get(&k)) {
+                Some(own) => own.clone(),
+                None => {
+                    let a: AgentResult = sn.agent_merged(id).expect("listed agent");
+                    Own::of(&blocking(&a.own), new)
+                }
+            };
+            let (vb, va) = (
+                bo.is_empty() && own.codes.is_empty(),
+                bn.is_empty() && own.codes.is_empty(),
+            );
             let Some(st) = status(Some(vb), Some(va), || b.changes.is_empty()) else {
-                return Ok(None);
+                return Ok(Some((None, keys.map(|k| (k, own)))));
             };
             let files = |fs: &[&Finding], r: &Repo| -> Vec<String> {
                 fs.iter()
@@ -112,22 +147,29 @@ pub fn compare_shared(
             };
             let mut error_files = if vb { Vec::new() } else { files(&bo, old) };
             if !vb || !va {
-                error_files.extend(files(&own, new));
+                error_files.extend(own.files.iter().cloned());
             }
             if !va {
                 error_files.extend(files(&bn, new));
             }
-            Ok(Some((
+            let codes = |inh: &[&Finding]| {
+                let mut c = codes_of(inh.iter().copied());
+                c.extend(&own.codes);
+                c.sort();
+                c.dedup();
+                c
+            };
+            let diff = (
                 AgentDiff {
                     agent: (*id).clone(),
-                    client: a.client.clone(),
+                    client: client.clone(),
                     status: st,
                     digest_before: None,
                     digest_after: None,
                     valid_before: vb,
                     valid_after: va,
-                    errors_before: codes_of(before.iter().copied()),
-                    errors_after: codes_of(after.iter().copied()),
+                    errors_before: codes(&bo),
+                    errors_after: codes(&bn),
                     changes: if vb && va {
                         b.changes.clone()
                     } else {
@@ -137,19 +179,35 @@ pub fn compare_shared(
                     doc_after: None,
                 },
                 error_files,
-            )))
+            );
+            Ok(Some((Some(diff), keys.map(|k| (k, own)))))
         })
         .collect();
     let mut diffs = Vec::new();
     let mut rendered = changed_agents;
+    // What earlier diffs remembered stays while it fits: a change to one client leaves every
+    // other agent's key as the last global change left it.
+    let mut carry = carried;
+    if carry.len() > CARRIED_MAX {
+        carry.clear();
+    }
     for r in shared {
         match r {
-            Ok(Some(d)) => diffs.push(d),
+            Ok(Some((d, kept))) => {
+                diffs.extend(d);
+                if let Some(([k_new, k_old], own)) = kept {
+                    carry.insert(k_old, own.clone());
+                    carry.insert(k_new, own);
+                }
+            }
             Ok(None) => {}
             Err(id) => {
                 rendered.insert(id);
             }
         }
+    }
+    if kn.is_some() {
+        keep_carried(carry);
     }
     if !rendered.is_empty() {
         let old_full = load_old(&rendered)?;
@@ -264,4 +322,148 @@ fn overlaps(layer: &Layer, paths: &[KeyPath]) -> bool {
 /// The findings of `fs` that keep a document from being built.
 fn blocking(fs: &[Finding]) -> Vec<&Finding> {
     fs.iter().filter(|f| f.blocks_document()).collect()
+}
+
+/// An agent's own findings that keep its document from being built: their codes and the files
+/// they point at.
+#[derive(Clone, Debug, Default)]
+struct Own {
+    codes: Vec<Code>,
+    files: Vec<String>,
+}
+
+impl Own {
+    fn of(fs: &[&Finding], repo: &Repo) -> Self {
+        Own {
+            codes: codes_of(fs.iter().copied()),
+            files: fs
+                .iter()
+                .map(|f| repo.sources.get(f.span.file).path.clone())
+                .collect(),
+        }
+    }
+}
+
+/// A content key: the hash of everything an agent's own errors depend on in one state.
+type Key = [u8; 32];
+
+/// Own errors of agents that a change to shared layers left alone, remembered from the last
+/// key-level diff of this process under the keys of both its sides. A walk over a history
+/// (`opl audit`, whose loads carry content ids) compares one shared change after another: an
+/// agent that none of them touched has the key of the last one's old side, and its errors are
+/// taken from there instead of merging it again. Only the last diff's are kept.
+/// Most keys remembered: beyond this, only the last diff's are kept.
+const CARRIED_MAX: usize = 200_000;
+
+static CARRIED: Mutex<Option<HashMap<Key, Own>>> = Mutex::new(None);
+
+fn take_carried() -> HashMap<Key, Own> {
+    CARRIED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default()
+}
+
+fn keep_carried(m: HashMap<Key, Own>) {
+    *CARRIED.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
+}
+
+/// The content keys of one state's prefixes: `opl.toml`, the global layer's files and the
+/// fragment files they name, and for each client its files and fragments on top. `None` when a
+/// layer file has no content id (a load outside a walk).
+struct StateKeys {
+    prefixes: HashMap<Option<String>, Key>,
+}
+
+impl StateKeys {
+    fn new(repo: &Repo) -> Option<Self> {
+        use crate::model::source::LayerKind;
+        let mut root = Sha256::new();
+        let mut clients: BTreeMap<&str, Sha256> = BTreeMap::new();
+        for (_, f) in repo.sources.iter() {
+            let h = match &f.layer {
+                LayerKind::Root | LayerKind::Global => &mut root,
+                LayerKind::Client(c) => clients.entry(c).or_default(),
+                _ => continue,
+            };
+            hash_file(h, &f.path, &f.content?);
+        }
+        hash_fragments(&mut root, repo, &repo.global);
+        let global: Key = root.finalize().into();
+        let mut prefixes = HashMap::new();
+        prefixes.insert(None, global);
+        for (c, layer) in &repo.clients {
+            let mut h = clients.remove(c.as_str()).unwrap_or_default();
+            h.update(global);
+            h.update(c.as_bytes());
+            hash_fragments(&mut h, repo, layer);
+            prefixes.insert(Some(c.clone()), h.finalize().into());
+        }
+        Some(StateKeys { prefixes })
+    }
+
+    fn prefix(&self, client: &Option<String>) -> Option<&Key> {
+        self.prefixes.get(client)
+    }
+}
+
+fn hash_file(h: &mut Sha256, path: &str, content: &[u8; 20]) {
+    h.update((path.len() as u64).to_le_bytes());
+    h.update(path.as_bytes());
+    h.update(content);
+}
+
+/// Hashes the fragment files a layer names: each one's path and text, or that it cannot be read.
+fn hash_fragments(h: &mut Sha256, repo: &Repo, layer: &Layer) {
+    for r in layer.files.iter().flat_map(|f| &f.fragments) {
+        h.update((r.path.len() as u64).to_le_bytes());
+        h.update(r.path.as_bytes());
+        match repo.fragments.get(&r.path) {
+            Some(fid) => {
+                let text = &repo.sources.get(*fid).text;
+                h.update([1]);
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+}
+
+/// Files by path with their content ids.
+type Files<'r> = Vec<(&'r str, [u8; 20])>;
+
+/// Each agent's files (read or not) with their content ids; an agent with a file that has none
+/// is left out.
+fn agent_files(repo: &Repo) -> HashMap<&str, Files<'_>> {
+    use crate::model::source::LayerKind;
+    let mut out: HashMap<&str, Option<Files>> = HashMap::new();
+    for (_, f) in repo.sources.iter() {
+        if let LayerKind::Agent(id) = &f.layer {
+            let e = out.entry(id.as_str()).or_insert_with(|| Some(Vec::new()));
+            match (e.as_mut(), f.content) {
+                (Some(v), Some(c)) => v.push((f.path.as_str(), c)),
+                _ => *e = None,
+            }
+        }
+    }
+    out.into_iter().filter_map(|(k, v)| Some((k, v?))).collect()
+}
+
+/// The hash of an agent's own part: its files and the fragment files they name.
+fn agent_part(repo: &Repo, layer: &Layer, files: &[(&str, [u8; 20])]) -> Key {
+    let mut h = Sha256::new();
+    for (path, content) in files {
+        hash_file(&mut h, path, content);
+    }
+    hash_fragments(&mut h, repo, layer);
+    h.finalize().into()
+}
+
+fn agent_key(prefix: &Key, part: &Key) -> Key {
+    let mut h = Sha256::new();
+    h.update(prefix);
+    h.update(part);
+    h.finalize().into()
 }

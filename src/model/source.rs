@@ -78,6 +78,10 @@ pub struct SourceFile {
     pub path: String,
     pub text: String,
     pub layer: LayerKind,
+    /// The id of its content (a git blob id) when a walk over a history asked the snapshot for
+    /// it ([`crate::repo::layer::keep_parsed_files`]): two files with the same id hold the same
+    /// bytes.
+    pub content: Option<[u8; 20]>,
     line_starts: OnceLock<Vec<u32>>,
 }
 
@@ -88,6 +92,7 @@ impl SourceFile {
             path,
             text,
             layer,
+            content: None,
             line_starts: OnceLock::new(),
         }
     }

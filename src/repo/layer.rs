@@ -222,7 +222,13 @@ fn discover(entries: &[Entry], out: &mut Output) -> Discovery {
     // Folders under agents/ that hold a *.toml file somewhere below (the directory form).
     let agent_dirs: HashSet<String> = entries
         .iter()
-        .filter(|e| e.kind == EntryKind::File)
+        .filter(|e| {
+            e.kind == EntryKind::File
+                && e.path
+                    .strip_prefix(layout::AGENTS)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|r| r.contains('/'))
+        })
         .filter_map(|e| match layout::classify(&e.path) {
             Place::Agent { id, folder: true } => Some(layout::agent_folder(&id)),
             _ => None,
@@ -296,26 +302,36 @@ fn discover(entries: &[Entry], out: &mut Output) -> Discovery {
 fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<String>) {
     let mut bad_clients = HashSet::new();
     let mut bad_agents = HashSet::new();
-    let agent_list: Vec<(String, String)> = found
+    let client_list: Vec<(&str, &str)> = found
+        .clients
+        .iter()
+        .map(|(id, path)| (id.as_str(), path.as_str()))
+        .collect();
+    let agent_list: Vec<(&str, &str)> = found
         .agents
         .iter()
-        .map(|(id, forms)| (id.clone(), forms[0].clone()))
+        .map(|(id, forms)| (id.as_str(), forms[0].as_str()))
         .collect();
     for (list, bad, what) in [
-        (&found.clients, &mut bad_clients, "client"),
+        (&client_list, &mut bad_clients, "client"),
         (&agent_list, &mut bad_agents, "agent"),
     ] {
-        let mut by_lower: HashMap<String, (String, &str)> = HashMap::new();
-        for (id, path) in list {
-            let lower = id.to_ascii_lowercase();
-            let other = by_lower.get(&lower);
+        let mut by_lower: HashMap<std::borrow::Cow<str>, (&str, &str)> = HashMap::new();
+        for &(id, path) in list {
+            // A valid id is lowercase already.
+            let lower = if valid_id(id) {
+                std::borrow::Cow::Borrowed(id)
+            } else {
+                std::borrow::Cow::Owned(id.to_ascii_lowercase())
+            };
+            let other = by_lower.get(&lower).copied();
             if valid_id(id) && other.is_none() {
-                by_lower.insert(lower, (id.clone(), path));
+                by_lower.insert(lower, (id, path));
                 continue;
             }
             let fid = out.placeholder(path, LayerKind::Stray);
             if !valid_id(id) {
-                bad.insert(id.clone());
+                bad.insert(id.to_string());
                 out.findings.push(
                     Finding::new(Code::InvalidId, Span::file_start(fid), format!("`{}` is not a valid {what} id", safe(id)))
                         .label("bad id")
@@ -324,8 +340,8 @@ fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<S
             }
             if let Some((other, opath)) = other {
                 let ofid = out.placeholder(opath, LayerKind::Stray);
-                bad.insert(id.clone());
-                bad.insert(other.clone());
+                bad.insert(id.to_string());
+                bad.insert(other.to_string());
                 out.findings.push(
                     Finding::new(
                         Code::CaseCollision,
@@ -341,7 +357,7 @@ fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<S
                     .help("they are one folder on case-insensitive file systems: rename one"),
                 );
             } else {
-                by_lower.insert(lower, (id.clone(), path));
+                by_lower.insert(lower, (id, path));
             }
         }
     }
@@ -761,6 +777,7 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                 .then(|| snap.content_id(&p.path))
                 .flatten()
                 .map(|id| (fid.0, id, p.path.clone()));
+            let content = key.as_ref().map(|(_, id, _)| *id);
             let mut read = match key.as_ref().and_then(memo_get) {
                 Some(hit) => hit,
                 None => {
@@ -773,7 +790,9 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
             };
             // The text moves to the sources (the memo keeps its own copy).
             let text = std::mem::take(&mut read.text);
-            (SourceFile::new(p.path.clone(), text, layer), read)
+            let mut source = SourceFile::new(p.path.clone(), text, layer);
+            source.content = content;
+            (source, read)
         })
         .collect()
 }

@@ -41,23 +41,26 @@ pub enum Place {
 
 /// What the file at `path` is.
 pub fn classify(path: &str) -> Place {
-    let parts: Vec<&str> = path.split('/').collect();
     if hidden(path) || !path.ends_with(".toml") {
         return Place::Other;
     }
-    match parts.as_slice() {
-        [ROOT_CONFIG] => Place::RootConfig,
-        [GLOBAL, _, ..] => Place::Global,
-        [CLIENTS, c, _, ..] => Place::Client(c.to_string()),
-        [AGENTS, file] => Place::Agent {
+    // The first two components, and whether more follow (no list is built: this runs for every
+    // path of a 10,000-agent listing).
+    let mut parts = path.splitn(3, '/');
+    let (first, second, more) = (parts.next(), parts.next(), parts.next().is_some());
+    match (first, second, more) {
+        (Some(ROOT_CONFIG), None, _) => Place::RootConfig,
+        (Some(GLOBAL), Some(_), _) => Place::Global,
+        (Some(CLIENTS), Some(c), true) => Place::Client(c.to_string()),
+        (Some(AGENTS), Some(file), false) => Place::Agent {
             id: file.trim_end_matches(".toml").to_string(),
             folder: false,
         },
-        [AGENTS, a, _, ..] => Place::Agent {
+        (Some(AGENTS), Some(a), true) => Place::Agent {
             id: a.to_string(),
             folder: true,
         },
-        [TESTS, _, ..] => Place::Test,
+        (Some(TESTS), Some(_), _) => Place::Test,
         _ => Place::Stray,
     }
 }
@@ -209,6 +212,39 @@ mod tests {
         assert_eq!(classify("agents/bot/playbook.md"), Place::Other);
         assert_eq!(classify(".github/x.toml"), Place::Other);
         assert_eq!(classify("global/.hidden/x.toml"), Place::Other);
+        assert_eq!(classify("opl.toml/x.toml"), Place::Stray);
+        assert_eq!(classify("agents/.toml"), Place::Other);
+        assert_eq!(classify("clients//x.toml"), Place::Client(String::new()));
+    }
+
+    proptest::proptest! {
+        /// Classifying by the first components agrees with matching the whole list of them.
+        #[test]
+        fn classify_reads_the_components(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "opl.toml", "global", "clients", "agents", "tests", "a", "a.toml", "", ".h",
+                ]),
+                1..5,
+            )
+        ) {
+            let path = parts.join("/");
+            let whole: Vec<&str> = path.split('/').collect();
+            let want = if hidden(&path) || !path.ends_with(".toml") {
+                Place::Other
+            } else {
+                match whole.as_slice() {
+                    [ROOT_CONFIG] => Place::RootConfig,
+                    [GLOBAL, _, ..] => Place::Global,
+                    [CLIENTS, c, _, ..] => Place::Client(c.to_string()),
+                    [AGENTS, f] => Place::Agent { id: f.trim_end_matches(".toml").into(), folder: false },
+                    [AGENTS, a, _, ..] => Place::Agent { id: a.to_string(), folder: true },
+                    [TESTS, _, ..] => Place::Test,
+                    _ => Place::Stray,
+                }
+            };
+            proptest::prop_assert_eq!(classify(&path), want);
+        }
     }
 
     #[test]
