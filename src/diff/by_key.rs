@@ -79,7 +79,7 @@ pub fn compare_shared(
         return Ok(None);
     }
     let (so, sn) = (Stacks::new(old), Stacks::new(new));
-    let below = below_prefixes(old, new, &so, &sn);
+    let below = below_prefixes(old, new, &so, &sn, &files_changed);
     let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
     let agent_files = kn.as_ref().map(|_| agent_files(new));
     let carried = take_carried();
@@ -224,30 +224,53 @@ pub fn compare_shared(
     )))
 }
 
-/// What the change did below each prefix (global alone, and global with each client).
+/// What the change did below each prefix (global alone, and global with each client). A client
+/// whose files did not change and that defines no path related to global's changes has global's
+/// changes, as an agent has its prefix's: only the other clients are rendered.
 fn below_prefixes(
     old: &Repo,
     new: &Repo,
     so: &Stacks,
     sn: &Stacks,
+    files_changed: &[String],
 ) -> BTreeMap<Option<String>, Below> {
-    let prefixes: Vec<Option<String>> = std::iter::once(None)
-        .chain(new.clients.keys().cloned().map(Some))
-        .collect();
-    prefixes
-        .into_par_iter()
-        .map(|c| {
-            let changes = changes(
-                &representative(old, so, c.as_deref()),
-                &representative(new, sn, c.as_deref()),
-                None,
-            );
-            let mut paths: Vec<KeyPath> = changes.iter().map(|ch| related(&ch.key)).collect();
-            paths.sort();
-            paths.dedup();
-            (c, Below { changes, paths })
+    let below = |c: Option<&str>| {
+        let changes = changes(
+            &representative(old, so, c),
+            &representative(new, sn, c),
+            None,
+        );
+        let mut paths: Vec<KeyPath> = changes.iter().map(|ch| related(&ch.key)).collect();
+        paths.sort();
+        paths.dedup();
+        Below { changes, paths }
+    };
+    let global = below(None);
+    let edited: BTreeSet<String> = files_changed
+        .iter()
+        .filter_map(|p| match classify(p) {
+            Place::Client(c) => Some(c),
+            _ => None,
         })
-        .collect()
+        .collect();
+    let clients: Vec<(Option<String>, Below)> = new
+        .clients
+        .par_iter()
+        .map(|(c, layer)| {
+            let b = if edited.contains(c) || overlaps(layer, &global.paths) {
+                below(Some(c))
+            } else {
+                Below {
+                    changes: global.changes.clone(),
+                    paths: global.paths.clone(),
+                }
+            };
+            (Some(c.clone()), b)
+        })
+        .collect();
+    let mut out: BTreeMap<Option<String>, Below> = clients.into_iter().collect();
+    out.insert(None, global);
+    out
 }
 
 /// The locks of the shared layers.
