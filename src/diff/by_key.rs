@@ -83,6 +83,11 @@ pub fn compare_shared(
     let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
     let agent_files = kn.as_ref().map(|_| agent_files(new));
     let carried = take_carried();
+    // The findings each agent inherits on both sides, by the client it names.
+    let inherited: HashMap<Option<&str>, (Vec<Finding>, Vec<Finding>)> = std::iter::once(None)
+        .chain(new.clients.keys().map(|c| Some(c.as_str())))
+        .filter_map(|c| Some((c, (so.inherited_by(c)?, sn.inherited_by(c)?))))
+        .collect();
     // Agents whose own files changed are rendered on both sides.
     let changed_agents = changed_agents(&files_changed);
     let ids: Vec<&String> = new
@@ -97,13 +102,23 @@ pub fn compare_shared(
         .par_iter()
         .map(|id| {
             let layer = &new.agents[*id];
-            let (inh_new, _, client) = sn.inherited(layer, &mut Vec::new());
+            let named = crate::repo::layout::client_of(&layer.table);
+            let unknown;
+            let (inh_old, inh_new, client) = match inherited.get(&named) {
+                Some((o, n)) => (o, n, named.map(String::from)),
+                // A client the repository does not have.
+                None => {
+                    let (n, _, client) = sn.inherited(layer, &mut Vec::new());
+                    let (o, _, _) = so.inherited(layer, &mut Vec::new());
+                    unknown = (o, n);
+                    (&unknown.0, &unknown.1, client)
+                }
+            };
             let b = &below[&client];
-            if overlaps(layer, &b.paths) {
+            if overlaps(&layer.table, &b.paths) {
                 return Err((*id).clone());
             }
-            let (inh_old, _, _) = so.inherited(layer, &mut Vec::new());
-            let (bo, bn) = (blocking(&inh_old), blocking(&inh_new));
+            let (bo, bn) = (blocking(inh_old), blocking(inh_new));
             if b.changes.is_empty() && codes_of(bo.iter().copied()) == codes_of(bn.iter().copied())
             {
                 return Ok(None);
@@ -257,7 +272,7 @@ fn below_prefixes(
         .clients
         .par_iter()
         .map(|(c, layer)| {
-            let b = if edited.contains(c) || overlaps(layer, &global.paths) {
+            let b = if edited.contains(c) || overlaps(&layer.table, &global.paths) {
                 below(Some(c))
             } else {
                 Below {
@@ -328,18 +343,30 @@ fn related(p: &KeyPath) -> KeyPath {
     out
 }
 
-/// True when the layer defines a path equal to, above or below one of `paths`.
-fn overlaps(layer: &Layer, paths: &[KeyPath]) -> bool {
-    fn walk(t: &Table, at: &KeyPath, paths: &[KeyPath]) -> bool {
+/// True when a layer's table defines a path equal to, above or below one of `paths`.
+fn overlaps(table: &Table, paths: &[KeyPath]) -> bool {
+    /// `near` holds the paths that agree with the table's own path on its `depth` segments: a
+    /// key no path continues with defines nothing related to them, and is not walked.
+    fn walk(t: &Table, depth: usize, near: &[&KeyPath]) -> bool {
+        if near.iter().any(|d| d.0.len() <= depth) {
+            // A path above (or at) this table: everything defined here lies below it.
+            return !t.is_empty();
+        }
         t.iter().any(|(k, n)| {
-            let p = at.key(k);
-            match &n.value {
-                Value::Table(t) if !t.is_empty() => walk(t, &p, paths),
-                _ => paths.iter().any(|d| d.starts_with(&p) || p.starts_with(d)),
-            }
+            let next: Vec<&KeyPath> = near
+                .iter()
+                .copied()
+                .filter(|d| matches!(&d.0[depth], Segment::Key(s) if s == k))
+                .collect();
+            !next.is_empty()
+                && match &n.value {
+                    Value::Table(t) if !t.is_empty() => walk(t, depth + 1, &next),
+                    _ => true,
+                }
         })
     }
-    !paths.is_empty() && walk(&layer.table, &KeyPath::root(), paths)
+    let near: Vec<&KeyPath> = paths.iter().collect();
+    !paths.is_empty() && walk(table, 0, &near)
 }
 
 /// The findings of `fs` that keep a document from being built.
@@ -489,4 +516,42 @@ fn agent_key(prefix: &Key, part: &Key) -> Key {
     h.update(prefix);
     h.update(part);
     h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::source::FileId;
+
+    proptest::proptest! {
+        /// `overlaps` walks only the keys a changed path continues with, and says what comparing
+        /// every defined path with every changed one says.
+        #[test]
+        fn overlaps_compares_every_defined_path(
+            defined in proptest::collection::vec(proptest::collection::vec(0..3usize, 1..4), 0..6),
+            changed in proptest::collection::vec(proptest::collection::vec(0..3usize, 1..4), 0..3),
+        ) {
+            let name = |p: &[usize]| p.iter().map(|i| ["a", "b", "c"][*i]).collect::<Vec<_>>();
+            // Dotted keys, none a prefix of another (that would not parse).
+            let mut leaves: Vec<Vec<&str>> = Vec::new();
+            for p in &defined {
+                let p = name(p);
+                if leaves.iter().all(|q| !q.starts_with(&p) && !p.starts_with(q)) {
+                    leaves.push(p);
+                }
+            }
+            let text: String = leaves.iter().map(|p| format!("{} = 1\n", p.join("."))).collect();
+            let table = crate::model::value::parse_file(FileId(0), &text, &mut Vec::new())
+                .expect("parses");
+            let paths: Vec<KeyPath> = changed
+                .iter()
+                .map(|p| name(p).iter().fold(KeyPath::root(), |k, s| k.key(s)))
+                .collect();
+            let want = leaves.iter().any(|l| {
+                let l = l.iter().fold(KeyPath::root(), |k, s| k.key(s));
+                paths.iter().any(|d| d.starts_with(&l) || l.starts_with(d))
+            });
+            proptest::prop_assert_eq!(overlaps(&table, &paths), want, "{}", text);
+        }
+    }
 }

@@ -156,6 +156,19 @@ impl<'r> Stacks<'r> {
         layer: &Layer,
         own: &mut Vec<Finding>,
     ) -> (Vec<Finding>, &Effective, Option<String>) {
+        let mut inherited = self.inherited_by(None).expect("global is always there");
+        let (prefix, client) = self.prefix_of(layer, &mut inherited, own);
+        (inherited, prefix, client)
+    }
+
+    /// The findings every agent of `client` inherits (`opl.toml`, global, the client); `None`
+    /// for a client the repository does not have. The same as [`Stacks::inherited`] for an
+    /// agent layer that names the client (or none).
+    pub fn inherited_by(&self, client: Option<&str>) -> Option<Vec<Finding>> {
+        let prefix = match client {
+            Some(c) => Some(self.clients.get(c)?),
+            None => None,
+        };
         let mut inherited: Vec<Finding> = self
             .repo
             .findings
@@ -167,8 +180,8 @@ impl<'r> Stacks<'r> {
             .cloned()
             .collect();
         inherited.extend(self.global.findings.iter().cloned());
-        let (prefix, client) = self.prefix_of(layer, &mut inherited, own);
-        (inherited, prefix, client)
+        inherited.extend(prefix.into_iter().flat_map(|p| p.findings.iter().cloned()));
+        Some(inherited)
     }
 
     /// Merges and checks one agent.
