@@ -938,6 +938,38 @@ pub struct GitSnapshot<'g> {
 }
 
 impl GitSnapshot<'_> {
+    /// Lists the files of the named clients' folders, for a snapshot made with a client list
+    /// ([`Git::snapshot_in`]) that left them out.
+    pub fn list_clients(&mut self, clients: &[String]) -> Result<(), GitError> {
+        let repo = self.git.repo.lock().expect("git lock");
+        for c in clients {
+            let path = layout::client_folder(c);
+            if let Some((oid, EntryKind::Dir)) = self.files.get(&path).copied() {
+                walk_into(&repo.find_tree(oid)?, &format!("{path}/"), &mut self.files)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The clients the TOML files of the listed agents name (read from their text, as
+    /// [`layout::client_in_text`] reads it).
+    pub fn clients_named(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .files
+            .iter()
+            .filter(|(p, (_, k))| {
+                *k == EntryKind::File && matches!(layout::classify(p), layout::Place::Agent { .. })
+            })
+            .filter_map(|(p, _)| {
+                let bytes = self.read(p, crate::repo::snapshot::MAX_FILE_BYTES).ok()?;
+                layout::client_in_text(std::str::from_utf8(&bytes).ok()?)
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The id and kind of a path, listed or looked up in the tree.
     fn lookup(&self, path: &str) -> Option<(Oid, EntryKind)> {
         if let Some(x) = self.files.get(path) {

@@ -66,7 +66,14 @@ pub fn load_state(
             let snap = match selection {
                 Selection::All => git.snapshot(state),
                 Selection::Agents(ids) => {
-                    git.snapshot_focused(state, Some(&ids.iter().cloned().collect::<Vec<_>>()))
+                    // Only the client folders the agents name are listed, not all of them.
+                    let ids: Vec<String> = ids.iter().cloned().collect();
+                    git.snapshot_in(state, Some(&ids), Some(&[]))
+                        .and_then(|mut snap| {
+                            let clients = snap.clients_named();
+                            snap.list_clients(&clients)?;
+                            Ok(snap)
+                        })
                 }
                 Selection::Shared => git.snapshot_focused(state, Some(&[])),
             }
