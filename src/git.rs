@@ -7,7 +7,7 @@ use crate::repo::layout;
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
@@ -66,6 +66,10 @@ impl From<git2::Error> for GitError {
 /// A git repository holding a config root.
 pub struct Git {
     repo: Mutex<Repository>,
+    /// The trees read raw most recently: a walk reads each commit's `agents/` tree (10,000
+    /// entries) for the diff with its parent and for both snapshots, and the parent's again as
+    /// the next commit.
+    raw_trees: Mutex<Vec<(Oid, Arc<RawTree>)>>,
     /// The config root relative to the work tree, with a trailing `/` (empty at the top).
     prefix: String,
     workdir: Option<PathBuf>,
@@ -107,6 +111,7 @@ impl Git {
         let shallow = repo.is_shallow();
         Ok(Some(Git {
             repo: Mutex::new(repo),
+            raw_trees: Mutex::default(),
             prefix,
             workdir,
             shallow,
@@ -236,7 +241,7 @@ impl Git {
                                 if name == layout::AGENTS {
                                     // Looked up by name in the raw tree: a folder of 10,000
                                     // agents is not parsed for the few wanted.
-                                    let raw = raw_tree_in(&repo, e.id())?;
+                                    let raw = self.raw_tree_in(&repo, e.id())?;
                                     for id in &agents {
                                         for name in [format!("{id}.toml"), id.to_string()] {
                                             for dir in [false, true] {
@@ -549,7 +554,7 @@ impl Git {
         }
         let read = |t: Option<Id>| match t {
             Some(t) => self.raw_tree(t),
-            None => Ok(RawTree::empty()),
+            None => Ok(Arc::new(RawTree::empty())),
         };
         let (ta, tb) = (read(a)?, read(b)?);
         let names: BTreeSet<&[u8]> = ta.changed_names(&tb).into_iter().collect();
@@ -571,8 +576,26 @@ impl Git {
     }
 
     /// One tree, read raw (its entries are not parsed into objects).
-    pub fn raw_tree(&self, tree: Id) -> Result<RawTree, GitError> {
-        raw_tree_in(&self.repo.lock().expect("git lock"), tree.0)
+    pub fn raw_tree(&self, tree: Id) -> Result<Arc<RawTree>, GitError> {
+        self.raw_tree_in(&self.repo.lock().expect("git lock"), tree.0)
+    }
+
+    /// [`Git::raw_tree`] with the repository locked; the last few trees read are kept.
+    fn raw_tree_in(&self, repo: &Repository, tree: Oid) -> Result<Arc<RawTree>, GitError> {
+        const KEPT: usize = 8;
+        let mut kept = self.raw_trees.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, t)) = kept.iter().find(|(id, _)| *id == tree) {
+            return Ok(t.clone());
+        }
+        let data = repo.odb()?.read(tree)?.data().to_vec();
+        let t = Arc::new(
+            RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))?,
+        );
+        if kept.len() == KEPT {
+            kept.remove(0);
+        }
+        kept.push((tree, t.clone()));
+        Ok(t)
     }
 
     /// The bytes of a blob.
@@ -620,11 +643,6 @@ impl Git {
     pub fn is_shallow(&self) -> bool {
         self.shallow
     }
-}
-
-fn raw_tree_in(repo: &Repository, tree: Oid) -> Result<RawTree, GitError> {
-    let data = repo.odb()?.read(tree)?.data().to_vec();
-    RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
 }
 
 impl Git {
@@ -1128,6 +1146,7 @@ mod tests {
         for prefix in ["", "cfg/"] {
             let git = Git {
                 repo: Mutex::new(Repository::open(d.path()).unwrap()),
+                raw_trees: Mutex::default(),
                 prefix: prefix.to_string(),
                 workdir: None,
                 shallow: false,

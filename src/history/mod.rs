@@ -755,7 +755,7 @@ impl Trees {
         if self.raw.len() >= 64 {
             self.raw.clear();
         }
-        let t = Arc::new(git.raw_tree(tree)?);
+        let t = git.raw_tree(tree)?;
         self.raw.insert(tree, t.clone());
         Ok(t)
     }
