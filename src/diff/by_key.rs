@@ -97,7 +97,7 @@ pub fn compare_shared(
         .collect();
     // Each agent: its diff (when it shares its prefix's) and its own errors under their keys,
     // or `Err(id)` when it is rendered.
-    type Shared = (Option<Diffed>, Option<([Key; 2], Own)>);
+    type Shared = (Option<Diffed>, Option<(Key, Own)>);
     let shared: Vec<Result<Option<Shared>, String>> = ids
         .par_iter()
         .map(|id| {
@@ -123,8 +123,10 @@ pub fn compare_shared(
             {
                 return Ok(None);
             }
-            // The agent's own errors: the same on both sides, so remembered under both (not for
-            // an agent naming a client that is not there).
+            // The agent's own errors: the same on both sides. Looked up under the new side's key
+            // and remembered under the old side's, the new side of the next shared change of a
+            // walk from newer to older commits (not for an agent naming a client that is not
+            // there).
             let keys = match (&ko, &kn, &agent_files) {
                 (Some(ko), Some(kn), Some(files)) => {
                     let names = crate::repo::layout::client_node(&layer.table).is_some();
@@ -153,7 +155,7 @@ pub fn compare_shared(
                 bn.is_empty() && own.codes.is_empty(),
             );
             let Some(st) = status(Some(vb), Some(va), || b.changes.is_empty()) else {
-                return Ok(Some((None, keys.map(|k| (k, own)))));
+                return Ok(Some((None, keys.map(|[_, old]| (old, own)))));
             };
             let files = |fs: &[&Finding], r: &Repo| -> Vec<String> {
                 fs.iter()
@@ -195,7 +197,7 @@ pub fn compare_shared(
                 },
                 error_files,
             );
-            Ok(Some((Some(diff), keys.map(|k| (k, own)))))
+            Ok(Some((Some(diff), keys.map(|[_, old]| (old, own)))))
         })
         .collect();
     let mut diffs = Vec::new();
@@ -210,9 +212,8 @@ pub fn compare_shared(
         match r {
             Ok(Some((d, kept))) => {
                 diffs.extend(d);
-                if let Some(([k_new, k_old], own)) = kept {
-                    carry.insert(k_old, own.clone());
-                    carry.insert(k_new, own);
+                if let Some((k_old, own)) = kept {
+                    carry.insert(k_old, own);
                 }
             }
             Ok(None) => {}
@@ -397,14 +398,14 @@ impl Own {
 /// A content key: the hash of everything an agent's own errors depend on in one state.
 type Key = [u8; 32];
 
-/// Own errors of agents that a change to shared layers left alone, remembered from the last
-/// key-level diff of this process under the keys of both its sides. A walk over a history
-/// (`opl audit`, whose loads carry content ids) compares one shared change after another: an
-/// agent that none of them touched has the key of the last one's old side, and its errors are
-/// taken from there instead of merging it again. Only the last diff's are kept.
 /// Most keys remembered: beyond this, only the last diff's are kept.
 const CARRIED_MAX: usize = 200_000;
 
+/// Own errors of agents that a change to shared layers left alone, remembered from the
+/// key-level diffs of this process under the keys of their old sides. A walk over a history
+/// (`opl audit`, whose loads carry content ids) compares one shared change after another: an
+/// agent that none of them touched has the key of the last one's old side, and its errors are
+/// taken from there instead of merging it again.
 static CARRIED: Mutex<Option<HashMap<Key, Own>>> = Mutex::new(None);
 
 fn take_carried() -> HashMap<Key, Own> {

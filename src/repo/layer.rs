@@ -6,7 +6,8 @@
 //! (`duplicate-key` across files); fragment files named by any layer are read once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use rayon::prelude::*;
 
@@ -673,7 +674,7 @@ struct ReadFile {
 /// again. The result is the same: it depends on the file id, the path and the text only, the
 /// three parts of the key. Off unless a walk turns it on ([`keep_parsed_files`]).
 struct ParseMemo {
-    files: HashMap<MemoKey, (u64, ReadFile)>,
+    files: HashMap<MemoKey, (AtomicU64, ReadFile)>,
     /// The load being made; entries remember the last load that used them.
     load: u64,
 }
@@ -681,7 +682,8 @@ struct ParseMemo {
 /// A file's id, content id and path: what its reading, parsing and checking depend on.
 type MemoKey = (u32, [u8; 20], String);
 
-static PARSE_MEMO: std::sync::Mutex<Option<ParseMemo>> = std::sync::Mutex::new(None);
+/// Read-mostly: the loads of a walk look files up from every thread at once.
+static PARSE_MEMO: RwLock<Option<ParseMemo>> = RwLock::new(None);
 
 /// Most files the memo holds: beyond this, those the last load did not use are dropped.
 const MEMO_FILES: usize = 40_000;
@@ -703,7 +705,7 @@ pub fn keep_parsed_files() -> KeptParsedFiles {
 }
 
 fn set_parse_memo(on: bool) {
-    let mut memo = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let mut memo = PARSE_MEMO.write().unwrap_or_else(|e| e.into_inner());
     *memo = on.then(|| ParseMemo {
         files: HashMap::new(),
         load: 0,
@@ -713,13 +715,13 @@ fn set_parse_memo(on: bool) {
 /// Starts a load: a new generation of the memo, trimmed to the files the last load used when it
 /// grew too large. False when the memo is off.
 fn memo_next_load() -> bool {
-    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PARSE_MEMO.write().unwrap_or_else(|e| e.into_inner());
     let Some(memo) = guard.as_mut() else {
         return false;
     };
     if memo.files.len() > MEMO_FILES {
         let last = memo.load;
-        memo.files.retain(|_, (used, _)| *used == last);
+        memo.files.retain(|_, (used, _)| *used.get_mut() == last);
     }
     memo.load += 1;
     true
@@ -727,18 +729,17 @@ fn memo_next_load() -> bool {
 
 /// The file of `key` from the memo.
 fn memo_get(key: &MemoKey) -> Option<ReadFile> {
-    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
-    let memo = guard.as_mut()?;
-    let load = memo.load;
-    let (used, file) = memo.files.get_mut(key)?;
-    *used = load;
+    let guard = PARSE_MEMO.read().unwrap_or_else(|e| e.into_inner());
+    let memo = guard.as_ref()?;
+    let (used, file) = memo.files.get(key)?;
+    used.store(memo.load, Ordering::Relaxed);
     Some(file.clone())
 }
 
 fn memo_put(key: MemoKey, file: &ReadFile) {
-    let mut guard = PARSE_MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PARSE_MEMO.write().unwrap_or_else(|e| e.into_inner());
     if let Some(memo) = guard.as_mut() {
-        let load = memo.load;
+        let load = AtomicU64::new(memo.load);
         memo.files.insert(key, (load, file.clone()));
     }
 }
