@@ -969,14 +969,15 @@ impl GitSnapshot<'_> {
         Ok(())
     }
 
-    /// The clients the TOML files of the listed agents name (read from their text, as
+    /// The clients the TOML files of the agents `ids` name (read from their text, as
     /// [`layout::client_in_text`] reads it).
-    pub fn clients_named(&self) -> Vec<String> {
+    pub fn clients_named(&self, ids: &[String]) -> Vec<String> {
         let mut out: Vec<String> = self
             .files
             .iter()
             .filter(|(p, (_, k))| {
-                *k == EntryKind::File && matches!(layout::classify(p), layout::Place::Agent { .. })
+                *k == EntryKind::File
+                    && matches!(layout::classify(p), layout::Place::Agent { id, .. } if ids.contains(&id))
             })
             .filter_map(|(p, _)| {
                 let bytes = self.read(p, crate::repo::snapshot::MAX_FILE_BYTES).ok()?;
@@ -1079,7 +1080,7 @@ mod tests {
     use super::*;
 
     /// Commits the files (path, Some(text) to write, None to delete) and returns the commit.
-    fn commit(repo: &Repository, root: &Path, files: &[(&str, Option<&str>)]) -> Id {
+    pub(super) fn commit(repo: &Repository, root: &Path, files: &[(&str, Option<&str>)]) -> Id {
         for (p, t) in files {
             let f = root.join(p);
             match t {
@@ -1175,6 +1176,37 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// Listing some agents at a commit, and the clients their files name: for a commit and for the
+/// index (which lists every path), only those agents' files are read for their client.
+#[cfg(test)]
+#[test]
+fn clients_named_reads_only_the_agents_asked_for() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Repository::init(d.path()).unwrap();
+    let agent = |c: &str| format!("[agent]\nclient = \"{c}\"\n");
+    let id = tests::commit(
+        &repo,
+        d.path(),
+        &[
+            ("opl.toml", Some("version = 1\n")),
+            ("clients/acme/c.toml", Some("[meta]\n")),
+            ("clients/beta/c.toml", Some("[meta]\n")),
+            ("clients/gamma/c.toml", Some("[meta]\n")),
+            ("agents/a.toml", Some(&agent("acme"))),
+            ("agents/b/x.toml", Some(&agent("beta"))),
+            ("agents/c.toml", Some(&agent("gamma"))),
+        ],
+    );
+    let git = Git::discover(d.path()).unwrap().unwrap();
+    let ids = ["a".to_string(), "b".to_string()];
+    for state in [State::Commit(id), State::Index] {
+        let mut snap = git.snapshot_in(&state, Some(&ids), Some(&[])).unwrap();
+        assert_eq!(snap.clients_named(&ids), ["acme", "beta"], "{state:?}");
+        snap.list_clients(&["beta".to_string()]).unwrap();
+        assert!(snap.lookup("clients/beta/c.toml").is_some());
     }
 }
 

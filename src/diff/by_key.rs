@@ -135,10 +135,7 @@ pub fn compare_shared(
                         .filter(|_| client.is_some() || !names)
                         .and_then(|f| {
                             let part = agent_part(new, layer, f);
-                            Some([
-                                agent_key(kn.prefix(&client)?, &part),
-                                agent_key(ko.prefix(&client)?, &part),
-                            ])
+                            Some([(*kn.prefix(&client)?, part), (*ko.prefix(&client)?, part)])
                         })
                 }
                 _ => None,
@@ -395,8 +392,12 @@ impl Own {
     }
 }
 
-/// A content key: the hash of everything an agent's own errors depend on in one state.
-type Key = [u8; 32];
+/// A content hash (SHA-256).
+type Hash = [u8; 32];
+
+/// What an agent's own errors depend on in one state: the hash of its prefix's files and the hash
+/// of its own.
+type Key = (Hash, Hash);
 
 /// Most keys remembered: beyond this, only the last diff's are kept.
 const CARRIED_MAX: usize = 200_000;
@@ -424,7 +425,7 @@ fn keep_carried(m: HashMap<Key, Own>) {
 /// fragment files they name, and for each client its files and fragments on top. `None` when a
 /// layer file has no content id (a load outside a walk).
 struct StateKeys {
-    prefixes: HashMap<Option<String>, Key>,
+    prefixes: HashMap<Option<String>, Hash>,
 }
 
 impl StateKeys {
@@ -441,7 +442,7 @@ impl StateKeys {
             hash_file(h, &f.path, &f.content?);
         }
         hash_fragments(&mut root, repo, &repo.global);
-        let global: Key = root.finalize().into();
+        let global: Hash = root.finalize().into();
         let mut prefixes = HashMap::new();
         prefixes.insert(None, global);
         for (c, layer) in &repo.clients {
@@ -454,7 +455,7 @@ impl StateKeys {
         Some(StateKeys { prefixes })
     }
 
-    fn prefix(&self, client: &Option<String>) -> Option<&Key> {
+    fn prefix(&self, client: &Option<String>) -> Option<&Hash> {
         self.prefixes.get(client)
     }
 }
@@ -503,19 +504,12 @@ fn agent_files(repo: &Repo) -> HashMap<&str, Files<'_>> {
 }
 
 /// The hash of an agent's own part: its files and the fragment files they name.
-fn agent_part(repo: &Repo, layer: &Layer, files: &[(&str, [u8; 20])]) -> Key {
+fn agent_part(repo: &Repo, layer: &Layer, files: &[(&str, [u8; 20])]) -> Hash {
     let mut h = Sha256::new();
     for (path, content) in files {
         hash_file(&mut h, path, content);
     }
     hash_fragments(&mut h, repo, layer);
-    h.finalize().into()
-}
-
-fn agent_key(prefix: &Key, part: &Key) -> Key {
-    let mut h = Sha256::new();
-    h.update(prefix);
-    h.update(part);
     h.finalize().into()
 }
 

@@ -70,7 +70,7 @@ pub fn load_state(
                     let ids: Vec<String> = ids.iter().cloned().collect();
                     git.snapshot_in(state, Some(&ids), Some(&[]))
                         .and_then(|mut snap| {
-                            let clients = snap.clients_named();
+                            let clients = snap.clients_named(&ids);
                             snap.list_clients(&clients)?;
                             Ok(snap)
                         })
