@@ -448,6 +448,7 @@ impl StateKeys {
         for (c, layer) in &repo.clients {
             let mut h = clients.remove(c.as_str()).unwrap_or_default();
             h.update(global);
+            h.update((c.len() as u64).to_le_bytes());
             h.update(c.as_bytes());
             hash_fragments(&mut h, repo, layer);
             prefixes.insert(Some(c.clone()), h.finalize().into());
