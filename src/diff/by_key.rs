@@ -14,7 +14,7 @@
 //! such diff to the next under a content key of everything they depend on ([`CARRIED`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -82,7 +82,11 @@ pub fn compare_shared(
     let below = below_prefixes(old, new, &so, &sn, &files_changed);
     let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
     let agent_files = kn.as_ref().map(|_| agent_files(new));
-    let carried = take_carried();
+    // A copy of the list, not a lock held while agents are merged: another walk step may run
+    // on this thread meanwhile (rayon), and add to it.
+    let carried: Vec<Arc<HashMap<Key, Own>>> =
+        CARRIED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let carried_own = |k: &Key| carried.iter().find_map(|m| m.get(k));
     // The findings each agent inherits on both sides, by the client it names.
     let inherited: HashMap<Option<&str>, (Vec<Finding>, Vec<Finding>)> = std::iter::once(None)
         .chain(new.clients.keys().map(|c| Some(c.as_str())))
@@ -140,7 +144,7 @@ pub fn compare_shared(
                 }
                 _ => None,
             };
-            let own = match keys.and_then(|[k, _]| carried.get(&k)) {
+            let own = match keys.and_then(|[k, _]| carried_own(&k)) {
                 Some(own) => own.clone(),
                 None => {
                     let a: AgentResult = sn.agent_merged(id).expect("listed agent");
@@ -199,19 +203,12 @@ pub fn compare_shared(
         .collect();
     let mut diffs = Vec::new();
     let mut rendered = changed_agents;
-    // What earlier diffs remembered stays while it fits: a change to one client leaves every
-    // other agent's key as the last global change left it.
-    let mut carry = carried;
-    if carry.len() > CARRIED_MAX {
-        carry.clear();
-    }
+    let mut carry = HashMap::new();
     for r in shared {
         match r {
             Ok(Some((d, kept))) => {
                 diffs.extend(d);
-                if let Some((k_old, own)) = kept {
-                    carry.insert(k_old, own);
-                }
+                carry.extend(kept);
             }
             Ok(None) => {}
             Err(id) => {
@@ -219,8 +216,14 @@ pub fn compare_shared(
             }
         }
     }
-    if kn.is_some() {
-        keep_carried(carry);
+    if kn.is_some() && !carry.is_empty() {
+        // What earlier diffs remembered stays while it fits: a change to one client leaves
+        // every other agent's key as the last global change left it.
+        let mut kept = CARRIED.lock().unwrap_or_else(|e| e.into_inner());
+        kept.insert(0, Arc::new(carry));
+        while kept.len() > 1 && kept.iter().map(|m| m.len()).sum::<usize>() > CARRIED_MAX {
+            kept.pop();
+        }
     }
     if !rendered.is_empty() {
         let old_full = load_old(&rendered)?;
@@ -399,7 +402,7 @@ type Hash = [u8; 32];
 /// of its own.
 type Key = (Hash, Hash);
 
-/// Most keys remembered: beyond this, only the last diff's are kept.
+/// Most keys remembered: beyond this, the oldest diffs' are dropped.
 const CARRIED_MAX: usize = 200_000;
 
 /// Own errors of agents that a change to shared layers left alone, remembered from the
@@ -407,19 +410,8 @@ const CARRIED_MAX: usize = 200_000;
 /// (`opl audit`, whose loads carry content ids) compares one shared change after another: an
 /// agent that none of them touched has the key of the last one's old side, and its errors are
 /// taken from there instead of merging it again.
-static CARRIED: Mutex<Option<HashMap<Key, Own>>> = Mutex::new(None);
-
-fn take_carried() -> HashMap<Key, Own> {
-    CARRIED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-        .unwrap_or_default()
-}
-
-fn keep_carried(m: HashMap<Key, Own>) {
-    *CARRIED.lock().unwrap_or_else(|e| e.into_inner()) = Some(m);
-}
+/// One map per diff, newest first.
+static CARRIED: Mutex<Vec<Arc<HashMap<Key, Own>>>> = Mutex::new(Vec::new());
 
 /// The content keys of one state's prefixes: `opl.toml`, the global layer's files and the
 /// fragment files they name, and for each client its files and fragments on top. `None` when a

@@ -39,52 +39,84 @@ pub fn audit(
     let mut cache = super::cache::AuditCache::open(git);
     // Neighbouring commits share most files: each is parsed once for the whole walk.
     let _memo = crate::repo::layer::keep_parsed_files();
-    let mut rows = Vec::new();
-    let total = commits.len();
-    for (i, c) in commits.iter().enumerate() {
-        progress(i, total);
-        let to = State::Commit(c.id);
-        let parent = if boundary.contains(&c.id) {
+    let parent_of = |c: &CommitMeta| {
+        if boundary.contains(&c.id) {
             None
         } else {
             c.parents.first().copied()
-        };
-        if let Some(r) = cache.rows(c.id, parent) {
-            if !r.is_empty() {
-                rows.push((c.clone(), r));
-            }
-            continue;
         }
-        let report = match parent {
-            Some(p) => {
-                crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false)?
-            }
-            None => {
-                let new = match crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
-                {
-                    Ok(r) => r,
-                    Err(_) => continue,
-                };
-                let old = crate::repo::load::empty()?;
-                let ids = new.agents.keys().cloned().collect();
-                compare(
-                    &old,
-                    &new,
-                    &ids,
-                    Vec::new(),
-                    "(none)".into(),
-                    c.id.to_string(),
-                )
-            }
+    };
+    // The rows of each commit: from the cache, or computed below (`None` for a root commit whose
+    // state cannot be read: it is left out).
+    let mut found: Vec<Option<Option<Vec<AgentRow>>>> = commits
+        .iter()
+        .map(|c| cache.rows(c.id, parent_of(c)).map(Some))
+        .collect();
+    let todo: Vec<usize> = (0..commits.len()).filter(|i| found[*i].is_none()).collect();
+    let total = todo.len();
+    // Two runs of neighbouring commits at a time, one per thread: most of a commit's work (listing
+    // and assembling its state) is sequential.
+    for (done, round) in todo.chunks(ROUND).enumerate() {
+        progress(done * ROUND, total);
+        let (a, b) = round.split_at(round.len().div_ceil(2));
+        let run = |part: &[usize]| -> Vec<Result<Option<Vec<AgentRow>>, String>> {
+            part.iter()
+                .map(|&i| commit_rows(root, git, &commits[i], parent_of(&commits[i])))
+                .collect()
         };
-        let r = agent_rows(report);
-        cache.insert(c.id, parent, &r);
-        if !r.is_empty() {
-            rows.push((c.clone(), r));
+        let (ra, rb) = rayon::join(|| run(a), || run(b));
+        for (&i, r) in round.iter().zip(ra.into_iter().chain(rb)) {
+            let r = r?;
+            if let Some(r) = &r {
+                cache.insert(commits[i].id, parent_of(&commits[i]), r);
+            }
+            found[i] = Some(r);
         }
     }
+    let rows = commits
+        .iter()
+        .zip(found)
+        .filter_map(|(c, r)| match r.flatten() {
+            Some(r) if !r.is_empty() => Some((c.clone(), r)),
+            _ => None,
+        })
+        .collect();
     cache.save();
     Ok(rows)
+}
+
+/// Commits computed together in a round of [`audit`] (half on each thread).
+const ROUND: usize = 32;
+
+/// What a commit changed from its first parent (from nothing: a root commit or a shallow
+/// clone's cut); `None` for a root commit whose state cannot be read.
+fn commit_rows(
+    root: &Path,
+    git: &Git,
+    c: &CommitMeta,
+    parent: Option<crate::git::Id>,
+) -> Result<Option<Vec<AgentRow>>, String> {
+    let to = State::Commit(c.id);
+    let report = match parent {
+        Some(p) => crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false)?,
+        None => {
+            let Ok(new) = crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
+            else {
+                return Ok(None);
+            };
+            let old = crate::repo::load::empty()?;
+            let ids = new.agents.keys().cloned().collect();
+            compare(
+                &old,
+                &new,
+                &ids,
+                Vec::new(),
+                "(none)".into(),
+                c.id.to_string(),
+            )
+        }
+    };
+    Ok(Some(agent_rows(report)))
 }
 
 /// One agent a commit changed, as the audit reports it: the changed key paths and why each
