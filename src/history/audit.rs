@@ -86,7 +86,7 @@ pub fn audit(
 }
 
 /// Commits computed together in a round of [`audit`] (half on each thread).
-const ROUND: usize = 32;
+const ROUND: usize = 128;
 
 /// What a commit changed from its first parent (from nothing: a root commit or a shallow
 /// clone's cut); `None` for a root commit whose state cannot be read.
