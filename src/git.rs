@@ -1018,7 +1018,8 @@ impl Snapshot for GitSnapshot<'_> {
         for (p, (_, kind)) in &self.files {
             let mut cur = p.as_str();
             while let Some((d, _)) = cur.rsplit_once('/') {
-                if !dirs.insert(d.to_string()) {
+                // Most paths are in a folder already seen: no copy of its name is made.
+                if dirs.contains(d) || !dirs.insert(d.to_string()) {
                     break;
                 }
                 cur = d;
