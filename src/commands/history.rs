@@ -328,7 +328,11 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
         })?;
     progress.finish(ctx.err);
     let text = match args.format {
-        AuditFormat::Json => audit_json(&rows),
+        AuditFormat::Json => {
+            return audit_json(ctx.out, &rows)
+                .map(|()| crate::EXIT_CLEAN)
+                .map_err(|e| Failure(format!("cannot write output: {e}")));
+        }
         AuditFormat::Csv => audit_csv(&rows),
         AuditFormat::Markdown => audit_markdown(&rows),
         AuditFormat::Human => audit_human(&rows, ctx.style.color),
@@ -342,7 +346,7 @@ use crate::history::audit::{Row, tallies};
 /// `opl audit --format json`, serialized from the rows as they are (a range can hold a million
 /// agent changes: no JSON tree is built for them). Fields are in key order, as in every JSON
 /// object opl prints.
-fn audit_json(rows: &[Row]) -> String {
+fn audit_json(out: &mut dyn std::io::Write, rows: &[Row]) -> std::io::Result<()> {
     #[derive(serde::Serialize)]
     struct Commit<'a> {
         agents: Vec<Agent<'a>>,
@@ -400,11 +404,14 @@ fn audit_json(rows: &[Row]) -> String {
         })
         .collect();
     let (by_author, by_client) = tallies(rows);
-    crate::output::json_text(&Audit {
-        by_author: json!(by_author),
-        by_client: json!(by_client),
-        commits,
-    })
+    crate::output::write_json(
+        out,
+        &Audit {
+            by_author: json!(by_author),
+            by_client: json!(by_client),
+            commits,
+        },
+    )
 }
 
 fn audit_csv(rows: &[Row]) -> String {

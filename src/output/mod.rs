@@ -517,6 +517,16 @@ pub fn json_text(v: &impl Serialize) -> String {
     serde_json::to_string_pretty(v).expect("opl's output types serialize to JSON") + "\n"
 }
 
+/// [`json_text`] written to `w` as it is made, for outputs too large to hold twice (an audit of
+/// a thousand commits over thousands of agents is hundreds of megabytes).
+pub fn write_json(w: &mut dyn std::io::Write, v: &impl Serialize) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    serde_json::to_writer_pretty(&mut w, v).map_err(std::io::Error::other)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
