@@ -21,15 +21,8 @@ fn temp(t: &str) -> String {
 
 /// Runs opl in the repository, expecting exit 0, and parses its JSON output.
 fn json(h: &TestRepo, args: &[&str]) -> Value {
-    let out = h.opl().args(args).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let out = h.stdout_ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 fn commits(v: &Value) -> Vec<String> {

@@ -72,18 +72,6 @@ fn history() -> TestRepo {
     h
 }
 
-/// The standard output of a run that must succeed.
-fn run_ok(h: &TestRepo, args: &[&str]) -> String {
-    let o = h.opl().args(args).output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
 /// The digest `opl render` prints for `agent` at `rev`.
 fn digest(h: &TestRepo, agent: &str, rev: &str) -> String {
     let o = h
@@ -116,7 +104,7 @@ fn outputs(h: &TestRepo) -> Vec<String> {
         &["whence", "bot", &old_bot, "--format", "json"],
         &["whence", "other", &other_now, "--format", "json"],
     ] {
-        out.push(run_ok(h, args));
+        out.push(h.stdout_ok(args));
     }
     out
 }
@@ -231,7 +219,7 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
 fn audits(h: &TestRepo) -> Vec<String> {
     ["json", "csv", "markdown", "human"]
         .iter()
-        .map(|f| run_ok(h, &["audit", "--format", f]))
+        .map(|f| h.stdout_ok(&["audit", "--format", f]))
         .collect()
 }
 
@@ -288,7 +276,7 @@ fn inventories(h: &TestRepo) -> Vec<String> {
         &["inventory", "--format", "json", "--client", "beta"],
     ]
     .iter()
-    .map(|args| run_ok(h, args))
+    .map(|args| h.stdout_ok(args))
     .collect()
 }
 

@@ -226,6 +226,18 @@ impl TestRepo {
         c.current_dir(self.root());
         c
     }
+    /// Runs opl with `args` in the config root, expecting exit 0 (else fails with its stderr):
+    /// its standard output.
+    pub fn stdout_ok(&self, args: &[&str]) -> String {
+        let o = self.opl().args(args).output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
     /// Runs opl with `args` in the config root: exit status and the parsed JSON output.
     pub fn json(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let out = self.opl().args(args).output().unwrap();
