@@ -118,6 +118,19 @@ impl Git {
         }))
     }
 
+    /// A second handle on the same repository and config root, for reading objects on another
+    /// thread: each handle reads through its own lock and its own object caches.
+    pub fn reopen(&self) -> Result<Git, GitError> {
+        let path = self.repo.lock().expect("git lock").path().to_path_buf();
+        Ok(Git {
+            repo: Mutex::new(Repository::open(path)?),
+            raw_trees: Mutex::default(),
+            prefix: self.prefix.clone(),
+            workdir: self.workdir.clone(),
+            shallow: self.shallow,
+        })
+    }
+
     /// The config root relative to the top of the repository (`""` or `"sub/dir/"`).
     pub fn prefix(&self) -> &str {
         &self.prefix

@@ -216,6 +216,97 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
     assert_eq!(outputs(&h), first);
 }
 
+/// A long history (past the first rounds a walk reads ahead): edits of one agent among many,
+/// one commit in ten to `global/` or a client, merges of side branches.
+fn long_history() -> TestRepo {
+    let mut h = TestRepo::new();
+    h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bob\"\n");
+    for a in ["bot", "other", "third"] {
+        h.write(&format!("agents/{a}.toml"), &agent("acme", ""));
+    }
+    let mut tip = h.commit("base");
+    for i in 0..700 {
+        let n = format!("\n[metadata]\nn = {i}\n");
+        match i % 10 {
+            0 => h.write(
+                "global/base.toml",
+                &BASE[1].1.replace("gpt-4.1", &format!("model-{}", i % 7)),
+            ),
+            5 => h.write(
+                "clients/acme/client.toml",
+                &format!("[meta]\nowner = \"user:ann\"\n{n}"),
+            ),
+            k => {
+                let a = ["bot", "other", "third"][k % 3];
+                let client = if i % 90 == 1 { "beta" } else { "acme" };
+                h.write(&format!("agents/{a}.toml"), &agent(client, &n));
+            }
+        }
+        if i % 25 == 24 {
+            let side = h.commit_as("Sid", &format!("side {i}"), Some(vec![tip]), false);
+            h.write(
+                "agents/other.toml",
+                &agent("acme", "\n[metadata]\nmain = 1\n"),
+            );
+            tip = h.commit_as("Oli", &format!("main {i}"), Some(vec![tip]), true);
+            tip = h.commit_as("Mia", &format!("merge {i}"), Some(vec![tip, side]), true);
+        } else {
+            tip = h.commit_as("Ann", &format!("change {i}"), Some(vec![tip]), true);
+        }
+    }
+    h
+}
+
+/// On several threads, a first walk reads what changed between commits and their parents ahead
+/// of where it stands; it must find what a walk on one thread finds (which reads as it goes), and
+/// write the same history cache.
+#[test]
+fn a_walk_that_reads_ahead_on_several_threads_says_what_one_thread_says() {
+    let h = long_history();
+    let file = h.top().join(".git/opl/history-v1.json");
+    let old_bot = digest(&h, "bot", "HEAD~300");
+    let run = |threads: &str, args: &[&str]| -> (String, Vec<u8>) {
+        let _ = std::fs::remove_file(&file);
+        let o = h
+            .opl()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        (
+            String::from_utf8(o.stdout).unwrap(),
+            std::fs::read(&file).unwrap(),
+        )
+    };
+    for args in [
+        &["log", "bot", "--format", "json"][..],
+        &["log", "other", "--first-parent", "--format", "json"],
+        &["log", "third", "-n", "3", "--format", "json"],
+        &["blame", "bot", "--rev", "HEAD", "--format", "json"],
+        &["whence", "bot", &old_bot, "--format", "json"],
+    ] {
+        let (one, one_cache) = run("1", args);
+        let (three, three_cache) = run("3", args);
+        assert!(one == three, "{args:?}: the outputs differ");
+        let listed = serde_json::from_str::<serde_json::Value>(&one).unwrap();
+        assert!(!listed.as_array().unwrap().is_empty(), "{args:?}");
+        // A walk of every commit compares the same pairs either way.
+        if args[0] != "blame" && !args.contains(&"-n") {
+            assert!(one_cache == three_cache, "{args:?}: the caches differ");
+        }
+    }
+    // `bot` changed in every third agent commit, every global and acme edit, and the merges
+    // that brought its side-branch edits: more than a round's worth of commits.
+    let (log, _) = run("3", &["log", "bot", "--format", "json"]);
+    let n = serde_json::from_str::<serde_json::Value>(&log)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(n > 250, "{n}");
+}
+
 fn audits(h: &TestRepo) -> Vec<String> {
     ["json", "csv", "markdown", "human"]
         .iter()

@@ -87,6 +87,13 @@ impl Cache {
         }
     }
 
+    /// True when the cache has what changed from each of `parents` to `commit`.
+    fn has_all(&self, commit: Id, parents: &[Id]) -> bool {
+        parents
+            .iter()
+            .all(|p| self.pairs.contains_key(&(commit, *p)))
+    }
+
     /// Writes the cache back when a walk added to it; a failure is ignored (the cache is only
     /// ever a shortcut).
     pub fn save(&self) {
@@ -104,6 +111,86 @@ impl Cache {
             Header::new(VERSION, &self.prefix, false),
             File { pairs },
         );
+    }
+}
+
+/// Reads what changed between commits and their parents ahead of a walk, on every core: each
+/// thread has its own handle on the repository and reads a run of neighbouring commits (a
+/// commit's parent is mostly the next commit of the run, and the trees they share are read
+/// once). Reading the changed entries of each commit's 10,000-entry `agents/` tree is most of
+/// the first walk of a long history.
+///
+/// Only ever a shortcut: a pair it could not read is left to the walk, which reads it (and
+/// reports what is wrong) as without it.
+pub(crate) struct ReadAhead {
+    /// One handle per thread; none on one core or when a handle could not be opened.
+    readers: Vec<(Git, Trees)>,
+    /// Commits read in the next round: rounds grow, so a walk that stops early (`log -n 1`)
+    /// reads little ahead of where it stops.
+    round: usize,
+}
+
+/// Commits read in a walk's first round, and at most in one round.
+const ROUNDS: (usize, usize) = (256, 8192);
+
+impl ReadAhead {
+    pub fn new(git: &Git) -> ReadAhead {
+        let n = rayon::current_num_threads().min(8);
+        let readers = if n < 2 {
+            Vec::new()
+        } else {
+            (0..n)
+                .map(|_| git.reopen().map(|g| (g, Trees::default())))
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_default()
+        };
+        ReadAhead {
+            readers,
+            round: ROUNDS.0,
+        }
+    }
+
+    /// Before a walk over `commits` examines `commits[at]`: when the cache lacks what changed
+    /// from that commit's parents (`parents` gives them as the walk takes them), reads it and
+    /// what the cache lacks of the commits that follow in this round.
+    pub fn before(
+        &mut self,
+        cache: &mut Cache,
+        commits: &[CommitMeta],
+        at: usize,
+        parents: impl Fn(&CommitMeta) -> Vec<Id>,
+    ) {
+        let Some(c) = commits.get(at) else { return };
+        if self.readers.is_empty() || cache.has_all(c.id, &parents(c)) {
+            return;
+        }
+        let end = (at + self.round).min(commits.len());
+        self.round = (self.round * 2).min(ROUNDS.1);
+        let missing: Vec<(Id, Id)> = commits[at..end]
+            .iter()
+            .flat_map(|c| parents(c).into_iter().map(move |p| (p, c.id)))
+            .filter(|(p, c)| !cache.pairs.contains_key(&(*c, *p)))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        use rayon::prelude::*;
+        let part = missing.len().div_ceil(self.readers.len());
+        let read: Vec<Vec<((Id, Id), Changes)>> = self
+            .readers
+            .par_iter_mut()
+            .zip(missing.par_chunks(part))
+            .map(|((git, trees), pairs)| {
+                pairs
+                    .iter()
+                    .map_while(|&(p, c)| read(git, trees, p, c).ok().map(|ch| ((c, p), ch)))
+                    .collect()
+            })
+            .collect();
+        for (pair, ch) in read.into_iter().flatten() {
+            cache.added += 1;
+            cache.pairs.insert(pair, ch);
+        }
     }
 }
 

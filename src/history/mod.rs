@@ -513,22 +513,27 @@ pub fn log(
     let commits = engine.git.log(opts.rev, opts.first_parent, opts.since)?;
     let boundary = engine.git.shallow_boundary();
     let mut cache = cache::Cache::open(engine.git);
+    let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let mut out = Vec::new();
     let total = commits.len();
-    for (i, c) in commits.into_iter().enumerate() {
-        if opts.max.is_some_and(|m| out.len() >= m) {
-            break;
-        }
-        progress(i, total);
-        let cut = boundary.contains(&c.id);
-        let parents: Vec<Id> = if cut {
+    let parents_of = |c: &CommitMeta| -> Vec<Id> {
+        if boundary.contains(&c.id) {
             Vec::new()
         } else if opts.first_parent {
             c.parents.iter().take(1).copied().collect()
         } else {
             c.parents.clone()
-        };
+        }
+    };
+    for (i, c) in commits.iter().enumerate() {
+        if opts.max.is_some_and(|m| out.len() >= m) {
+            break;
+        }
+        progress(i, total);
+        ahead.before(&mut cache, &commits, i, parents_of);
+        let cut = boundary.contains(&c.id);
+        let parents = parents_of(c);
         let differs = if parents.is_empty() {
             let st = engine.state(c.id)?;
             !matches!(value_at(&st, opts.key), Value::Absent)
@@ -556,7 +561,7 @@ pub fn log(
             changes: changes(&old, &new, opts.key),
             before: old.kind(),
             state: new.kind(),
-            commit: c,
+            commit: c.clone(),
             boundary: is_boundary,
         });
     }
@@ -977,7 +982,8 @@ pub fn blame(
 ) -> Result<Vec<Blame>, GitError> {
     let head = engine.git.resolve_id(rev)?;
     let commits = engine.git.log(rev, false, None)?;
-    let meta: HashMap<Id, CommitMeta> = commits.into_iter().map(|c| (c.id, c)).collect();
+    let index: HashMap<Id, usize> = commits.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let meta = |id: &Id| index.get(id).map(|&i| &commits[i]);
     let boundary = engine.git.shallow_boundary();
     let start = engine.state(head)?;
     let AgentState::Present(doc) = &*start else {
@@ -996,15 +1002,23 @@ pub fn blame(
     let mut queued: HashSet<Id> = HashSet::new();
     at.insert(head, (0..leaves.len()).collect());
     heap.push(Pending {
-        time: meta[&head].time,
+        time: meta(&head).map_or(0, |m| m.time),
         seq,
         commit: head,
     });
     queued.insert(head);
     let mut result: Vec<Option<(Id, bool)>> = vec![None; leaves.len()];
     let mut cache = cache::Cache::open(engine.git);
+    let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
-    let total = meta.len();
+    let total = commits.len();
+    let parents_of = |c: &CommitMeta| -> Vec<Id> {
+        if boundary.contains(&c.id) {
+            Vec::new()
+        } else {
+            c.parents.clone()
+        }
+    };
     let mut visited = 0;
     while let Some(Pending { commit, .. }) = heap.pop() {
         queued.remove(&commit);
@@ -1013,12 +1027,12 @@ pub fn blame(
         let Some(group) = at.remove(&commit) else {
             continue;
         };
-        let parents: Vec<Id> = if boundary.contains(&commit) {
-            Vec::new()
-        } else {
-            meta.get(&commit)
-                .map(|m| m.parents.clone())
-                .unwrap_or_default()
+        let parents: Vec<Id> = match index.get(&commit) {
+            Some(&i) => {
+                ahead.before(&mut cache, &commits, i, parents_of);
+                parents_of(&commits[i])
+            }
+            None => Vec::new(),
         };
         let here = engine.state(commit)?;
         engine.step(&mut cache, &mut trees, commit, &parents)?;
@@ -1034,13 +1048,13 @@ pub fn blame(
                     break;
                 }
             }
-            match moved {
-                Some(p) if meta.contains_key(&p) => {
+            match moved.and_then(|p| Some((p, meta(&p)?))) {
+                Some((p, m)) => {
                     at.entry(p).or_default().push(li);
                     if queued.insert(p) {
                         seq += 1;
                         heap.push(Pending {
-                            time: meta[&p].time,
+                            time: m.time,
                             seq,
                             commit: p,
                         });
@@ -1067,7 +1081,7 @@ pub fn blame(
         out.push(Blame {
             path: crate::check::secret::redact_path(&path),
             value,
-            commit: meta.get(&c).cloned(),
+            commit: meta(&c).cloned(),
             file,
             line,
             boundary: b,
@@ -1086,18 +1100,27 @@ pub fn whence(
     let commits = engine.git.log(rev, false, None)?;
     let boundary = engine.git.shallow_boundary();
     let mut cache = cache::Cache::open(engine.git);
+    let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let total = commits.len();
     let mut out = Vec::new();
-    for (i, c) in commits.into_iter().enumerate() {
+    let parents_of = |c: &CommitMeta| -> Vec<Id> {
+        if boundary.contains(&c.id) {
+            Vec::new()
+        } else {
+            c.parents.clone()
+        }
+    };
+    for (i, c) in commits.iter().enumerate() {
         progress(i, total);
+        ahead.before(&mut cache, &commits, i, parents_of);
         if !boundary.contains(&c.id) {
             engine.step(&mut cache, &mut trees, c.id, &c.parents)?;
         }
         if let AgentState::Present(d) = &*engine.state(c.id)?
             && d.digest == wanted
         {
-            out.push(c);
+            out.push(c.clone());
         }
     }
     cache.save();
