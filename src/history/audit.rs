@@ -54,18 +54,31 @@ pub fn audit(
         .collect();
     let todo: Vec<usize> = (0..commits.len()).filter(|i| found[*i].is_none()).collect();
     let total = todo.len();
-    // Two runs of neighbouring commits at a time, one per thread: most of a commit's work (listing
-    // and assembling its state) is sequential.
+    // Runs of neighbouring commits, computed on every core: most of a commit's work (listing and
+    // assembling its state) is sequential, and a commit to a shared layer costs many times a
+    // commit to one agent, so runs are short enough for the threads to share them evenly. Each
+    // thread reads the repository through a handle of its own (each reads under its own lock).
+    let handles = std::sync::Mutex::new(Vec::new());
     for (done, round) in todo.chunks(ROUND).enumerate() {
         progress(done * ROUND, total);
-        let (a, b) = round.split_at(round.len().div_ceil(2));
-        let run = |part: &[usize]| -> Vec<Result<Option<Vec<AgentRow>>, String>> {
-            part.iter()
-                .map(|&i| commit_rows(root, git, &commits[i], parent_of(&commits[i])))
-                .collect()
-        };
-        let (ra, rb) = rayon::join(|| run(a), || run(b));
-        for (&i, r) in round.iter().zip(ra.into_iter().chain(rb)) {
+        use rayon::prelude::*;
+        let computed: Vec<Vec<Result<Option<Vec<AgentRow>>, String>>> = round
+            .par_chunks(RUN)
+            .map(|run| {
+                let own = handles.lock().expect("handles").pop();
+                let own = own.or_else(|| git.reopen().ok());
+                let g = own.as_ref().unwrap_or(git);
+                let rows = run
+                    .iter()
+                    .map(|&i| commit_rows(root, g, &commits[i], parent_of(&commits[i])))
+                    .collect();
+                if let Some(h) = own {
+                    handles.lock().expect("handles").push(h);
+                }
+                rows
+            })
+            .collect();
+        for (&i, r) in round.iter().zip(computed.into_iter().flatten()) {
             let r = r?;
             if let Some(r) = &r {
                 cache.insert(commits[i].id, parent_of(&commits[i]), r);
@@ -85,8 +98,9 @@ pub fn audit(
     Ok(rows)
 }
 
-/// Commits computed together in a round of [`audit`] (half on each thread).
+/// Commits computed together in a round of [`audit`], and in a run on one thread.
 const ROUND: usize = 128;
+const RUN: usize = 8;
 
 /// What a commit changed from its first parent (from nothing: a root commit or a shallow
 /// clone's cut); `None` for a root commit whose state cannot be read.
