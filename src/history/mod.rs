@@ -1036,11 +1036,16 @@ pub fn blame(
         };
         let here = engine.state(commit)?;
         engine.step(&mut cache, &mut trees, commit, &parents)?;
+        // Each parent's state is looked up once per commit, not once per leaf.
+        let mut states: Vec<Option<Arc<AgentState>>> = vec![None; parents.len()];
         for li in group {
             let (path, _) = &leaves[li];
             let mut moved = None;
-            for p in &parents {
-                let ps = engine.state(*p)?;
+            for (p, known) in parents.iter().zip(states.iter_mut()) {
+                let ps = match known {
+                    Some(s) => s.clone(),
+                    None => known.insert(engine.state(*p)?).clone(),
+                };
                 let equal = Arc::ptr_eq(&ps, &here)
                     || value_at(&ps, Some(path)) == value_at(&here, Some(path));
                 if equal {
