@@ -39,13 +39,7 @@ pub fn audit(
     let mut cache = super::cache::AuditCache::open(git);
     // Neighbouring commits share most files: each is parsed once for the whole walk.
     let _memo = crate::repo::layer::keep_parsed_files();
-    let parent_of = |c: &CommitMeta| {
-        if boundary.contains(&c.id) {
-            None
-        } else {
-            c.parents.first().copied()
-        }
-    };
+    let parent_of = |c: &CommitMeta| super::walked_parents(c, &boundary, true).first().copied();
     // The rows of each commit: from the cache, or computed below (`None` for a root commit whose
     // state cannot be read: it is left out).
     let mut found: Vec<Option<Option<Vec<AgentRow>>>> = commits

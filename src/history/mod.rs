@@ -504,6 +504,18 @@ pub struct LogOptions<'a> {
     pub first_parent: bool,
 }
 
+/// The parents a walk compares `c` with: none where a shallow clone's history is cut (`cut`:
+/// their commits are not in the clone), the first only when `first_parent`, else all.
+pub(crate) fn walked_parents(c: &CommitMeta, cut: &HashSet<Id>, first_parent: bool) -> Vec<Id> {
+    if cut.contains(&c.id) {
+        Vec::new()
+    } else if first_parent {
+        c.parents.iter().take(1).copied().collect()
+    } else {
+        c.parents.clone()
+    }
+}
+
 /// The commits that changed the agent's value (spec 8), newest first.
 pub fn log(
     engine: &mut Engine,
@@ -517,15 +529,7 @@ pub fn log(
     let mut trees = Trees::default();
     let mut out = Vec::new();
     let total = commits.len();
-    let parents_of = |c: &CommitMeta| -> Vec<Id> {
-        if boundary.contains(&c.id) {
-            Vec::new()
-        } else if opts.first_parent {
-            c.parents.iter().take(1).copied().collect()
-        } else {
-            c.parents.clone()
-        }
-    };
+    let parents_of = |c: &CommitMeta| walked_parents(c, &boundary, opts.first_parent);
     for (i, c) in commits.iter().enumerate() {
         if opts.max.is_some_and(|m| out.len() >= m) {
             break;
@@ -643,7 +647,7 @@ fn walk_last_changes(
         }
         progress(i, total);
         let cut = boundary.contains(&c.id);
-        let parents: Vec<Id> = if cut { Vec::new() } else { c.parents.clone() };
+        let parents = walked_parents(&c, &boundary, false);
         // An agent changes in a commit only when it differs from every parent.
         let mut candidates: Option<HashSet<String>> = None;
         for p in &parents {
@@ -1012,13 +1016,7 @@ pub fn blame(
     let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let total = commits.len();
-    let parents_of = |c: &CommitMeta| -> Vec<Id> {
-        if boundary.contains(&c.id) {
-            Vec::new()
-        } else {
-            c.parents.clone()
-        }
-    };
+    let parents_of = |c: &CommitMeta| walked_parents(c, &boundary, false);
     let mut visited = 0;
     while let Some(Pending { commit, .. }) = heap.pop() {
         queued.remove(&commit);
@@ -1109,18 +1107,12 @@ pub fn whence(
     let mut trees = Trees::default();
     let total = commits.len();
     let mut out = Vec::new();
-    let parents_of = |c: &CommitMeta| -> Vec<Id> {
-        if boundary.contains(&c.id) {
-            Vec::new()
-        } else {
-            c.parents.clone()
-        }
-    };
+    let parents_of = |c: &CommitMeta| walked_parents(c, &boundary, false);
     for (i, c) in commits.iter().enumerate() {
         progress(i, total);
         ahead.before(&mut cache, &commits, i, parents_of);
         if !boundary.contains(&c.id) {
-            engine.step(&mut cache, &mut trees, c.id, &c.parents)?;
+            engine.step(&mut cache, &mut trees, c.id, &parents_of(c))?;
         }
         if let AgentState::Present(d) = &*engine.state(c.id)?
             && d.digest == wanted
