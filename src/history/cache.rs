@@ -122,9 +122,11 @@ impl Cache {
 ///
 /// Only ever a shortcut: a pair it could not read is left to the walk, which reads it (and
 /// reports what is wrong) as without it.
-pub(crate) struct ReadAhead {
-    /// One handle per thread; none on one core or when a handle could not be opened.
-    readers: Vec<(Git, Trees)>,
+pub(crate) struct ReadAhead<'g> {
+    git: &'g Git,
+    /// One handle per thread, opened when first needed (a walk the cache answers opens none);
+    /// none on one core or when a handle could not be opened.
+    readers: Option<Vec<(Git, Trees)>>,
     /// Commits read in the next round: rounds grow, so a walk that stops early (`log -n 1`)
     /// reads little ahead of where it stops; the largest takes well under a second here, so
     /// the walk's progress moves on in steps a reader can follow.
@@ -134,21 +136,27 @@ pub(crate) struct ReadAhead {
 /// Commits read in a walk's first round, and at most in one round.
 const ROUNDS: (usize, usize) = (256, 2048);
 
-impl ReadAhead {
-    pub fn new(git: &Git) -> ReadAhead {
-        let n = rayon::current_num_threads().min(8);
-        let readers = if n < 2 {
-            Vec::new()
-        } else {
+impl<'g> ReadAhead<'g> {
+    pub fn new(git: &'g Git) -> ReadAhead<'g> {
+        ReadAhead {
+            git,
+            readers: None,
+            round: ROUNDS.0,
+        }
+    }
+
+    fn readers(&mut self) -> &mut Vec<(Git, Trees)> {
+        let git = self.git;
+        self.readers.get_or_insert_with(|| {
+            let n = rayon::current_num_threads().min(8);
+            if n < 2 {
+                return Vec::new();
+            }
             (0..n)
                 .map(|_| git.reopen().map(|g| (g, Trees::default())))
                 .collect::<Result<Vec<_>, _>>()
                 .unwrap_or_default()
-        };
-        ReadAhead {
-            readers,
-            round: ROUNDS.0,
-        }
+        })
     }
 
     /// Before a walk over `commits` examines `commits[at]`: when the cache lacks what changed
@@ -162,7 +170,7 @@ impl ReadAhead {
         parents: impl Fn(&CommitMeta) -> Vec<Id>,
     ) {
         let Some(c) = commits.get(at) else { return };
-        if self.readers.is_empty() || cache.has_all(c.id, &parents(c)) {
+        if cache.has_all(c.id, &parents(c)) || self.readers().is_empty() {
             return;
         }
         let end = (at + self.round).min(commits.len());
@@ -176,9 +184,9 @@ impl ReadAhead {
             return;
         }
         use rayon::prelude::*;
-        let part = missing.len().div_ceil(self.readers.len());
-        let read: Vec<Vec<((Id, Id), Changes)>> = self
-            .readers
+        let readers = self.readers();
+        let part = missing.len().div_ceil(readers.len());
+        let read: Vec<Vec<((Id, Id), Changes)>> = readers
             .par_iter_mut()
             .zip(missing.par_chunks(part))
             .map(|((git, trees), pairs)| {
