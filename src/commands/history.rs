@@ -331,7 +331,7 @@ pub fn audit(ctx: &mut Ctx, args: &AuditArgs) -> Outcome {
         AuditFormat::Json => {
             return audit_json(ctx.out, &rows)
                 .map(|()| crate::EXIT_CLEAN)
-                .map_err(|e| Failure(format!("cannot write output: {e}")));
+                .map_err(super::write_failure);
         }
         AuditFormat::Csv => audit_csv(&rows),
         AuditFormat::Markdown => audit_markdown(&rows),

@@ -35,8 +35,6 @@ pub fn man(ctx: &mut Ctx) -> Outcome {
             .render_options_section(&mut buf)
             .map_err(|e| Failure(e.to_string()))?;
     }
-    ctx.out
-        .write_all(&buf)
-        .map_err(|e| Failure(format!("cannot write output: {e}")))?;
+    ctx.out.write_all(&buf).map_err(super::write_failure)?;
     Ok(crate::EXIT_CLEAN)
 }

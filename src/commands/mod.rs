@@ -89,8 +89,12 @@ pub fn state_of(source: &SourceArgs) -> State {
 
 /// Writes to a stream, turning a broken pipe into a quiet failure.
 pub fn emit(w: &mut dyn Write, text: &str) -> Result<(), Failure> {
-    w.write_all(text.as_bytes())
-        .map_err(|e| Failure(format!("cannot write output: {e}")))
+    w.write_all(text.as_bytes()).map_err(write_failure)
+}
+
+/// The failure of a command whose output could not be written.
+pub fn write_failure(e: std::io::Error) -> Failure {
+    Failure(format!("cannot write output: {e}"))
 }
 
 /// The error for an agent id that names no agent.

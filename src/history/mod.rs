@@ -1111,9 +1111,7 @@ pub fn whence(
     for (i, c) in commits.iter().enumerate() {
         progress(i, total);
         ahead.before(&mut cache, &commits, i, parents_of);
-        if !boundary.contains(&c.id) {
-            engine.step(&mut cache, &mut trees, c.id, &parents_of(c))?;
-        }
+        engine.step(&mut cache, &mut trees, c.id, &parents_of(c))?;
         if let AgentState::Present(d) = &*engine.state(c.id)?
             && d.digest == wanted
         {
