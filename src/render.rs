@@ -115,10 +115,16 @@ pub fn document(repo: &Repo, id: &str, eff: &Effective) -> Json {
 
 /// `sha256:<hex>` of the JCS form.
 pub fn digest(doc: &Json) -> String {
-    let hash = Sha256::digest(jcs(doc).as_bytes());
-    let mut s = String::from("sha256:");
-    for b in hash.iter() {
-        s.push_str(&format!("{b:02x}"));
+    format!("sha256:{}", hex(&Sha256::digest(jcs(doc).as_bytes())))
+}
+
+/// Lower-case hex digits of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
     }
     s
 }

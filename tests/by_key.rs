@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use opl::diff::facts::Store;
 use opl::diff::{Report, by_key, compare};
 use opl::repo::layer::{Repo, load_selected};
 use opl::repo::layout::Selection;
@@ -159,8 +160,74 @@ fn files(choices: &[u8]) -> Vec<(String, String)> {
     f
 }
 
+/// The files as a git state holds them: each with a content id.
+fn snap(files: &[(String, String)]) -> Memory {
+    Memory::new(files.iter().cloned()).identified()
+}
+
 fn load(files: &[(String, String)], sel: &Selection) -> Repo {
-    load_selected(&Memory::new(files.iter().cloned()), sel).expect("loads")
+    load_selected(&snap(files), sel).expect("loads")
+}
+
+/// The paths that differ between two sets of files.
+fn changed_paths(fo: &[(String, String)], fnew: &[(String, String)]) -> Vec<String> {
+    let (mo, mn): (
+        std::collections::BTreeMap<_, _>,
+        std::collections::BTreeMap<_, _>,
+    ) = (fo.iter().cloned().collect(), fnew.iter().cloned().collect());
+    mo.keys()
+        .chain(mn.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|p| mo.get(*p) != mn.get(*p))
+        .cloned()
+        .collect()
+}
+
+/// The full diff of `fo -> fnew`: every agent rendered on both sides.
+fn full_diff(fo: &[(String, String)], fnew: &[(String, String)]) -> Report {
+    let new_full = load(fnew, &Selection::All);
+    let old_full = load(fo, &Selection::All);
+    let ids: BTreeSet<String> = new_full
+        .agents
+        .keys()
+        .chain(old_full.agents.keys())
+        .cloned()
+        .collect();
+    compare(
+        &old_full,
+        &new_full,
+        &ids,
+        changed_paths(fo, fnew),
+        "a".into(),
+        "b".into(),
+    )
+}
+
+/// The key-level diff of `fo -> fnew` with `store` (the agents it has facts of are not read
+/// unless needed), and the sets of agents each load of the new side skipped.
+fn by_store(
+    fo: &[(String, String)],
+    fnew: &[(String, String)],
+    store: &mut Store,
+) -> (Option<Report>, Vec<BTreeSet<String>>) {
+    let skipped = std::cell::RefCell::new(Vec::new());
+    let known = by_key::known_agents(&snap(fnew), store);
+    let r = by_key::propagate(
+        &load(fo, &Selection::Shared),
+        |skip| {
+            skipped.borrow_mut().push(skip.iter().cloned().collect());
+            Ok(load(fnew, &Selection::AllBut(skip)))
+        },
+        |ids| Ok(load(fo, &Selection::Agents(ids.iter().cloned().collect()))),
+        known,
+        store,
+        &changed_paths(fo, fnew),
+        "a".into(),
+        "b".into(),
+    )
+    .expect("no load failure");
+    (r, skipped.into_inner())
 }
 
 /// The report as JSON, without what only the full diff computes (digests).
@@ -176,35 +243,10 @@ fn comparable(r: &Report) -> Value {
 /// The key-level diff of `old -> new`, and the full one; `None` for the first when it declines.
 fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
     let (fo, fnew) = (files(old), files(new));
-    let (mo, mn): (
-        std::collections::BTreeMap<_, _>,
-        std::collections::BTreeMap<_, _>,
-    ) = (fo.iter().cloned().collect(), fnew.iter().cloned().collect());
-    let changed: Vec<String> = mo
-        .keys()
-        .chain(mn.keys())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .filter(|p| mo.get(*p) != mn.get(*p))
-        .cloned()
-        .collect();
-    let new_full = load(&fnew, &Selection::All);
-    let old_full = load(&fo, &Selection::All);
-    let ids: BTreeSet<String> = new_full
-        .agents
-        .keys()
-        .chain(old_full.agents.keys())
-        .cloned()
-        .collect();
-    let full = compare(
-        &old_full,
-        &new_full,
-        &ids,
-        changed.clone(),
-        "a".into(),
-        "b".into(),
-    );
+    let changed = changed_paths(&fo, &fnew);
+    let full = full_diff(&fo, &fnew);
     let old_shared = load(&fo, &Selection::Shared);
+    let new_full = load(&fnew, &Selection::All);
     if !by_key::applies(&changed, &old_shared, &new_full) {
         // Only agent files changed: the full diff alone answers.
         assert!(
@@ -213,15 +255,7 @@ fn both(old: &[u8], new: &[u8]) -> (Option<Report>, Report) {
         );
         return (None, full);
     }
-    let fast = by_key::compare_shared(
-        &old_shared,
-        &new_full,
-        changed,
-        "a".into(),
-        "b".into(),
-        |ids| Ok(load(&fo, &Selection::Agents(ids.iter().cloned().collect()))),
-    )
-    .expect("no load failure");
+    let fast = by_store(&fo, &fnew, &mut Store::none()).0;
     (fast, full)
 }
 
@@ -242,6 +276,24 @@ proptest! {
             let lock = |c: &[u8]| c[1] % 2;
             let shared_same = shared(&old) == shared(&new);
             prop_assert!(lock(&old) != lock(&new) || shared_same);
+        }
+    }
+
+    /// Agents known by the facts an earlier diff learned (of another pair of states) are
+    /// diffed as when their files are read: the answer is the full diff's.
+    #[test]
+    fn agents_known_by_their_facts_are_diffed_as_when_read(
+        a in prop::collection::vec(0u8..12, 14),
+        b in prop::collection::vec(0u8..12, 14),
+        c in prop::collection::vec(0u8..12, 14),
+    ) {
+        let (fa, fb, fc) = (files(&a), files(&b), files(&c));
+        let mut store = Store::in_memory();
+        by_store(&fa, &fb, &mut store);
+        for (x, y) in [(&fb, &fc), (&fa, &fc), (&fa, &fb)] {
+            if let (Some(fast), _) = by_store(x, y, &mut store) {
+                prop_assert_eq!(comparable(&fast), comparable(&full_diff(x, y)));
+            }
         }
     }
 }
@@ -267,6 +319,36 @@ fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_
                 .any(|c| c.path == "policy.model.max_temperature")
         );
     }
+}
+
+/// After a diff has learned the agents' facts, a diff of another pair of states reads only the
+/// agents it needs: a2, which sets the ceiling the change moves (rendered on both sides), and a6,
+/// which names a client the repository does not have (what it inherits is worked out from its
+/// layer). The others are known by their facts, and the answer is still the full diff's.
+#[test]
+fn a_later_diff_reads_only_the_agents_that_define_what_changed() {
+    let (mut a, mut b, mut c) = (vec![0u8; 14], vec![0u8; 14], vec![0u8; 14]);
+    a[0] = 0;
+    b[0] = 1;
+    c[0] = 2;
+    let (fa, fb, fc) = (files(&a), files(&b), files(&c));
+    let mut store = Store::in_memory();
+    let (first, skipped) = by_store(&fa, &fb, &mut store);
+    assert!(first.is_some());
+    assert_eq!(
+        skipped,
+        [BTreeSet::new()],
+        "nothing known yet: every agent read"
+    );
+    let (fast, skipped) = by_store(&fb, &fc, &mut store);
+    let fast = fast.expect("a ceiling change is propagated by key");
+    assert_eq!(comparable(&fast), comparable(&full_diff(&fb, &fc)));
+    assert_eq!(skipped.len(), 2, "{skipped:?}");
+    let every: BTreeSet<String> = load(&fc, &Selection::All).agents.keys().cloned().collect();
+    assert_eq!(skipped[0], every);
+    let read: Vec<&String> = every.difference(&skipped[1]).collect();
+    assert_eq!(read, ["a2", "a6"]);
+    assert!(fast.agents.iter().any(|x| x.agent == "a2"));
 }
 
 #[test]
@@ -430,4 +512,53 @@ fn validate_staged_reports_every_error_a_shared_change_brings() {
         brought_in_agents.contains(&("policy-violation".to_string(), "agents/a9.toml".to_string())),
         "{brought_in_agents:?}"
     );
+}
+
+/// `opl diff` keeps what it learns of agents in `<git dir>/opl/agents-v1.json` and a later diff
+/// reads it instead of the agent files; the answers are the same with it, without it and with
+/// a corrupt one, in human form and as the full diff (JSON) says.
+#[test]
+fn the_agents_store_changes_no_answer() {
+    let mut h = common::TestRepo::new();
+    for choices in [
+        [1u8, 0, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 0, 0],
+        [2, 0, 2, 1, 1, 1, 0, 2, 0, 2, 1, 2, 0, 0],
+        [3, 0, 0, 1, 2, 1, 0, 1, 0, 0, 1, 2, 0, 0],
+    ] {
+        for (p, t) in &files(&choices) {
+            h.write(p, t);
+        }
+        h.commit("state");
+    }
+    let store = h.top().join(".git/opl/agents-v1.json");
+    let diff = |range: [&str; 2]| h.stdout_ok(&["diff", range[0], range[1]]);
+    let first = diff(["HEAD~2", "HEAD~1"]);
+    let kept: Value = serde_json::from_slice(&std::fs::read(&store).expect("written")).unwrap();
+    // Every agent of HEAD~1 is one file that names no fragment: each has an entry.
+    let listed = common::git(h.top(), &["ls-tree", "--name-only", "HEAD~1", "agents/"]);
+    let agents = String::from_utf8(listed.stdout).unwrap().lines().count();
+    assert!(agents >= 10);
+    assert_eq!(kept["agents"].as_array().unwrap().len(), agents, "{kept}");
+    assert_eq!(diff(["HEAD~2", "HEAD~1"]), first);
+    let with = diff(["HEAD~1", "HEAD"]);
+    assert!(with.contains("~ a1"), "{with}");
+    std::fs::remove_file(&store).unwrap();
+    assert_eq!(diff(["HEAD~1", "HEAD"]), with);
+    std::fs::write(&store, "{\"header\": 1").unwrap();
+    assert_eq!(diff(["HEAD~1", "HEAD"]), with);
+    // The agents and changed paths of the full diff.
+    let (_, json) = h.json(&["diff", "HEAD~1", "HEAD", "--format", "json"]);
+    for a in json["agents"].as_array().unwrap() {
+        let id = a["agent"].as_str().unwrap();
+        let head = format!("~ {id}");
+        assert!(
+            with.lines()
+                .any(|l| l == head || l.starts_with(&format!("{head} "))),
+            "{id}: {with}"
+        );
+        for c in a["changes"].as_array().unwrap() {
+            let line = format!("{}: ", c["path"].as_str().unwrap());
+            assert!(with.contains(&line), "{line}: {with}");
+        }
+    }
 }

@@ -45,6 +45,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             &head,
             &[],
             false,
+            true,
         )?),
         _ => None,
     };

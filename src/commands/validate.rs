@@ -47,6 +47,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let only: Option<Vec<String>> = match &selection {
         Selection::All => None,
         Selection::Shared => Some(Vec::new()),
+        Selection::AllBut(_) => Some(repo.agents.keys().cloned().collect()),
         Selection::Agents(ids) => Some(
             ids.iter()
                 .filter(|a| repo.agents.contains_key(*a))

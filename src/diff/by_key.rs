@@ -13,22 +13,23 @@
 //! Within a walk over a history (`opl audit`), an agent's own errors are remembered from one
 //! such diff to the next under a content key of everything they depend on ([`CARRIED`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
+use super::facts::{self, Facts, Hash, Learned, Own, Store};
 use super::{AgentDiff, Change, Leaves, Report, agent_diffs, assemble, changes, status};
-use crate::diagnostic::{Code, Finding, codes_of};
+use crate::diagnostic::{Finding, codes_of};
 use crate::merge::provenance::provenance;
 use crate::merge::stack::{AgentResult, Stacks};
 use crate::model::key_path::{KeyPath, Segment};
-use crate::model::value::{Table, Value};
 use crate::render::document;
 use crate::repo::layer::{Layer, Repo};
 use crate::repo::layout::{Place, classify};
+use crate::repo::snapshot::Snapshot;
 
 /// Rendered roots whose values are derived from the agent's whole stack: a change under one is
 /// related to anything an agent defines under it (`actions` comes from `tools`).
@@ -58,105 +59,178 @@ type Diffed = (AgentDiff, Vec<String>);
 struct Below {
     /// The changes of the prefix's rendered leaves.
     changes: Vec<Change>,
-    /// Their paths, cut at the first id selector and at a derived root.
-    paths: Vec<KeyPath>,
+    /// Their paths, cut at the first id selector and at a derived root, joined as
+    /// [`facts::overlaps`] compares them; `None` when one cannot be (related to anything).
+    paths: Option<Vec<String>>,
+}
+
+impl Below {
+    fn overlaps(&self, defined: &[String]) -> bool {
+        facts::overlaps(defined, self.paths.as_deref())
+    }
+}
+
+/// What the key-level diff answers.
+pub enum Shared {
+    /// The diff, and what it learned of the agents it read (for the [`Store`]).
+    Report(Report, Learned),
+    /// These agents, known by their facts only, must be read: their layers are needed.
+    Load(BTreeSet<String>),
+}
+
+/// One agent's part in the diff.
+enum Step {
+    /// The change leaves it as it was.
+    Same,
+    /// Its diff (when it shares its prefix's) and its own errors under the keys of both sides.
+    Shares(Option<Box<Diffed>>, Option<([Key; 2], Own)>),
+    /// It defines a path the change made: rendered on both sides.
+    Render,
+    /// Known by its facts only, it needs its layer.
+    Load,
 }
 
 /// The diff of a change to shared layers (and perhaps agent files). `old` holds the old state's
-/// shared layers (no agent layer); `new` the whole new state; `load_old` loads the old state with
-/// the agents given. `None` when the change moves a lock or the set of clients differs: the full diff
-/// answers then.
+/// shared layers (no agent layer); `new` the new state, with every agent but those of `known`
+/// (agent id -> part key, each with its facts in `store`); `load_old` loads the old state with
+/// the agents given. `None` when the change moves a lock or the set of clients differs: the full
+/// diff answers then.
+#[allow(clippy::too_many_arguments)]
 pub fn compare_shared(
     old: &Repo,
     new: &Repo,
+    known: &HashMap<String, Hash>,
+    store: &Store,
     files_changed: Vec<String>,
     from: String,
     to: String,
     load_old: impl FnOnce(&BTreeSet<String>) -> Result<Repo, String>,
-) -> Result<Option<Report>, String> {
+) -> Result<Option<Shared>, String> {
     // The agents whose files did not change (see [`applies`]) are on both sides.
     if shared_locks(old) != shared_locks(new) || !old.clients.keys().eq(new.clients.keys()) {
         return Ok(None);
+    }
+    // Agents whose own files changed are rendered on both sides: their layers are needed.
+    let changed_agents = changed_agents(&files_changed);
+    let unread: BTreeSet<String> = changed_agents
+        .iter()
+        .filter(|id| known.contains_key(*id) && !new.agents.contains_key(*id))
+        .cloned()
+        .collect();
+    if !unread.is_empty() {
+        return Ok(Some(Shared::Load(unread)));
     }
     let (so, sn) = (Stacks::new(old), Stacks::new(new));
     let below = below_prefixes(old, new, &so, &sn, &files_changed);
     let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
     let agent_files = kn.as_ref().map(|_| agent_files(new));
+    let learning = store.active();
     // A copy of the list, not a lock held while agents are merged: another walk step may run
     // on this thread meanwhile (rayon), and add to it.
     let carried: Vec<Arc<HashMap<Key, Own>>> =
         CARRIED.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let carried_own = |k: &Key| carried.iter().find_map(|m| m.get(k));
+    let own_of = |[kn, ko]: &[Key; 2]| {
+        carried
+            .iter()
+            .find_map(|m| m.get(kn))
+            .or_else(|| store.own(kn))
+            .or_else(|| store.own(ko))
+    };
     // The findings each agent inherits on both sides, by the client it names.
     let inherited: HashMap<Option<&str>, (Vec<Finding>, Vec<Finding>)> = std::iter::once(None)
         .chain(new.clients.keys().map(|c| Some(c.as_str())))
         .filter_map(|c| Some((c, (so.inherited_by(c)?, sn.inherited_by(c)?))))
         .collect();
-    // Agents whose own files changed are rendered on both sides.
-    let changed_agents = changed_agents(&files_changed);
     let ids: Vec<&String> = new
         .agents
         .keys()
+        .chain(known.keys().filter(|id| !new.agents.contains_key(*id)))
         .filter(|id| !changed_agents.contains(*id))
         .collect();
-    // Each agent: its diff (when it shares its prefix's) and its own errors under their keys,
-    // or `Err(id)` when it is rendered.
-    type Shared = (Option<Diffed>, Option<(Key, Own)>);
-    let shared: Vec<Result<Option<Shared>, String>> = ids
+    let steps: Vec<(Step, Option<(Hash, Facts)>)> = ids
         .par_iter()
         .map(|id| {
-            let layer = &new.agents[*id];
-            let named = crate::repo::layout::client_of(&layer.table);
+            // The agent's facts and part key: from its layer when read (its facts are then
+            // learned when the store could use them), else from the store.
+            let layer = new.agents.get(*id);
+            let (facts, part, learn) = match layer {
+                Some(layer) => {
+                    let Some(facts) = Facts::of(&layer.table) else {
+                        return (Step::Render, None);
+                    };
+                    let part = match (&agent_files, &kn) {
+                        (Some(files), Some(_)) => {
+                            files.get(id.as_str()).map(|f| agent_part(new, layer, f))
+                        }
+                        _ => None,
+                    };
+                    let learn = (learning && single_file(id, layer, agent_files.as_ref()))
+                        .then_some(part)
+                        .flatten();
+                    (std::borrow::Cow::Owned(facts), part, learn)
+                }
+                None => match (known.get(*id), known.get(*id).and_then(|p| store.facts(p))) {
+                    (Some(p), Some(f)) => (std::borrow::Cow::Borrowed(f), Some(*p), None),
+                    _ => return (Step::Load, None),
+                },
+            };
+            let learned = learn.map(|p| (p, facts.clone().into_owned()));
+            let named = facts.client.as_deref();
             let unknown;
-            let (inh_old, inh_new, client) = match inherited.get(&named) {
-                Some((o, n)) => (o, n, named.map(String::from)),
+            let (inh_old, inh_new, client) = match (inherited.get(&named), layer) {
+                (Some((o, n)), _) => (o, n, named.map(String::from)),
                 // A client the repository does not have.
-                None => {
+                (None, Some(layer)) => {
                     let (n, _, client) = sn.inherited(layer, &mut Vec::new());
                     let (o, _, _) = so.inherited(layer, &mut Vec::new());
                     unknown = (o, n);
                     (&unknown.0, &unknown.1, client)
                 }
+                (None, None) => return (Step::Load, learned),
             };
             let b = &below[&client];
-            if overlaps(&layer.table, &b.paths) {
-                return Err((*id).clone());
+            if b.overlaps(&facts.paths) {
+                return (
+                    if layer.is_some() {
+                        Step::Render
+                    } else {
+                        Step::Load
+                    },
+                    learned,
+                );
             }
             let (bo, bn) = (blocking(inh_old), blocking(inh_new));
             if b.changes.is_empty() && codes_of(bo.iter().copied()) == codes_of(bn.iter().copied())
             {
-                return Ok(None);
+                return (Step::Same, learned);
             }
-            // The agent's own errors: the same on both sides. Looked up under the new side's key
-            // and remembered under the old side's, the new side of the next shared change of a
-            // walk from newer to older commits (not for an agent naming a client that is not
-            // there).
-            let keys = match (&ko, &kn, &agent_files) {
-                (Some(ko), Some(kn), Some(files)) => {
-                    let names = crate::repo::layout::client_node(&layer.table).is_some();
-                    files
-                        .get(id.as_str())
-                        .filter(|_| client.is_some() || !names)
-                        .and_then(|f| {
-                            let part = agent_part(new, layer, f);
-                            Some([(*kn.prefix(&client)?, part), (*ko.prefix(&client)?, part)])
-                        })
-                }
-                _ => None,
-            };
-            let own = match keys.and_then(|[k, _]| carried_own(&k)) {
-                Some(own) => own.clone(),
-                None => {
+            // The agent's own errors: the same on both sides. Looked up under either side's key;
+            // remembered under both (the old side's is the new side of the next shared change of
+            // a walk from newer to older commits). Not for an agent naming a client that is not
+            // there.
+            let keys = part
+                .filter(|_| client.is_some() || !facts.names)
+                .and_then(|part| {
+                    Some([
+                        (*kn.as_ref()?.prefix(&client)?, part),
+                        (*ko.as_ref()?.prefix(&client)?, part),
+                    ])
+                });
+            let own = match (keys.as_ref().and_then(own_of), layer) {
+                (Some(own), _) => own.clone(),
+                (None, Some(_)) => {
                     let a: AgentResult = sn.agent_merged(id).expect("listed agent");
                     Own::of(&blocking(&a.own), new)
                 }
+                (None, None) => return (Step::Load, learned),
             };
             let (vb, va) = (
                 bo.is_empty() && own.codes.is_empty(),
                 bn.is_empty() && own.codes.is_empty(),
             );
+            let kept = keys.map(|k| (k, own.clone()));
             let Some(st) = status(Some(vb), Some(va), || b.changes.is_empty()) else {
-                return Ok(Some((None, keys.map(|[_, old]| (old, own)))));
+                return (Step::Shares(None, kept), learned);
             };
             let files = |fs: &[&Finding], r: &Repo| -> Vec<String> {
                 fs.iter()
@@ -198,23 +272,38 @@ pub fn compare_shared(
                 },
                 error_files,
             );
-            Ok(Some((Some(diff), keys.map(|[_, old]| (old, own)))))
+            (Step::Shares(Some(Box::new(diff)), kept), learned)
         })
         .collect();
     let mut diffs = Vec::new();
     let mut rendered = changed_agents;
     let mut carry = HashMap::new();
-    for r in shared {
-        match r {
-            Ok(Some((d, kept))) => {
-                diffs.extend(d);
-                carry.extend(kept);
+    let mut load = BTreeSet::new();
+    let mut learned = Learned::default();
+    for ((step, facts), id) in steps.into_iter().zip(&ids) {
+        learned.facts.extend(facts);
+        match step {
+            Step::Same => {}
+            Step::Shares(d, kept) => {
+                diffs.extend(d.map(|d| *d));
+                if let Some(([kn, ko], own)) = kept {
+                    if learning {
+                        learned.own.push((kn, own.clone()));
+                        learned.own.push((ko, own.clone()));
+                    }
+                    carry.insert(ko, own);
+                }
             }
-            Ok(None) => {}
-            Err(id) => {
-                rendered.insert(id);
+            Step::Render => {
+                rendered.insert((*id).clone());
+            }
+            Step::Load => {
+                load.insert((*id).clone());
             }
         }
+    }
+    if !load.is_empty() {
+        return Ok(Some(Shared::Load(load)));
     }
     if kn.is_some() && !carry.is_empty() {
         // What earlier diffs remembered stays while it fits: a change to one client leaves
@@ -230,14 +319,113 @@ pub fn compare_shared(
         diffs.extend(agent_diffs(&old_full, new, &rendered));
     }
     diffs.sort_by(|a, b| a.0.agent.cmp(&b.0.agent));
-    Ok(Some(assemble(
+    let report = assemble(
         super::locks(old, false),
         super::locks(new, false),
         diffs,
         files_changed,
         from,
         to,
-    )))
+    );
+    Ok(Some(Shared::Report(report, learned)))
+}
+
+/// True when an agent is one file, `agents/<id>.toml`, that names no fragment: its part key is
+/// then the one [`single_file_part`] computes from the file's blob id alone.
+fn single_file(id: &str, layer: &Layer, files: Option<&HashMap<&str, Files>>) -> bool {
+    let Some([(path, _)]) = files.and_then(|f| f.get(id)).map(Vec::as_slice) else {
+        return false;
+    };
+    *path == crate::repo::layout::agent_file(id)
+        && layer.files.iter().all(|f| f.fragments.is_empty())
+}
+
+/// The part key of an agent that is one file named by no fragment (see [`single_file`]).
+pub fn single_file_part(path: &str, content: &[u8; 20]) -> Hash {
+    let mut h = Sha256::new();
+    hash_file(&mut h, path, content);
+    h.finalize().into()
+}
+
+/// The diff of a change to shared layers with the agents' facts of `store` standing in for the
+/// agents of `known` (agent id -> part key, see [`known_agents`]): their files are not read
+/// unless the answer needs their layers. `old` holds the old state's shared layers;
+/// `load_new(skip)` loads the new state without the agents of `skip`; `load_old(ids)` the old
+/// state with the agents given. What the diff learns is added to `store`. `None` when the change
+/// is not one the key-level diff takes (see [`applies`], [`compare_shared`]).
+#[allow(clippy::too_many_arguments)]
+pub fn propagate(
+    old: &Repo,
+    load_new: impl Fn(HashSet<String>) -> Result<Repo, String>,
+    load_old: impl Fn(&BTreeSet<String>) -> Result<Repo, String>,
+    mut known: HashMap<String, Hash>,
+    store: &mut Store,
+    changed: &[String],
+    from: String,
+    to: String,
+) -> Result<Option<Report>, String> {
+    // Agents whose files changed are rendered on both sides: read.
+    let edited = changed_agents(changed);
+    known.retain(|id, _| !edited.contains(id));
+    // Twice at most: the agents the first answer needs read are read for the second (a third
+    // try, in case, reads every agent).
+    for _ in 0..3 {
+        let new = load_new(known.keys().cloned().collect())?;
+        if !applies(changed, old, &new) {
+            return Ok(None);
+        }
+        let shared = compare_shared(
+            old,
+            &new,
+            &known,
+            store,
+            changed.to_vec(),
+            from.clone(),
+            to.clone(),
+            &load_old,
+        );
+        crate::repo::load::drop_aside(new);
+        match shared? {
+            None => return Ok(None),
+            Some(Shared::Report(report, learned)) => {
+                store.learn(learned, known.values().copied());
+                return Ok(Some(report));
+            }
+            Some(Shared::Load(ids)) if ids.len() < known.len() => {
+                known.retain(|id, _| !ids.contains(id))
+            }
+            Some(Shared::Load(_)) => known.clear(),
+        }
+    }
+    Ok(None)
+}
+
+/// The agents of a snapshot whose facts `store` has, by their part keys: each one file,
+/// `agents/<id>.toml`, with a content id (see [`single_file_part`]).
+pub fn known_agents(snap: &dyn Snapshot, store: &Store) -> HashMap<String, Hash> {
+    let Ok(entries) = snap.entries() else {
+        return HashMap::new();
+    };
+    let mut files: HashMap<String, Vec<String>> = HashMap::new();
+    for e in entries {
+        if let Place::Agent { id, .. } = classify(&e.path) {
+            files.entry(id).or_default().push(e.path);
+        }
+    }
+    files
+        .into_iter()
+        .filter_map(|(id, paths)| {
+            let [path] = paths.as_slice() else {
+                return None;
+            };
+            if *path != crate::repo::layout::agent_file(&id) {
+                return None;
+            }
+            let part = single_file_part(path, &snap.content_id(path)?);
+            store.facts(&part)?;
+            Some((id, part))
+        })
+        .collect()
 }
 
 /// What the change did below each prefix (global alone, and global with each client). A client
@@ -259,6 +447,7 @@ fn below_prefixes(
         let mut paths: Vec<KeyPath> = changes.iter().map(|ch| related(&ch.key)).collect();
         paths.sort();
         paths.dedup();
+        let paths = paths.iter().map(facts::joined).collect();
         Below { changes, paths }
     };
     let global = below(None);
@@ -273,7 +462,8 @@ fn below_prefixes(
         .clients
         .par_iter()
         .map(|(c, layer)| {
-            let b = if edited.contains(c) || overlaps(&layer.table, &global.paths) {
+            let defines = Facts::of(&layer.table).is_none_or(|f| global.overlaps(&f.paths));
+            let b = if edited.contains(c) || defines {
                 below(Some(c))
             } else {
                 Below {
@@ -344,59 +534,10 @@ fn related(p: &KeyPath) -> KeyPath {
     out
 }
 
-/// True when a layer's table defines a path equal to, above or below one of `paths`.
-fn overlaps(table: &Table, paths: &[KeyPath]) -> bool {
-    /// `near` holds the paths that agree with the table's own path on its `depth` segments: a
-    /// key no path continues with defines nothing related to them, and is not walked.
-    fn walk(t: &Table, depth: usize, near: &[&KeyPath]) -> bool {
-        if near.iter().any(|d| d.0.len() <= depth) {
-            // A path above (or at) this table: everything defined here lies below it.
-            return !t.is_empty();
-        }
-        t.iter().any(|(k, n)| {
-            let next: Vec<&KeyPath> = near
-                .iter()
-                .copied()
-                .filter(|d| matches!(&d.0[depth], Segment::Key(s) if s == k))
-                .collect();
-            !next.is_empty()
-                && match &n.value {
-                    Value::Table(t) if !t.is_empty() => walk(t, depth + 1, &next),
-                    _ => true,
-                }
-        })
-    }
-    let near: Vec<&KeyPath> = paths.iter().collect();
-    !paths.is_empty() && walk(table, 0, &near)
-}
-
 /// The findings of `fs` that keep a document from being built.
 fn blocking(fs: &[Finding]) -> Vec<&Finding> {
     fs.iter().filter(|f| f.blocks_document()).collect()
 }
-
-/// An agent's own findings that keep its document from being built: their codes and the files
-/// they point at.
-#[derive(Clone, Debug, Default)]
-struct Own {
-    codes: Vec<Code>,
-    files: Vec<String>,
-}
-
-impl Own {
-    fn of(fs: &[&Finding], repo: &Repo) -> Self {
-        Own {
-            codes: codes_of(fs.iter().copied()),
-            files: fs
-                .iter()
-                .map(|f| repo.sources.get(f.span.file).path.clone())
-                .collect(),
-        }
-    }
-}
-
-/// A content hash (SHA-256).
-type Hash = [u8; 32];
 
 /// What an agent's own errors depend on in one state: the hash of its prefix's files and the hash
 /// of its own.
@@ -504,42 +645,4 @@ fn agent_part(repo: &Repo, layer: &Layer, files: &[(&str, [u8; 20])]) -> Hash {
     }
     hash_fragments(&mut h, repo, layer);
     h.finalize().into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::source::FileId;
-
-    proptest::proptest! {
-        /// `overlaps` walks only the keys a changed path continues with, and says what comparing
-        /// every defined path with every changed one says.
-        #[test]
-        fn overlaps_compares_every_defined_path(
-            defined in proptest::collection::vec(proptest::collection::vec(0..3usize, 1..4), 0..6),
-            changed in proptest::collection::vec(proptest::collection::vec(0..3usize, 1..4), 0..3),
-        ) {
-            let name = |p: &[usize]| p.iter().map(|i| ["a", "b", "c"][*i]).collect::<Vec<_>>();
-            // Dotted keys, none a prefix of another (that would not parse).
-            let mut leaves: Vec<Vec<&str>> = Vec::new();
-            for p in &defined {
-                let p = name(p);
-                if leaves.iter().all(|q| !q.starts_with(&p) && !p.starts_with(q)) {
-                    leaves.push(p);
-                }
-            }
-            let text: String = leaves.iter().map(|p| format!("{} = 1\n", p.join("."))).collect();
-            let table = crate::model::value::parse_file(FileId(0), &text, &mut Vec::new())
-                .expect("parses");
-            let paths: Vec<KeyPath> = changed
-                .iter()
-                .map(|p| name(p).iter().fold(KeyPath::root(), |k, s| k.key(s)))
-                .collect();
-            let want = leaves.iter().any(|l| {
-                let l = l.iter().fold(KeyPath::root(), |k, s| k.key(s));
-                paths.iter().any(|d| d.starts_with(&l) || l.starts_with(d))
-            });
-            proptest::prop_assert_eq!(overlaps(&table, &paths), want, "{}", text);
-        }
-    }
 }

@@ -21,6 +21,7 @@ use crate::render::{digest, document, to_toml};
 use crate::repo::layer::Repo;
 
 pub mod by_key;
+pub mod facts;
 
 /// One changed leaf.
 #[derive(Clone, Debug, Serialize)]

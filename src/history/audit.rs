@@ -106,7 +106,9 @@ fn commit_rows(
 ) -> Result<Option<Vec<AgentRow>>, String> {
     let to = State::Commit(c.id);
     let report = match parent {
-        Some(p) => crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false)?,
+        Some(p) => {
+            crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false, false)?
+        }
         None => {
             let Ok(new) = crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
             else {

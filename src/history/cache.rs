@@ -207,7 +207,7 @@ impl<'g> ReadAhead<'g> {
 /// caches whose entries are opl's reading of the spec (which another version may refine), the
 /// opl that wrote it.
 #[derive(PartialEq, Serialize, Deserialize)]
-struct Header {
+pub struct Header {
     version: u32,
     prefix: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -215,7 +215,7 @@ struct Header {
 }
 
 impl Header {
-    fn new(version: u32, prefix: &str, opl_bound: bool) -> Header {
+    pub(crate) fn new(version: u32, prefix: &str, opl_bound: bool) -> Header {
         Header {
             version,
             prefix: prefix.to_string(),
@@ -239,20 +239,24 @@ struct CacheFile<T> {
 
 /// The entries of a cache file whose header is `want`; `None` when it is missing, unreadable or
 /// made for something else.
-fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T> {
+pub(crate) fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T> {
     let f: CacheFile<T> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     (f.header == *want).then_some(f.body)
 }
 
 /// Writes a cache file atomically, creating its folder; a failure is ignored.
-fn store<T: Serialize>(path: &Path, header: Header, body: T) {
-    let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) else {
-        return;
-    };
+pub(crate) fn store<T: Serialize>(path: &Path, header: Header, body: T) {
+    if let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) {
+        write(path, &bytes);
+    }
+}
+
+/// Writes the bytes of a cache file atomically, creating its folder; a failure is ignored.
+pub(crate) fn write(path: &Path, bytes: &[u8]) {
     if let Some(dir) = path.parent()
         && std::fs::create_dir_all(dir).is_ok()
     {
-        let _ = crate::write::write_atomic(path, &bytes, crate::write::Overwrite::Allowed);
+        let _ = crate::write::write_atomic(path, bytes, crate::write::Overwrite::Allowed);
     }
 }
 

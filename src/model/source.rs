@@ -78,9 +78,8 @@ pub struct SourceFile {
     pub path: String,
     pub text: String,
     pub layer: LayerKind,
-    /// The id of its content (a git blob id) when a walk over a history asked the snapshot for
-    /// it ([`crate::repo::layer::keep_parsed_files`]): two files with the same id hold the same
-    /// bytes.
+    /// The id of its content (a git blob id) when it was read from git (not from the work
+    /// tree): two files with the same id hold the same bytes.
     pub content: Option<[u8; 20]>,
     line_starts: OnceLock<Vec<u32>>,
 }

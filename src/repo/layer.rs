@@ -410,6 +410,13 @@ fn read_selected(
                 .collect();
             return read_batch(snap, &shared, base);
         }
+        Selection::AllBut(ids) => {
+            let wanted: Vec<Pending> = pending
+                .into_iter()
+                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(a)) if ids.contains(a)))
+                .collect();
+            return read_batch(snap, &wanted, base);
+        }
         Selection::Agents(ids) => ids,
     };
     let (mut first, mut clients): (Vec<Pending>, Vec<Pending>) = pending
@@ -774,11 +781,10 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                 };
                 return (SourceFile::new(p.path.clone(), String::new(), layer), read);
             }
-            let key = memo
-                .then(|| snap.content_id(&p.path))
-                .flatten()
+            let content = snap.content_id(&p.path);
+            let key = content
+                .filter(|_| memo)
                 .map(|id| (fid.0, id, p.path.clone()));
-            let content = key.as_ref().map(|(_, id, _)| *id);
             let mut read = match key.as_ref().and_then(memo_get) {
                 Some(hit) => hit,
                 None => {

@@ -133,6 +133,9 @@ pub enum Selection {
     Agents(HashSet<String>),
     /// The shared layers (`opl.toml`, `global/`, every client) and no agent.
     Shared,
+    /// The shared layers and every agent but these (known otherwise, see
+    /// [`crate::diff::facts`]).
+    AllBut(HashSet<String>),
 }
 
 /// The agents a set of changed paths can affect: a change inside `agents/<id>` affects that
@@ -262,7 +265,7 @@ mod tests {
                 v.sort();
                 assert_eq!(v, ["a", "b"]);
             }
-            Selection::All | Selection::Shared => panic!("expected agents"),
+            _ => panic!("expected agents"),
         }
         assert!(matches!(sel(&["global/models.toml"]), Selection::All));
         assert!(matches!(sel(&["clients/acme/client.toml"]), Selection::All));

@@ -1,9 +1,11 @@
 //! Loading one state of the config repository: the work tree, the git index or a commit, and the
 //! diff of two states (only the agents the change can affect are merged).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::diff::by_key;
+use crate::diff::facts::Store;
 use crate::diff::{Report, compare};
 use crate::git::{Git, State};
 use crate::repo::layer::Repo;
@@ -64,7 +66,7 @@ pub fn load_state(
         _ => {
             let git = git.ok_or("reading a revision needs a git repository")?;
             let snap = match selection {
-                Selection::All => git.snapshot(state),
+                Selection::All | Selection::AllBut(_) => git.snapshot(state),
                 Selection::Agents(ids) => {
                     // Only the client folders the agents name are listed, not all of them.
                     let ids: Vec<String> = ids.iter().cloned().collect();
@@ -94,7 +96,9 @@ pub fn load_state(
 
 /// Computes the diff between two states, merging only the agents the change can affect. A
 /// change confined to shared layers is propagated by key ([`crate::diff::by_key`]) unless
-/// `documents` asks for the rendered documents and digests of both sides.
+/// `documents` asks for the rendered documents and digests of both sides; with `remember` (one
+/// diff, not a walk over many), that propagation uses and adds to the agents' facts that earlier
+/// runs kept ([`Store`]).
 pub fn diff_states(
     root: &Path,
     git: &Git,
@@ -102,6 +106,7 @@ pub fn diff_states(
     to: &State,
     only: &[String],
     documents: bool,
+    remember: bool,
 ) -> Result<Report, String> {
     let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
     let changed = if unborn {
@@ -114,7 +119,7 @@ pub fn diff_states(
     if !unborn
         && !documents
         && only.is_empty()
-        && let Some(r) = shared_change(root, git, from, to, &changed)?
+        && let Some(r) = shared_change(root, git, from, to, &changed, remember)?
     {
         return Ok(r);
     }
@@ -123,7 +128,7 @@ pub fn diff_states(
         selection = Selection::Agents(match selection {
             Selection::All => only.iter().cloned().collect(),
             Selection::Agents(ids) => ids.into_iter().filter(|i| only.contains(i)).collect(),
-            Selection::Shared => Default::default(),
+            Selection::Shared | Selection::AllBut(_) => Default::default(),
         });
     }
     let old = if unborn {
@@ -138,7 +143,7 @@ pub fn diff_states(
         }
     }
     let ids: BTreeSet<String> = match &selection {
-        Selection::All => old
+        Selection::All | Selection::AllBut(_) => old
             .agents
             .keys()
             .chain(new.agents.keys())
@@ -155,13 +160,16 @@ pub fn diff_states(
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
 }
 
-/// The diff of a change confined to shared layers, by key; `None` when it is not one.
+/// The diff of a change confined to shared layers, by key; `None` when it is not one. With
+/// `remember`, the agents' facts kept by earlier runs ([`Store`]) stand in for the agent files
+/// they were learned from (those files are not read), and what this run learns is kept.
 fn shared_change(
     root: &Path,
     git: &Git,
     from: &State,
     to: &State,
     changed: &[String],
+    remember: bool,
 ) -> Result<Option<Report>, String> {
     use crate::repo::layout::{Place, classify};
     if !changed.iter().all(|p| {
@@ -175,17 +183,22 @@ fn shared_change(
     {
         return Ok(None);
     }
+    // The work tree has no blob ids to key facts by.
+    // The work tree has no blob ids to key facts by.
+    let mut store = if remember && *to != State::WorkTree {
+        Store::open(git)
+    } else {
+        Store::none()
+    };
+    let known = if store.is_empty() {
+        HashMap::new()
+    } else {
+        by_key::known_agents(&git.snapshot(to).map_err(|e| e.0)?, &store)
+    };
     let old = load_state(root, Some(git), from, &Selection::Shared)?;
-    let new = load_state(root, Some(git), to, &Selection::All)?;
-    if !crate::diff::by_key::applies(changed, &old, &new) {
-        return Ok(None);
-    }
-    let report = crate::diff::by_key::compare_shared(
+    let report = by_key::propagate(
         &old,
-        &new,
-        changed.to_vec(),
-        from.label(),
-        to.label(),
+        |skip| load_state(root, Some(git), to, &Selection::AllBut(skip)),
         |ids| {
             load_state(
                 root,
@@ -194,15 +207,21 @@ fn shared_change(
                 &Selection::Agents(ids.iter().cloned().collect()),
             )
         },
-    );
-    drop_aside((old, new));
-    report
+        known,
+        &mut store,
+        changed,
+        from.label(),
+        to.label(),
+    )?;
+    drop_aside(old);
+    store.save();
+    Ok(report)
 }
 
 /// Drops `value` on a thread of its own: freeing the state of 10,000 agents takes tens of
 /// milliseconds that the answer does not wait for (a command that ends meanwhile ends the
 /// thread with it). Dropped here when no thread can be started.
-fn drop_aside<T: Send + 'static>(value: T) {
+pub fn drop_aside<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new()
         .name("opl-drop".into())
         .spawn(move || drop(value));

@@ -160,6 +160,8 @@ impl Snapshot for WorkTree {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     files: std::collections::BTreeMap<String, Vec<u8>>,
+    /// Files have content ids (the first 20 bytes of their SHA-256), as a git state's have.
+    identified: bool,
 }
 
 impl Memory {
@@ -170,6 +172,15 @@ impl Memory {
                 .into_iter()
                 .map(|(p, b)| (p.into(), b.into()))
                 .collect(),
+            identified: false,
+        }
+    }
+
+    /// The same files, each with a content id, as a git state's files have.
+    pub fn identified(self) -> Self {
+        Memory {
+            identified: true,
+            ..self
         }
     }
 }
@@ -211,6 +222,12 @@ impl Snapshot for Memory {
 
     fn describe(&self) -> String {
         "memory".into()
+    }
+
+    fn content_id(&self, path: &str) -> Option<[u8; 20]> {
+        use sha2::{Digest, Sha256};
+        let b = self.files.get(path).filter(|_| self.identified)?;
+        Sha256::digest(b)[..20].try_into().ok()
     }
 }
 

@@ -1,0 +1,426 @@
+//! What the key-level diff ([`super::by_key`]) needs of an agent's own layer, and the store
+//! that keeps it across runs.
+//!
+//! Of an agent that a change to shared layers leaves alone, the diff needs three things: the
+//! client it names, the paths its layer defines (to tell whether it defines one the change made)
+//! and its own errors (the same on both sides of such a change). The first two depend on the
+//! agent's file only, the third on the file and on the prefix it is merged over. The store keeps
+//! them under content keys (the hash of the file's path and blob id; the hash of the prefix's
+//! files), so an agent file a run read once need not be read and parsed again while it does not
+//! change: a diff of one global value reads the shared layers and the agents' blob ids only.
+//!
+//! The store is derived and disposable, like the history cache: `<git dir>/opl/agents-v1.json`,
+//! ignored when another opl wrote it or it cannot be read, written atomically after a diff that
+//! learned something (a failure to write it is ignored). An entry never goes stale: its key is
+//! the content it was computed from. No answer depends on it: an agent it lacks is read.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Code, Finding, codes_of};
+use crate::git::Git;
+use crate::history::cache::Header;
+use crate::model::key_path::{KeyPath, Segment};
+use crate::model::value::{Table, Value};
+use crate::render::hex;
+use crate::repo::layer::Repo;
+
+/// A content hash (SHA-256).
+pub type Hash = [u8; 32];
+
+/// Joins the segments of a path in the form [`overlaps`] compares.
+const SEP: char = '\0';
+
+/// An agent's own layer as the key-level diff sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Facts {
+    /// The client it names (`agent.client`, when a string).
+    pub client: Option<String>,
+    /// True when it has an `agent.client` entry at all.
+    pub names: bool,
+    /// The paths it defines (see [`defined`]).
+    pub paths: Arc<Vec<String>>,
+}
+
+impl Facts {
+    /// The facts of a layer's table; `None` when a key holds a NUL character (the paths could
+    /// not be told apart: such an agent is rendered).
+    pub fn of(table: &Table) -> Option<Facts> {
+        let node = crate::repo::layout::client_node(table);
+        Some(Facts {
+            client: node.and_then(|n| n.value.as_str()).map(String::from),
+            names: node.is_some(),
+            paths: Arc::new(defined(table)?),
+        })
+    }
+}
+
+/// Every path a table defines down to a value that is not a non-empty table, its segments joined
+/// by NUL; `None` when a key holds one.
+pub fn defined(table: &Table) -> Option<Vec<String>> {
+    fn walk(t: &Table, at: &str, out: &mut Vec<String>) -> Option<()> {
+        for (k, n) in t.iter() {
+            if k.contains(SEP) {
+                return None;
+            }
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}{SEP}{k}")
+            };
+            match &n.value {
+                Value::Table(t) if !t.is_empty() => walk(t, &path, out)?,
+                _ => out.push(path),
+            }
+        }
+        Some(())
+    }
+    let mut out = Vec::new();
+    walk(table, "", &mut out)?;
+    Some(out)
+}
+
+/// A changed path (keys only) in the form [`overlaps`] compares; `None` when a key holds a NUL.
+pub fn joined(path: &KeyPath) -> Option<String> {
+    let mut out = String::new();
+    for (i, s) in path.0.iter().enumerate() {
+        let Segment::Key(k) = s else { return None };
+        if k.contains(SEP) {
+            return None;
+        }
+        if i > 0 {
+            out.push(SEP);
+        }
+        out.push_str(k);
+    }
+    Some(out)
+}
+
+/// True when a defined path is equal to, above or below one of `changed` (the empty path, the
+/// root, is above every path). `None` for `changed` (a path that could not be joined) is related
+/// to anything.
+pub fn overlaps(defined: &[String], changed: Option<&[String]>) -> bool {
+    let Some(changed) = changed else {
+        return !defined.is_empty();
+    };
+    let below = |long: &str, short: &str| {
+        short.is_empty()
+            || long
+                .strip_prefix(short)
+                .is_some_and(|r| r.is_empty() || r.starts_with(SEP))
+    };
+    changed
+        .iter()
+        .any(|c| defined.iter().any(|d| below(d, c) || below(c, d)))
+}
+
+/// An agent's own findings that keep its document from being built: their codes and the files
+/// they point at.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Own {
+    pub codes: Vec<Code>,
+    pub files: Vec<String>,
+}
+
+impl Own {
+    pub fn of(fs: &[&Finding], repo: &Repo) -> Self {
+        Own {
+            codes: codes_of(fs.iter().copied()),
+            files: fs
+                .iter()
+                .map(|f| repo.sources.get(f.span.file).path.clone())
+                .collect(),
+        }
+    }
+}
+
+const VERSION: u32 = 1;
+const FILE: &str = "agents-v1.json";
+
+/// Most agents and own-error entries kept: beyond this, a run writes back only what it used.
+const MAX_ENTRIES: usize = 200_000;
+
+/// What a run learned of agents it read: facts by part key, own errors by (prefix, part) key.
+#[derive(Default)]
+pub struct Learned {
+    pub facts: Vec<(Hash, Facts)>,
+    pub own: Vec<((Hash, Hash), Own)>,
+}
+
+/// The store, loaded.
+pub struct Store {
+    /// Where it is read from and written to; `None` for a store held in memory only.
+    path: Option<PathBuf>,
+    /// False for a store that holds nothing and learns nothing.
+    keep: bool,
+    prefix: String,
+    facts: HashMap<Hash, Facts>,
+    own: HashMap<(Hash, Hash), Own>,
+    added: bool,
+    /// The keys this run used or added.
+    used: (HashSet<Hash>, HashSet<(Hash, Hash)>),
+}
+
+/// The store's file. Its header is a field of its own, not flattened into it: serde reads a
+/// flattened file through a copy of the whole, and this one is read by every diff.
+#[derive(Serialize, Deserialize)]
+struct File {
+    header: Header,
+    /// Prefix keys, in hex.
+    prefixes: Vec<String>,
+    /// Distinct sets of defined paths (agents made from one template share theirs).
+    paths: Vec<Vec<String>>,
+    /// (part key in hex, client, names a client, index into `paths`, own errors over each
+    /// prefix known: (index into `prefixes`, codes, files)).
+    agents: Vec<AgentEntry>,
+}
+
+type AgentEntry = (
+    String,
+    Option<String>,
+    bool,
+    usize,
+    Vec<(usize, Vec<String>, Vec<String>)>,
+);
+
+impl Store {
+    /// A store that holds nothing and writes nothing.
+    pub fn none() -> Store {
+        Store {
+            path: None,
+            keep: false,
+            prefix: String::new(),
+            facts: HashMap::new(),
+            own: HashMap::new(),
+            added: false,
+            used: Default::default(),
+        }
+    }
+
+    /// A store held in memory only: it learns, and is never written.
+    pub fn in_memory() -> Store {
+        Store {
+            keep: true,
+            ..Store::none()
+        }
+    }
+
+    /// The store of `git`'s repository for its config root; empty when missing or unusable.
+    pub fn open(git: &Git) -> Store {
+        let path = git.cache_dir().join(FILE);
+        let prefix = git.prefix().to_string();
+        let mut store = Store {
+            path: Some(path.clone()),
+            keep: true,
+            prefix: prefix.clone(),
+            ..Store::none()
+        };
+        let want = Header::new(VERSION, &prefix, true);
+        if let Some(f) = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+            .filter(|f| f.header == want)
+        {
+            store.fill(f);
+        }
+        store
+    }
+
+    fn fill(&mut self, f: File) {
+        let prefixes: Vec<Option<Hash>> = f.prefixes.iter().map(|p| unhex(p)).collect();
+        let paths: Vec<Arc<Vec<String>>> = f.paths.into_iter().map(Arc::new).collect();
+        for (part, client, names, set, own) in f.agents {
+            let (Some(part), Some(set)) = (unhex(&part), paths.get(set)) else {
+                continue;
+            };
+            for (p, codes, files) in own {
+                let Some(Some(p)) = prefixes.get(p) else {
+                    continue;
+                };
+                let Some(codes) = codes.iter().map(|c| Code::parse(c)).collect() else {
+                    continue;
+                };
+                self.own.insert((*p, part), Own { codes, files });
+            }
+            let facts = Facts {
+                client,
+                names,
+                paths: set.clone(),
+            };
+            self.facts.insert(part, facts);
+        }
+    }
+
+    /// True when the store holds no agent.
+    pub fn is_empty(&self) -> bool {
+        self.facts.is_empty()
+    }
+
+    /// True when the store keeps what a run learns (it is worth collecting).
+    pub fn active(&self) -> bool {
+        self.keep
+    }
+
+    /// The facts of the agent whose part key is `part`.
+    pub fn facts(&self, part: &Hash) -> Option<&Facts> {
+        self.facts.get(part)
+    }
+
+    /// The own errors of the agent `part` over the prefix `prefix`.
+    pub fn own(&self, key: &(Hash, Hash)) -> Option<&Own> {
+        self.own.get(key)
+    }
+
+    /// Adds what a run learned; `used` are the part keys of the agents it took from the store.
+    pub fn learn(&mut self, learned: Learned, known: impl Iterator<Item = Hash>) {
+        if !self.keep {
+            return;
+        }
+        let used = &mut self.used;
+        used.0.extend(known);
+        for (part, facts) in learned.facts {
+            used.0.insert(part);
+            if self.facts.get(&part) != Some(&facts) {
+                self.facts.insert(part, facts);
+                self.added = true;
+            }
+        }
+        for (key, own) in learned.own {
+            used.1.insert(key);
+            if self.own.get(&key) != Some(&own) {
+                self.own.insert(key, own);
+                self.added = true;
+            }
+        }
+    }
+
+    /// Writes the store back when the run added to it; a failure is ignored.
+    pub fn save(mut self) {
+        let Some(path) = self.path.take() else { return };
+        if !self.added {
+            return;
+        }
+        let (used_facts, used_own) = std::mem::take(&mut self.used);
+        if self.facts.len() > MAX_ENTRIES {
+            self.facts.retain(|k, _| used_facts.contains(k));
+        }
+        if self.own.len() > MAX_ENTRIES {
+            self.own.retain(|k, _| used_own.contains(k));
+        }
+        let mut own_of: HashMap<Hash, Vec<(Hash, &Own)>> = HashMap::new();
+        for ((p, part), o) in &self.own {
+            own_of.entry(*part).or_default().push((*p, o));
+        }
+        let mut prefixes: Vec<Hash> = Vec::new();
+        let mut prefix_ix: HashMap<Hash, usize> = HashMap::new();
+        let mut sets: Vec<Vec<String>> = Vec::new();
+        let mut set_ix: HashMap<&Vec<String>, usize> = HashMap::new();
+        let mut parts: Vec<&Hash> = self.facts.keys().collect();
+        parts.sort();
+        let mut agents = Vec::with_capacity(parts.len());
+        for part in parts {
+            let f = &self.facts[part];
+            let paths = *set_ix.entry(&f.paths).or_insert_with(|| {
+                sets.push(f.paths.to_vec());
+                sets.len() - 1
+            });
+            let mut own: Vec<(usize, Vec<String>, Vec<String>)> = own_of
+                .get(part)
+                .into_iter()
+                .flatten()
+                .map(|(p, o)| {
+                    let i = *prefix_ix.entry(*p).or_insert_with(|| {
+                        prefixes.push(*p);
+                        prefixes.len() - 1
+                    });
+                    let codes = o.codes.iter().map(|c| c.as_str().to_string()).collect();
+                    (i, codes, o.files.clone())
+                })
+                .collect();
+            own.sort_by_key(|o| o.0);
+            agents.push((hex(part), f.client.clone(), f.names, paths, own));
+        }
+        let file = File {
+            header: Header::new(VERSION, &self.prefix, true),
+            prefixes: prefixes.iter().map(|p| hex(p)).collect(),
+            paths: sets,
+            agents,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&file) {
+            crate::history::cache::write(&path, &bytes);
+        }
+    }
+}
+
+fn unhex(s: &str) -> Option<Hash> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::source::FileId;
+
+    proptest::proptest! {
+        /// `overlaps` on the joined paths says what comparing every defined path with every
+        /// changed one, segment by segment, says.
+        #[test]
+        fn overlaps_compares_every_defined_path(
+            defined_ in proptest::collection::vec(proptest::collection::vec(0..3usize, 1..4), 0..6),
+            changed in proptest::collection::vec(proptest::collection::vec(0..3usize, 0..4), 0..3),
+        ) {
+            // Names where one is a prefix of another, as text: "a" and "ab".
+            let name = |p: &[usize]| p.iter().map(|i| ["a", "ab", "b"][*i]).collect::<Vec<_>>();
+            // Dotted keys, none a prefix of another (that would not parse).
+            let mut leaves: Vec<Vec<&str>> = Vec::new();
+            for p in &defined_ {
+                let p = name(p);
+                if leaves.iter().all(|q| !q.starts_with(&p) && !p.starts_with(q)) {
+                    leaves.push(p);
+                }
+            }
+            let text: String = leaves.iter().map(|p| format!("{} = 1\n", p.join("."))).collect();
+            let table = crate::model::value::parse_file(FileId(0), &text, &mut Vec::new())
+                .expect("parses");
+            let paths: Vec<KeyPath> = changed
+                .iter()
+                .map(|p| name(p).iter().fold(KeyPath::root(), |k, s| k.key(s)))
+                .collect();
+            let want = leaves.iter().any(|l| {
+                let l = l.iter().fold(KeyPath::root(), |k, s| k.key(s));
+                paths.iter().any(|d| d.starts_with(&l) || l.starts_with(d))
+            });
+            let joined: Vec<String> = paths.iter().map(|p| joined(p).expect("keys")).collect();
+            let facts = Facts::of(&table).expect("no NUL");
+            proptest::prop_assert_eq!(overlaps(&facts.paths, Some(&joined)), want, "{}", text);
+        }
+    }
+
+    #[test]
+    fn a_key_with_a_nul_has_no_facts_and_a_changed_path_with_one_overlaps_anything() {
+        let table =
+            crate::model::value::parse_file(FileId(0), "\"a\\u0000b\" = 1\n", &mut Vec::new())
+                .expect("parses");
+        assert_eq!(Facts::of(&table), None);
+        assert_eq!(joined(&KeyPath::root().key("a\0b")), None);
+        assert!(overlaps(&["x".to_string()], None));
+        assert!(!overlaps(&[], None));
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let h: Hash = std::array::from_fn(|i| (i * 37) as u8);
+        assert_eq!(unhex(&hex(&h)), Some(h));
+        assert_eq!(unhex("zz"), None);
+    }
+}
