@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use rayon::prelude::*;
 
-use super::facts::{self, Facts, Hash, Learned, Own, Store};
+use super::facts::{self, Defined, Facts, Hash, Learned, Own, Store};
 use super::{AgentDiff, Change, Leaves, Report, agent_diffs, assemble, changes, status};
 use crate::diagnostic::{Finding, codes_of};
 use crate::merge::provenance::provenance;
@@ -65,8 +65,8 @@ struct Below {
 }
 
 impl Below {
-    fn overlaps(&self, defined: &[String]) -> bool {
-        facts::overlaps(defined, self.paths.as_deref())
+    fn overlaps(&self, defined: Defined) -> bool {
+        defined.overlaps(self.paths.as_deref())
     }
 }
 
@@ -150,32 +150,40 @@ pub fn compare_shared(
     let steps: Vec<(Step, Option<(Hash, Facts)>)> = ids
         .par_iter()
         .map(|id| {
-            // The agent's facts and part key: from its layer when read (its facts are then
-            // learned when the store could use them), else from the store.
+            // What the agent names and defines, and its part key: from its layer when read (its
+            // facts are then learned when the store could use them), else from its facts.
             let layer = new.agents.get(*id);
-            let (facts, part, learn) = match layer {
+            let (named, names, defined, part, learned) = match layer {
                 Some(layer) => {
-                    let Some(facts) = Facts::of(&layer.table) else {
-                        return (Step::Render, None);
-                    };
+                    let node = crate::repo::layout::client_node(&layer.table);
                     let part = match (&agent_files, &kn) {
                         (Some(files), Some(_)) => {
                             files.get(id.as_str()).map(|f| agent_part(new, layer, f))
                         }
                         _ => None,
                     };
-                    let learn = (learning && single_file(id, layer, agent_files.as_ref()))
-                        .then_some(part)
-                        .flatten();
-                    (std::borrow::Cow::Owned(facts), part, learn)
+                    let learned = part
+                        .filter(|_| learning && single_file(id, layer, agent_files.as_ref()))
+                        .and_then(|p| Some((p, Facts::of(&layer.table)?)));
+                    (
+                        node.and_then(|n| n.value.as_str()),
+                        node.is_some(),
+                        Defined::Table(&layer.table),
+                        part,
+                        learned,
+                    )
                 }
-                None => match (known.get(*id), known.get(*id).and_then(|p| store.facts(p))) {
-                    (Some(p), Some(f)) => (std::borrow::Cow::Borrowed(f), Some(*p), None),
-                    _ => return (Step::Load, None),
+                None => match known.get(*id).and_then(|p| Some((p, store.facts(p)?))) {
+                    Some((p, f)) => (
+                        f.client.as_deref(),
+                        f.names,
+                        Defined::Paths(&f.paths),
+                        Some(*p),
+                        None,
+                    ),
+                    None => return (Step::Load, None),
                 },
             };
-            let learned = learn.map(|p| (p, facts.clone().into_owned()));
-            let named = facts.client.as_deref();
             let unknown;
             let (inh_old, inh_new, client) = match (inherited.get(&named), layer) {
                 (Some((o, n)), _) => (o, n, named.map(String::from)),
@@ -189,7 +197,7 @@ pub fn compare_shared(
                 (None, None) => return (Step::Load, learned),
             };
             let b = &below[&client];
-            if b.overlaps(&facts.paths) {
+            if b.overlaps(defined) {
                 return (
                     if layer.is_some() {
                         Step::Render
@@ -209,7 +217,7 @@ pub fn compare_shared(
             // a walk from newer to older commits). Not for an agent naming a client that is not
             // there.
             let keys = part
-                .filter(|_| client.is_some() || !facts.names)
+                .filter(|_| client.is_some() || !names)
                 .and_then(|part| {
                     Some([
                         (*kn.as_ref()?.prefix(&client)?, part),
@@ -305,9 +313,10 @@ pub fn compare_shared(
     if !load.is_empty() {
         return Ok(Some(Shared::Load(load)));
     }
-    if kn.is_some() && !carry.is_empty() {
+    if kn.is_some() && !learning && !carry.is_empty() {
         // What earlier diffs remembered stays while it fits: a change to one client leaves
-        // every other agent's key as the last global change left it.
+        // every other agent's key as the last global change left it. Not for a diff that keeps
+        // a store (one diff, not a walk: nothing after it would look).
         let mut kept = CARRIED.lock().unwrap_or_else(|e| e.into_inner());
         kept.insert(0, Arc::new(carry));
         while kept.len() > 1 && kept.iter().map(|m| m.len()).sum::<usize>() > CARRIED_MAX {
@@ -462,8 +471,7 @@ fn below_prefixes(
         .clients
         .par_iter()
         .map(|(c, layer)| {
-            let defines = Facts::of(&layer.table).is_none_or(|f| global.overlaps(&f.paths));
-            let b = if edited.contains(c) || defines {
+            let b = if edited.contains(c) || global.overlaps(Defined::Table(&layer.table)) {
                 below(Some(c))
             } else {
                 Below {
