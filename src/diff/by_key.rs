@@ -60,7 +60,7 @@ struct Below {
     /// The changes of the prefix's rendered leaves.
     changes: Vec<Change>,
     /// Their paths, cut at the first id selector and at a derived root, joined as
-    /// [`facts::overlaps`] compares them; `None` when one cannot be (related to anything).
+    /// [`Defined::overlaps`] compares them; `None` when one cannot be (related to anything).
     paths: Option<Vec<String>>,
 }
 

@@ -83,39 +83,39 @@ impl Facts {
 /// Every path a table defines down to a value that is not a non-empty table, its segments joined
 /// by NUL; `None` when a key holds one.
 pub fn defined(table: &Table) -> Option<Vec<String>> {
+    fn walk(t: &Table, at: &mut String, out: &mut Vec<String>) -> Option<()> {
+        for (k, n) in t.iter() {
+            if k.contains(SEP) {
+                return None;
+            }
+            with_key(at, k, |at| match &n.value {
+                Value::Table(t) if !t.is_empty() => walk(t, at, out),
+                _ => {
+                    out.push(at.clone());
+                    Some(())
+                }
+            })?;
+        }
+        Some(())
+    }
     let mut out = Vec::new();
-    each_defined(table, &mut String::new(), &mut |p| {
-        out.push(p.to_string());
-        false
-    })?;
+    walk(table, &mut String::new(), &mut out)?;
     Some(out)
 }
 
-/// Calls `f` with each path a table defines (see [`defined`]), in `at`, until it returns true;
-/// `Some(true)` then. `None` when a key holds a NUL.
-fn each_defined(t: &Table, at: &mut String, f: &mut impl FnMut(&str) -> bool) -> Option<bool> {
-    for (k, n) in t.iter() {
-        if k.contains(SEP) {
-            return None;
-        }
-        let len = at.len();
-        if len > 0 {
-            at.push(SEP);
-        }
-        at.push_str(k);
-        let hit = match &n.value {
-            Value::Table(t) if !t.is_empty() => each_defined(t, at, f)?,
-            _ => f(at),
-        };
-        at.truncate(len);
-        if hit {
-            return Some(true);
-        }
+/// Runs `f` with the path `at` followed by the key `k` (joined as [`joined`] joins them).
+fn with_key<R>(at: &mut String, k: &str, f: impl FnOnce(&mut String) -> R) -> R {
+    let len = at.len();
+    if len > 0 {
+        at.push(SEP);
     }
-    Some(false)
+    at.push_str(k);
+    let r = f(at);
+    at.truncate(len);
+    r
 }
 
-/// A changed path (keys only) in the form [`overlaps`] compares; `None` when a key holds a NUL.
+/// A changed path (keys only) in the form [`Defined::overlaps`] compares; `None` when a key holds a NUL.
 pub fn joined(path: &KeyPath) -> Option<String> {
     let mut out = String::new();
     for (i, s) in path.0.iter().enumerate() {
@@ -142,12 +142,13 @@ impl Defined<'_> {
     /// the root, is above every path). `None` for `changed` (a path that could not be joined) is
     /// related to anything, and so is a table with a key that holds a NUL.
     pub fn overlaps(&self, changed: Option<&[String]>) -> bool {
-        let related =
-            |d: &str| changed.is_none_or(|c| c.iter().any(|c| below(d, c) || below(c, d)));
         match (self, changed) {
             (Defined::Table(t), Some(c)) => table_overlaps(t, &mut String::new(), c),
             (Defined::Table(t), None) => !t.is_empty(),
-            (Defined::Paths(p), _) => p.iter().any(|d| related(d)),
+            (Defined::Paths(p), None) => !p.is_empty(),
+            (Defined::Paths(p), Some(c)) => p
+                .iter()
+                .any(|d| c.iter().any(|c| below(d, c) || below(c, d))),
         }
     }
 }
@@ -156,24 +157,17 @@ impl Defined<'_> {
 /// the table's own path).
 fn table_overlaps(t: &Table, at: &mut String, changed: &[String]) -> bool {
     t.iter().any(|(k, n)| {
-        if k.contains(SEP) {
-            return true;
-        }
-        let len = at.len();
-        if len > 0 {
-            at.push(SEP);
-        }
-        at.push_str(k);
-        // At or below a changed path: whatever is defined here is related to it. Above one:
-        // a value here (a leaf, an empty table) is, and a table's keys are walked.
-        let hit = changed.iter().any(|c| below(at, c))
-            || (changed.iter().any(|c| below(c, at))
-                && match &n.value {
-                    Value::Table(t) if !t.is_empty() => table_overlaps(t, at, changed),
-                    _ => true,
-                });
-        at.truncate(len);
-        hit
+        k.contains(SEP)
+            || with_key(at, k, |at| {
+                // At or below a changed path: whatever is defined here is related to it. Above
+                // one: a value here (a leaf, an empty table) is, and a table's keys are walked.
+                changed.iter().any(|c| below(at, c))
+                    || (changed.iter().any(|c| below(c, at))
+                        && match &n.value {
+                            Value::Table(t) if !t.is_empty() => table_overlaps(t, at, changed),
+                            _ => true,
+                        })
+            })
     })
 }
 
