@@ -184,7 +184,6 @@ fn shared_change(
         return Ok(None);
     }
     // The work tree has no blob ids to key facts by.
-    // The work tree has no blob ids to key facts by.
     let mut store = if remember && *to != State::WorkTree {
         Store::open(git)
     } else {
