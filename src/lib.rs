@@ -20,6 +20,7 @@ pub mod export;
 pub mod git;
 pub mod history;
 pub mod inventory;
+pub mod keyed;
 pub mod merge;
 pub mod model;
 pub mod output;

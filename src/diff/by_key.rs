@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use super::facts::{self, Defined, Facts, Hash, Learned, Own, Store};
 use super::{AgentDiff, Change, Leaves, Report, agent_diffs, assemble, changes, status};
 use crate::diagnostic::{Finding, codes_of};
+use crate::keyed::HashKeyed;
 use crate::merge::provenance::provenance;
 use crate::merge::stack::{AgentResult, Stacks};
 use crate::model::key_path::{KeyPath, Segment};
@@ -127,7 +128,7 @@ pub fn compare_shared(
     let learning = store.active();
     // A copy of the list, not a lock held while agents are merged: another walk step may run
     // on this thread meanwhile (rayon), and add to it.
-    let carried: Vec<Arc<HashMap<Key, Own>>> =
+    let carried: Vec<Arc<HashKeyed<Key, Own>>> =
         CARRIED.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let own_of = |[kn, ko]: &[Key; 2]| {
         carried
@@ -285,7 +286,7 @@ pub fn compare_shared(
         .collect();
     let mut diffs = Vec::new();
     let mut rendered = changed_agents;
-    let mut carry = HashMap::new();
+    let mut carry = HashKeyed::default();
     let mut load = BTreeSet::new();
     let mut learned = Learned::default();
     for ((step, facts), id) in steps.into_iter().zip(&ids) {
@@ -560,7 +561,7 @@ const CARRIED_MAX: usize = 200_000;
 /// agent that none of them touched has the key of the last one's old side, and its errors are
 /// taken from there instead of merging it again.
 /// One map per diff, newest first.
-static CARRIED: Mutex<Vec<Arc<HashMap<Key, Own>>>> = Mutex::new(Vec::new());
+static CARRIED: Mutex<Vec<Arc<HashKeyed<Key, Own>>>> = Mutex::new(Vec::new());
 
 /// The content keys of one state's prefixes: `opl.toml`, the global layer's files and the
 /// fragment files they name, and for each client its files and fragments on top. `None` when a

@@ -14,7 +14,7 @@
 //! learned something (a failure to write it is ignored). An entry never goes stale: its key is
 //! the content it was computed from. No answer depends on it: an agent it lacks is read.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::{Code, Finding, codes_of};
 use crate::git::Git;
 use crate::history::cache::Header;
+use crate::keyed::{HashKeyed, HashSetKeyed};
 use crate::model::key_path::{KeyPath, Segment};
 use crate::model::value::{Table, Value};
 use crate::render::hex;
@@ -30,28 +31,6 @@ use crate::repo::layer::Repo;
 
 /// A content hash (SHA-256).
 pub type Hash = [u8; 32];
-
-/// Hashes content hashes for a map by their first bytes: they are uniformly spread already, and
-/// the store's maps hold tens of thousands (SipHash over each whole key was a third of a diff
-/// that learns 10,000 agents).
-#[derive(Default)]
-pub struct ByPrefix(u64);
-
-impl std::hash::Hasher for ByPrefix {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A map keyed by content hashes.
-pub type HashKeyed<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<ByPrefix>>;
-type HashSetKeyed<K> = HashSet<K, std::hash::BuildHasherDefault<ByPrefix>>;
 
 /// Joins the segments of a path in the form [`overlaps`] compares.
 const SEP: char = '\0';

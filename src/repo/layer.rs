@@ -681,7 +681,7 @@ struct ReadFile {
 /// again. The result is the same: it depends on the file id, the path and the text only, the
 /// three parts of the key. Off unless a walk turns it on ([`keep_parsed_files`]).
 struct ParseMemo {
-    files: HashMap<MemoKey, (AtomicU64, ReadFile)>,
+    files: crate::keyed::HashKeyed<MemoKey, (AtomicU64, ReadFile)>,
     /// The load being made; entries remember the last load that used them.
     load: u64,
 }
@@ -714,7 +714,7 @@ pub fn keep_parsed_files() -> KeptParsedFiles {
 fn set_parse_memo(on: bool) {
     let mut memo = PARSE_MEMO.write().unwrap_or_else(|e| e.into_inner());
     *memo = on.then(|| ParseMemo {
-        files: HashMap::new(),
+        files: Default::default(),
         load: 0,
     });
 }
