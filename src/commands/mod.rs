@@ -59,9 +59,23 @@ pub type Outcome = Result<u8, Failure>;
 
 /// Finds the root and loads the state `source` names (work tree, index or a revision).
 pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Failure> {
+    open_selected(ctx, source, &Selection::All)
+}
+
+/// [`open_source`] with only the layers one agent inherits and its own read (every agent and
+/// client id is still listed, for suggestions).
+pub fn open_agent(ctx: &Ctx, source: &SourceArgs, agent: &str) -> Result<(PathBuf, Repo), Failure> {
+    open_selected(ctx, source, &Selection::Agents([agent.to_string()].into()))
+}
+
+fn open_selected(
+    ctx: &Ctx,
+    source: &SourceArgs,
+    selection: &Selection,
+) -> Result<(PathBuf, Repo), Failure> {
     let state = state_of(source);
     let (root, git) = locate(ctx.repo.as_deref(), &state)?;
-    let repo = load_state(&root, git.as_ref(), &state, &Selection::All)?;
+    let repo = load_state(&root, git.as_ref(), &state, selection)?;
     Ok((root, repo))
 }
 

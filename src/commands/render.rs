@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, open_agent, open_source, unknown_agent};
 use crate::cli::{DocFormat, RenderArgs};
 use crate::diagnostic::{Finding, normalize};
 use crate::merge::stack::{AgentResult, Stacks};
@@ -13,15 +13,17 @@ use crate::write::{Overwrite, ensure_dir, write_atomic};
 
 /// Runs `opl render`.
 pub fn run(ctx: &mut Ctx, args: &RenderArgs) -> Outcome {
-    let (_, repo) = open_source(ctx, &args.source)?;
-    let stacks = Stacks::new(&repo);
     if args.all {
-        return render_all(ctx, args, &repo, &stacks);
+        let (_, repo) = open_source(ctx, &args.source)?;
+        return render_all(ctx, args, &repo, &Stacks::new(&repo));
     }
     let id = args
         .agent
         .as_deref()
         .expect("clap requires AGENT without --all");
+    // One agent's document depends on its layers and those it inherits only.
+    let (_, repo) = open_agent(ctx, &args.source, id)?;
+    let stacks = Stacks::new(&repo);
     let Some(agent) = stacks.agent(id) else {
         return Err(unknown_agent(&repo, id));
     };
