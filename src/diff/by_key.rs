@@ -72,7 +72,7 @@ impl Below {
 }
 
 /// What the key-level diff answers.
-pub enum Shared {
+enum Shared {
     /// The diff, and what it learned of the agents it read (for the [`Store`]).
     Report(Report, Learned),
     /// These agents, known by their facts only, must be read: their layers are needed.
@@ -93,11 +93,11 @@ enum Step {
 
 /// The diff of a change to shared layers (and perhaps agent files). `old` holds the old state's
 /// shared layers (no agent layer); `new` the new state, with every agent but those of `known`
-/// (agent id -> part key, each with its facts in `store`); `load_old` loads the old state with
-/// the agents given. `None` when the change moves a lock or the set of clients differs: the full
-/// diff answers then.
+/// (agent id -> part key, each with its facts in `store`; none whose file changed, see
+/// [`propagate`]); `load_old` loads the old state with the agents given. `None` when the change
+/// moves a lock or the set of clients differs: the full diff answers then.
 #[allow(clippy::too_many_arguments)]
-pub fn compare_shared(
+fn compare_shared(
     old: &Repo,
     new: &Repo,
     known: &HashMap<String, Hash>,
@@ -111,16 +111,8 @@ pub fn compare_shared(
     if shared_locks(old) != shared_locks(new) || !old.clients.keys().eq(new.clients.keys()) {
         return Ok(None);
     }
-    // Agents whose own files changed are rendered on both sides: their layers are needed.
+    // Agents whose own files changed are rendered on both sides.
     let changed_agents = changed_agents(&files_changed);
-    let unread: BTreeSet<String> = changed_agents
-        .iter()
-        .filter(|id| known.contains_key(*id) && !new.agents.contains_key(*id))
-        .cloned()
-        .collect();
-    if !unread.is_empty() {
-        return Ok(Some(Shared::Load(unread)));
-    }
     let (so, sn) = (Stacks::new(old), Stacks::new(new));
     let below = below_prefixes(old, new, &so, &sn, &files_changed);
     let (ko, kn) = (StateKeys::new(old), StateKeys::new(new));
@@ -295,12 +287,15 @@ pub fn compare_shared(
             Step::Same => {}
             Step::Shares(d, kept) => {
                 diffs.extend(d.map(|d| *d));
-                if let Some(([kn, ko], own)) = kept {
-                    if learning {
+                match kept {
+                    Some(([kn, ko], own)) if learning => {
                         learned.own.push((kn, own.clone()));
-                        learned.own.push((ko, own.clone()));
+                        learned.own.push((ko, own));
                     }
-                    carry.insert(ko, own);
+                    Some(([_, ko], own)) => {
+                        carry.insert(ko, own);
+                    }
+                    None => {}
                 }
             }
             Step::Render => {
@@ -314,10 +309,10 @@ pub fn compare_shared(
     if !load.is_empty() {
         return Ok(Some(Shared::Load(load)));
     }
-    if kn.is_some() && !learning && !carry.is_empty() {
+    if !carry.is_empty() {
         // What earlier diffs remembered stays while it fits: a change to one client leaves
-        // every other agent's key as the last global change left it. Not for a diff that keeps
-        // a store (one diff, not a walk: nothing after it would look).
+        // every other agent's key as the last global change left it. A diff that keeps a store
+        // (one diff, not a walk: nothing after it would look) keeps its agents' errors there.
         let mut kept = CARRIED.lock().unwrap_or_else(|e| e.into_inner());
         kept.insert(0, Arc::new(carry));
         while kept.len() > 1 && kept.iter().map(|m| m.len()).sum::<usize>() > CARRIED_MAX {
@@ -352,9 +347,7 @@ fn single_file(id: &str, layer: &Layer, files: Option<&HashMap<&str, Files>>) ->
 
 /// The part key of an agent that is one file named by no fragment (see [`single_file`]).
 pub fn single_file_part(path: &str, content: &[u8; 20]) -> Hash {
-    let mut h = Sha256::new();
-    hash_file(&mut h, path, content);
-    h.finalize().into()
+    files_hash(&[(path, *content)]).finalize().into()
 }
 
 /// The diff of a change to shared layers with the agents' facts of `store` standing in for the
@@ -648,10 +641,16 @@ fn agent_files(repo: &Repo) -> HashMap<&str, Files<'_>> {
 
 /// The hash of an agent's own part: its files and the fragment files they name.
 fn agent_part(repo: &Repo, layer: &Layer, files: &[(&str, [u8; 20])]) -> Hash {
+    let mut h = files_hash(files);
+    hash_fragments(&mut h, repo, layer);
+    h.finalize().into()
+}
+
+/// The hash of files by their paths and content ids, to go on with.
+fn files_hash(files: &[(&str, [u8; 20])]) -> Sha256 {
     let mut h = Sha256::new();
     for (path, content) in files {
         hash_file(&mut h, path, content);
     }
-    hash_fragments(&mut h, repo, layer);
-    h.finalize().into()
+    h
 }

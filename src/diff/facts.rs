@@ -32,7 +32,7 @@ use crate::repo::layer::Repo;
 /// A content hash (SHA-256).
 pub type Hash = [u8; 32];
 
-/// Joins the segments of a path in the form [`overlaps`] compares.
+/// Joins the segments of a path in the form [`Defined::overlaps`] compares.
 const SEP: char = '\0';
 
 /// An agent's own layer as the key-level diff sees it.

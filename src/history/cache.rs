@@ -207,7 +207,7 @@ impl<'g> ReadAhead<'g> {
 /// caches whose entries are opl's reading of the spec (which another version may refine), the
 /// opl that wrote it.
 #[derive(PartialEq, Serialize, Deserialize)]
-pub struct Header {
+pub(crate) struct Header {
     version: u32,
     prefix: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -239,13 +239,13 @@ struct CacheFile<T> {
 
 /// The entries of a cache file whose header is `want`; `None` when it is missing, unreadable or
 /// made for something else.
-pub(crate) fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T> {
+fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T> {
     let f: CacheFile<T> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     (f.header == *want).then_some(f.body)
 }
 
 /// Writes a cache file atomically, creating its folder; a failure is ignored.
-pub(crate) fn store<T: Serialize>(path: &Path, header: Header, body: T) {
+fn store<T: Serialize>(path: &Path, header: Header, body: T) {
     if let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) {
         write(path, &bytes);
     }

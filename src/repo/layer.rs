@@ -403,17 +403,14 @@ fn read_selected(
 ) -> Vec<(SourceFile, ReadFile)> {
     let ids = match selection {
         Selection::All => return read_batch(snap, &pending, base),
-        Selection::Shared => {
-            let shared: Vec<Pending> = pending
-                .into_iter()
-                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(_))))
-                .collect();
-            return read_batch(snap, &shared, base);
-        }
-        Selection::AllBut(ids) => {
+        Selection::Shared | Selection::AllBut(_) => {
+            let skipped = |a: &String| match selection {
+                Selection::AllBut(ids) => ids.contains(a),
+                _ => true,
+            };
             let wanted: Vec<Pending> = pending
                 .into_iter()
-                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(a)) if ids.contains(a)))
+                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(a)) if skipped(a)))
                 .collect();
             return read_batch(snap, &wanted, base);
         }
