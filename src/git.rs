@@ -70,6 +70,8 @@ pub struct Git {
     /// entries) for the diff with its parent and for both snapshots, and the parent's again as
     /// the next commit.
     raw_trees: Mutex<Vec<(Oid, Arc<RawTree>)>>,
+    /// Trees read from the pack files directly (see [`crate::pack`]), opened when first needed.
+    packs: Mutex<Option<crate::pack::Packs>>,
     /// The config root relative to the work tree, with a trailing `/` (empty at the top).
     prefix: String,
     workdir: Option<PathBuf>,
@@ -112,6 +114,7 @@ impl Git {
         Ok(Some(Git {
             repo: Mutex::new(repo),
             raw_trees: Mutex::default(),
+            packs: Mutex::default(),
             prefix,
             workdir,
             shallow,
@@ -125,6 +128,7 @@ impl Git {
         Ok(Git {
             repo: Mutex::new(Repository::open(path)?),
             raw_trees: Mutex::default(),
+            packs: Mutex::default(),
             prefix: self.prefix.clone(),
             workdir: self.workdir.clone(),
             shallow: self.shallow,
@@ -492,21 +496,20 @@ impl Git {
         paths: &[&str],
     ) -> Result<Vec<Option<(Id, EntryKind)>>, GitError> {
         let repo = self.repo.lock().expect("git lock");
-        let odb = repo.odb()?;
         // Trees are read raw and scanned, never parsed into objects: a folder of 10,000 agents
         // is one large tree that changes in almost every commit.
-        let mut cache: Vec<(Oid, git2::OdbObject)> = Vec::new();
+        let mut cache: Vec<(Oid, Arc<Vec<u8>>)> = Vec::new();
         let mut entry = |tree: Oid, name: &str| -> Result<Option<(Oid, i32)>, GitError> {
             let pos = match cache.iter().position(|(t, _)| *t == tree) {
                 Some(p) => p,
                 None => {
-                    cache.push((tree, odb.read(tree)?));
+                    cache.push((tree, self.tree_bytes(&repo, tree)?));
                     cache.len() - 1
                 }
             };
-            Ok(scan_tree(cache[pos].1.data(), name.as_bytes()))
+            Ok(scan_tree(&cache[pos].1, name.as_bytes()))
         };
-        let base = self.root_tree_in(&repo, &odb, commit)?;
+        let base = self.root_tree_in(&repo, commit)?;
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let mut cur = base.map(|b| (b, 0o040000));
@@ -532,20 +535,14 @@ impl Git {
     /// The tree at the config root of a commit; `None` when the root's folder is absent there.
     pub fn root_tree(&self, commit: Id) -> Result<Option<Id>, GitError> {
         let repo = self.repo.lock().expect("git lock");
-        let odb = repo.odb()?;
-        Ok(self.root_tree_in(&repo, &odb, commit)?.map(Id))
+        Ok(self.root_tree_in(&repo, commit)?.map(Id))
     }
 
-    fn root_tree_in(
-        &self,
-        repo: &Repository,
-        odb: &git2::Odb,
-        commit: Id,
-    ) -> Result<Option<Oid>, GitError> {
+    fn root_tree_in(&self, repo: &Repository, commit: Id) -> Result<Option<Oid>, GitError> {
         let mut cur = Some(repo.find_commit(commit.0)?.tree_id());
         for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
             cur = match cur {
-                Some(t) => scan_tree(odb.read(t)?.data(), comp.as_bytes())
+                Some(t) => scan_tree(&self.tree_bytes(repo, t)?, comp.as_bytes())
                     .filter(|(_, m)| *m == 0o040000)
                     .map(|(o, _)| o),
                 None => None,
@@ -600,7 +597,7 @@ impl Git {
         if let Some((_, t)) = kept.iter().find(|(id, _)| *id == tree) {
             return Ok(t.clone());
         }
-        let data = repo.odb()?.read(tree)?.data().to_vec();
+        let data = self.tree_bytes(repo, tree)?;
         let t = Arc::new(
             RawTree::parse(data).ok_or_else(|| GitError(format!("tree {tree} is malformed")))?,
         );
@@ -609,6 +606,18 @@ impl Git {
         }
         kept.push((tree, t.clone()));
         Ok(t)
+    }
+
+    /// The raw bytes of a tree: from the pack files when they hold it (see [`crate::pack`]),
+    /// else through libgit2.
+    fn tree_bytes(&self, repo: &Repository, tree: Oid) -> Result<Arc<Vec<u8>>, GitError> {
+        let mut packs = self.packs.lock().unwrap_or_else(|e| e.into_inner());
+        let packs = packs
+            .get_or_insert_with(|| crate::pack::Packs::open(&repo.commondir().join("objects")));
+        match packs.read(tree.as_bytes()) {
+            Some((crate::pack::Kind::Tree, data)) => Ok(data),
+            _ => Ok(Arc::new(repo.odb()?.read(tree)?.data().to_vec())),
+        }
     }
 
     /// The bytes of a blob.
@@ -667,14 +676,14 @@ impl Git {
         like: &RawTree,
     ) -> Result<(RawTree, Vec<Vec<u8>>), GitError> {
         let repo = self.repo.lock().expect("git lock");
-        let data = repo.odb()?.read(tree.0)?.data().to_vec();
+        let data = self.tree_bytes(&repo, tree.0)?;
         RawTree::parse_like(data, like).ok_or_else(|| GitError(format!("tree {tree} is malformed")))
     }
 }
 
 /// A git tree's raw bytes and the place of each entry in them, in git's order.
 pub struct RawTree {
-    data: Vec<u8>,
+    data: Arc<Vec<u8>>,
     /// (name start, name end, kind); the id follows the name's NUL.
     entries: Vec<(u32, u32, EntryKind)>,
 }
@@ -682,12 +691,12 @@ pub struct RawTree {
 impl RawTree {
     fn empty() -> RawTree {
         RawTree {
-            data: Vec::new(),
+            data: Arc::default(),
             entries: Vec::new(),
         }
     }
 
-    fn parse(data: Vec<u8>) -> Option<RawTree> {
+    fn parse(data: Arc<Vec<u8>>) -> Option<RawTree> {
         let mut entries = Vec::with_capacity(data.len() / 32);
         let mut at = 0usize;
         while at < data.len() {
@@ -747,7 +756,7 @@ impl RawTree {
     /// Parses `data`, a tree that is mostly `like`: the entries in the bytes the two share at
     /// their start and at their end are `like`'s, only those between are parsed. Returns the
     /// tree and the names whose entry differs from `like`'s.
-    pub fn parse_like(data: Vec<u8>, like: &RawTree) -> Option<(RawTree, Vec<Vec<u8>>)> {
+    pub fn parse_like(data: Arc<Vec<u8>>, like: &RawTree) -> Option<(RawTree, Vec<Vec<u8>>)> {
         let (a, b) = (&like.data[..], &data[..]);
         let n = a.len().min(b.len());
         let pre = common_prefix(a, b);
@@ -1162,6 +1171,7 @@ mod tests {
             let git = Git {
                 repo: Mutex::new(Repository::open(d.path()).unwrap()),
                 raw_trees: Mutex::default(),
+                packs: Mutex::default(),
                 prefix: prefix.to_string(),
                 workdir: None,
                 shallow: false,
@@ -1243,12 +1253,12 @@ mod raw_tree_tests {
         let base: Vec<(String, u8)> = (0..300)
             .map(|i| (format!("a{i:05}.toml"), (i % 250) as u8))
             .collect();
-        let as_entries = |v: &[(String, u8)]| -> Vec<u8> {
+        let as_entries = |v: &[(String, u8)]| -> Arc<Vec<u8>> {
             let e: Vec<(&str, &str, u8)> = v
                 .iter()
                 .map(|(n, id)| ("100644", n.as_str(), *id))
                 .collect();
-            raw(&e)
+            Arc::new(raw(&e))
         };
         let like = RawTree::parse(as_entries(&base)).unwrap();
         let mut edits: Vec<Vec<(String, u8)>> = Vec::new();

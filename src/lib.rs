@@ -24,6 +24,7 @@ pub mod keyed;
 pub mod merge;
 pub mod model;
 pub mod output;
+pub mod pack;
 pub mod policy;
 pub mod render;
 pub mod repo;
