@@ -225,6 +225,43 @@ impl Git {
         agents: Option<&[String]>,
         clients: Option<&[String]>,
     ) -> Result<GitSnapshot<'_>, GitError> {
+        self.snapshot_listed(state, agents, clients, None)
+    }
+
+    /// As [`Git::snapshot_in`] for one agent of a commit whose entries under `agents/` (its file
+    /// and its folder, as [`Git::entry_ids`] gives them) are already known: the `agents/` tree
+    /// is not read again.
+    pub fn snapshot_of_agent(
+        &self,
+        commit: Id,
+        agent: &str,
+        entries: [Option<(Id, EntryKind)>; 2],
+        clients: &[String],
+    ) -> Result<GitSnapshot<'_>, GitError> {
+        let names = [layout::agent_file(agent), layout::agent_folder(agent)];
+        let known: Vec<(String, (Oid, EntryKind))> = names
+            .into_iter()
+            .zip(entries)
+            .filter_map(|(n, e)| e.map(|(id, kind)| (n, (id.0, kind))))
+            .collect();
+        let agents = [agent.to_string()];
+        self.snapshot_listed(
+            &State::Commit(commit),
+            Some(&agents),
+            Some(clients),
+            Some(known),
+        )
+    }
+
+    /// The listing of [`Git::snapshot_in`]; `known`: the named agents' entries (paths from the
+    /// config root), when the caller has them.
+    fn snapshot_listed(
+        &self,
+        state: &State,
+        agents: Option<&[String]>,
+        clients: Option<&[String]>,
+        known: Option<Vec<(String, (Oid, EntryKind))>>,
+    ) -> Result<GitSnapshot<'_>, GitError> {
         let repo = self.repo.lock().expect("git lock");
         let mut files: HashMap<String, (Oid, EntryKind)> = HashMap::new();
         let label = state.label();
@@ -258,23 +295,37 @@ impl Git {
                                 if name == layout::AGENTS {
                                     // Looked up by name in the raw tree: a folder of 10,000
                                     // agents is not parsed for the few wanted.
-                                    let raw = self.raw_tree_in(&repo, e.id())?;
-                                    for id in &agents {
-                                        for name in [format!("{id}.toml"), id.to_string()] {
-                                            for dir in [false, true] {
-                                                let Some((oid, kind)) = raw.find(&name, dir) else {
-                                                    continue;
-                                                };
-                                                let path = format!("{}/{name}", layout::AGENTS);
-                                                files.insert(path.clone(), (oid.0, kind));
-                                                if kind == EntryKind::Dir {
-                                                    walk_into(
-                                                        &repo.find_tree(oid.0)?,
-                                                        &format!("{path}/"),
-                                                        &mut files,
-                                                    )?;
+                                    let found = match &known {
+                                        Some(k) => k.clone(),
+                                        None => {
+                                            let raw = self.raw_tree_in(&repo, e.id())?;
+                                            let mut found = Vec::new();
+                                            for id in &agents {
+                                                for name in [format!("{id}.toml"), id.to_string()] {
+                                                    for dir in [false, true] {
+                                                        if let Some((oid, kind)) =
+                                                            raw.find(&name, dir)
+                                                        {
+                                                            let path = format!(
+                                                                "{}/{name}",
+                                                                layout::AGENTS
+                                                            );
+                                                            found.push((path, (oid.0, kind)));
+                                                        }
+                                                    }
                                                 }
                                             }
+                                            found
+                                        }
+                                    };
+                                    for (path, (oid, kind)) in found {
+                                        files.insert(path.clone(), (oid, kind));
+                                        if kind == EntryKind::Dir {
+                                            walk_into(
+                                                &repo.find_tree(oid)?,
+                                                &format!("{path}/"),
+                                                &mut files,
+                                            )?;
                                         }
                                     }
                                     continue;

@@ -16,6 +16,7 @@ use super::audit::AgentRow;
 use super::{LastChange, Trees};
 use crate::diff::Status;
 use crate::git::{CommitMeta, Git, GitError, Id};
+use crate::keyed::HashKeyed;
 use crate::repo::layout;
 
 const VERSION: u32 = 1;
@@ -45,7 +46,7 @@ struct File {
 pub struct Cache {
     path: PathBuf,
     prefix: String,
-    pairs: HashMap<(Id, Id), Changes>,
+    pairs: HashKeyed<(Id, Id), Changes>,
     added: usize,
 }
 

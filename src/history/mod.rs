@@ -8,7 +8,9 @@
 pub mod audit;
 pub mod cache;
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+
+use crate::keyed::{HashKeyed, HashSetKeyed};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -131,10 +133,10 @@ pub enum Value<'a> {
 pub struct Engine<'g> {
     git: &'g Git,
     agent: String,
-    keys: HashMap<Id, Arc<Key>>,
-    states: HashMap<Arc<Key>, Arc<AgentState>>,
-    clients: HashMap<(Option<Id>, Option<Id>), Option<String>>,
-    externals: HashMap<BaseKey, Vec<String>>,
+    keys: HashKeyed<Id, Arc<Key>>,
+    states: HashKeyed<Arc<Key>, Arc<AgentState>>,
+    clients: HashKeyed<(Option<Id>, Option<Id>), Option<String>>,
+    externals: HashKeyed<BaseKey, Vec<String>>,
     /// Number of documents rendered (for tests and benchmarks).
     pub renders: usize,
 }
@@ -145,10 +147,10 @@ impl<'g> Engine<'g> {
         Engine {
             git,
             agent: agent.to_string(),
-            keys: HashMap::new(),
-            states: HashMap::new(),
-            clients: HashMap::new(),
-            externals: HashMap::new(),
+            keys: HashKeyed::default(),
+            states: HashKeyed::default(),
+            clients: HashKeyed::default(),
+            externals: HashKeyed::default(),
             renders: 0,
         }
     }
@@ -302,10 +304,13 @@ impl<'g> Engine<'g> {
             return Ok((AgentState::Absent, Vec::new()));
         }
         let clients: Vec<String> = key.base.client.iter().map(|(c, _)| c.clone()).collect();
-        let agents = [self.agent.clone()];
-        let snap = self
-            .git
-            .snapshot_in(&State::Commit(commit), Some(&agents), Some(&clients))?;
+        // The key holds the agent's entries: the 10,000-entry `agents/` tree is not read again.
+        let snap = self.git.snapshot_of_agent(
+            commit,
+            &self.agent,
+            [key.base.agent_file, key.base.agent_dir],
+            &clients,
+        )?;
         if !snap.has_root() {
             return Ok((AgentState::Absent, Vec::new()));
         }
@@ -743,8 +748,8 @@ fn prime_many(
 /// trees read (a commit's parent is usually the next commit examined).
 #[derive(Default)]
 pub(crate) struct Trees {
-    roots: HashMap<Id, Option<Id>>,
-    raw: HashMap<Id, Arc<crate::git::RawTree>>,
+    roots: HashKeyed<Id, Option<Id>>,
+    raw: HashKeyed<Id, Arc<crate::git::RawTree>>,
 }
 
 impl Trees {
@@ -986,7 +991,7 @@ pub fn blame(
 ) -> Result<Vec<Blame>, GitError> {
     let head = engine.git.resolve_id(rev)?;
     let commits = engine.git.log(rev, false, None)?;
-    let index: HashMap<Id, usize> = commits.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let index: HashKeyed<Id, usize> = commits.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let meta = |id: &Id| index.get(id).map(|&i| &commits[i]);
     let boundary = engine.git.shallow_boundary();
     let start = engine.state(head)?;
@@ -1000,10 +1005,10 @@ pub fn blame(
         .map(|(p, (v, _))| (p.clone(), v.clone()))
         .collect();
     // commit -> indexes of leaves whose blame walk is at that commit
-    let mut at: HashMap<Id, Vec<usize>> = HashMap::new();
+    let mut at: HashKeyed<Id, Vec<usize>> = HashKeyed::default();
     let mut heap = BinaryHeap::new();
     let mut seq = 0;
-    let mut queued: HashSet<Id> = HashSet::new();
+    let mut queued: HashSetKeyed<Id> = HashSetKeyed::default();
     at.insert(head, (0..leaves.len()).collect());
     heap.push(Pending {
         time: meta(&head).map_or(0, |m| m.time),
