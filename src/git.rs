@@ -471,7 +471,7 @@ impl Git {
 }
 
 /// A commit with what history output shows of it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitMeta {
     pub id: Id,
     pub parents: Vec<Id>,
@@ -496,22 +496,98 @@ impl Git {
     ) -> Result<Vec<CommitMeta>, GitError> {
         let repo = self.repo.lock().expect("git lock");
         let start = self.resolve(&repo, spec)?;
-        let mut walk = repo.revwalk()?;
-        walk.set_sorting(git2::Sort::NONE)?; // git's default order: newest first, never a parent before its child
-        if first_parent {
-            walk.simplify_first_parent()?;
-        }
-        walk.push(start)?;
-        let mut out = Vec::new();
-        for oid in walk {
-            let oid = oid?;
-            let c = repo.find_commit(oid)?;
-            if since.is_some_and(|s| c.time().seconds() < s) {
-                continue;
+        let all = match self.log_read(&repo, start, first_parent) {
+            Some(commits) => {
+                let mut all = Vec::with_capacity(commits.len());
+                for (c, time) in commits {
+                    let m = match c {
+                        Ok(m) => m,
+                        Err(id) => meta(&repo.find_commit(id)?),
+                    };
+                    all.push((m, time));
+                }
+                all
             }
-            out.push(meta(&c));
+            None => log_libgit2(&repo, start, first_parent)?,
+        };
+        Ok(all
+            .into_iter()
+            .filter(|(_, time)| since.is_none_or(|s| *time >= s))
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    /// [`Git::log`] without `since`, from commits read and parsed here rather than by libgit2's
+    /// revision walk (which reads each commit through its own cache and inflater, and was most
+    /// of a walk the history cache answers). The order is libgit2's unsorted walk, which
+    /// [`Git::log`] documents: take the newest queued commit (by committer time, the first
+    /// queued among equal times), queue its parents not seen yet. Each commit comes with its
+    /// committer time; its metadata, or its id when its author line or summary is not in the
+    /// plain form parsed here (libgit2 then reads it). `None` when any commit cannot be parsed
+    /// here, in a shallow clone, or with grafts: libgit2 walks instead.
+    #[allow(clippy::type_complexity)]
+    fn log_read(
+        &self,
+        repo: &Repository,
+        start: Oid,
+        first_parent: bool,
+    ) -> Option<Vec<(Result<CommitMeta, Oid>, i64)>> {
+        if self.shallow || repo.path().join("info").join("grafts").exists() {
+            return None;
         }
-        Ok(out)
+        let read = |id: Oid| -> Option<Parsed> {
+            let data = self.object_bytes(repo, id, crate::pack::Kind::Commit)?;
+            parse_commit(id, &data)
+        };
+        let mut seen: crate::keyed::HashSetKeyed<Oid> = Default::default();
+        // Newest first; equal times keep the order they were queued in.
+        let mut queue: std::collections::VecDeque<(Oid, Parsed)> = Default::default();
+        seen.insert(start);
+        queue.push_back((start, read(start)?));
+        let mut out = Vec::new();
+        while let Some((id, c)) = queue.pop_front() {
+            let take = if first_parent { 1 } else { c.parents.len() };
+            for p in c.parents.iter().take(take) {
+                if seen.insert(*p) {
+                    let parsed = read(*p)?;
+                    let at = queue
+                        .iter()
+                        .position(|(_, q)| q.time < parsed.time)
+                        .unwrap_or(queue.len());
+                    queue.insert(at, (*p, parsed));
+                }
+            }
+            let time = c.time;
+            out.push((c.meta.ok_or(id), time));
+        }
+        Some(out)
+    }
+
+    /// An object's bytes when it is of `kind`: from the packs, else through libgit2.
+    fn object_bytes(
+        &self,
+        repo: &Repository,
+        id: Oid,
+        kind: crate::pack::Kind,
+    ) -> Option<Arc<Vec<u8>>> {
+        let mut packs = self.packs.lock().unwrap_or_else(|e| e.into_inner());
+        let packs = packs
+            .get_or_insert_with(|| crate::pack::Packs::open(&repo.commondir().join("objects")));
+        match packs.read(id.as_bytes()) {
+            Some((k, data)) if k == kind => Some(data),
+            Some(_) => None,
+            None => {
+                let odb = repo.odb().ok()?;
+                let o = odb.read(id).ok()?;
+                let want = match kind {
+                    crate::pack::Kind::Commit => ObjectType::Commit,
+                    crate::pack::Kind::Tree => ObjectType::Tree,
+                    crate::pack::Kind::Blob => ObjectType::Blob,
+                    crate::pack::Kind::Tag => ObjectType::Tag,
+                };
+                (o.kind() == want).then(|| Arc::new(o.data().to_vec()))
+            }
+        }
     }
 
     /// The metadata of one commit.
@@ -590,7 +666,14 @@ impl Git {
     }
 
     fn root_tree_in(&self, repo: &Repository, commit: Id) -> Result<Option<Oid>, GitError> {
-        let mut cur = Some(repo.find_commit(commit.0)?.tree_id());
+        let tree = match self.object_bytes(repo, commit.0, crate::pack::Kind::Commit) {
+            Some(data) => commit_tree(&data),
+            None => None,
+        };
+        let mut cur = Some(match tree {
+            Some(t) => t,
+            None => repo.find_commit(commit.0)?.tree_id(),
+        });
         for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
             cur = match cur {
                 Some(t) => scan_tree(&self.tree_bytes(repo, t)?, comp.as_bytes())
@@ -996,6 +1079,136 @@ fn meta(c: &git2::Commit) -> CommitMeta {
     }
 }
 
+/// [`Git::log`] without `since` through libgit2's revision walk: each commit with its committer
+/// time.
+fn log_libgit2(
+    repo: &Repository,
+    start: Oid,
+    first_parent: bool,
+) -> Result<Vec<(CommitMeta, i64)>, GitError> {
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(git2::Sort::NONE)?; // git's default order: newest first, never a parent before its child
+    if first_parent {
+        walk.simplify_first_parent()?;
+    }
+    walk.push(start)?;
+    let mut out = Vec::new();
+    for oid in walk {
+        let c = repo.find_commit(oid?)?;
+        out.push((meta(&c), c.time().seconds()));
+    }
+    Ok(out)
+}
+
+/// What [`Git::log_read`] reads of a commit.
+struct Parsed {
+    parents: Vec<Oid>,
+    /// Committer time: the walk's order.
+    time: i64,
+    /// `None` when the author line or the summary is not in the plain form [`parse_commit`]
+    /// reads exactly as libgit2 does.
+    meta: Option<CommitMeta>,
+}
+
+/// A commit object as git writes it: `tree`, `parent` lines, `author`, `committer`, other
+/// headers, a blank line, the message. `None` when it is not in that form or its committer line
+/// is not plain (`Name <email> seconds +hhmm`).
+fn parse_commit(id: Oid, data: &[u8]) -> Option<Parsed> {
+    let end = memchr::memmem::find(data, b"\n\n")?;
+    let mut lines = data[..end].split(|&b| b == b'\n');
+    hex_line(lines.next()?, b"tree ")?;
+    let mut parents = Vec::new();
+    let mut line = lines.next()?;
+    while line.starts_with(b"parent ") {
+        parents.push(hex_line(line, b"parent ")?);
+        line = lines.next()?;
+    }
+    let author = plain_signature(line.strip_prefix(b"author ")?);
+    let (committer, committer_email, time, _) =
+        plain_signature(lines.next()?.strip_prefix(b"committer ")?)?;
+    let meta = author.zip(plain_summary(&data[end + 2..])).map(
+        |((author, email, atime, offset), summary)| CommitMeta {
+            id: Id(id),
+            parents: parents.iter().copied().map(Id).collect(),
+            author,
+            email,
+            time: atime,
+            offset,
+            committer,
+            committer_email,
+            summary,
+        },
+    );
+    Some(Parsed {
+        parents,
+        time,
+        meta,
+    })
+}
+
+/// The id on a `tree <hex>` or `parent <hex>` line of a commit (`key` with its space).
+fn hex_line(line: &[u8], key: &[u8]) -> Option<Oid> {
+    let h = line.strip_prefix(key)?;
+    (h.len() == 40)
+        .then(|| std::str::from_utf8(h).ok())
+        .flatten()
+        .and_then(|h| Oid::from_str(h).ok())
+}
+
+/// The tree of a commit object, from its first line.
+fn commit_tree(data: &[u8]) -> Option<Oid> {
+    hex_line(data.split(|&b| b == b'\n').next()?, b"tree ")
+}
+
+/// `Name <email> seconds +hhmm` with a name and an email that need no trimming and hold no
+/// angle brackets, and a time zone libgit2 keeps: (name, email, seconds, offset in minutes).
+fn plain_signature(s: &[u8]) -> Option<(String, String, i64, i32)> {
+    let s = std::str::from_utf8(s).ok()?;
+    let (name, rest) = s.split_once(" <")?;
+    let (email, rest) = rest.split_once("> ")?;
+    let (secs, tz) = rest.split_once(' ')?;
+    let plain = |t: &str| {
+        !t.is_empty()
+            && t.trim() == t
+            && !t.contains(['<', '>', '\n'])
+            && !t.bytes().any(|b| b.is_ascii_whitespace() && b != b' ')
+    };
+    if !plain(name) || !plain(email) || secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let (sign, hhmm) = tz.split_at_checked(1)?;
+    if hhmm.len() != 4 || !hhmm.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (hhmm[..2].parse().ok()?, hhmm[2..].parse().ok()?);
+    if h > 14 || m > 59 {
+        return None;
+    }
+    let offset = match sign {
+        "+" => h * 60 + m,
+        "-" => -(h * 60 + m),
+        _ => return None,
+    };
+    Some((name.into(), email.into(), secs.parse().ok()?, offset))
+}
+
+/// The summary of a message whose first paragraph is one plain line (after the blank lines git
+/// skips): that line, as libgit2 gives it. `None` for anything libgit2 would reshape.
+fn plain_summary(message: &[u8]) -> Option<String> {
+    let m = &message[message.iter().position(|&b| b != b'\n')?..];
+    let (first, rest) = match memchr::memchr(b'\n', m) {
+        Some(i) => (&m[..i], &m[i + 1..]),
+        None => (m, &m[m.len()..]),
+    };
+    let plain = !first.is_empty()
+        && first.first() != Some(&b' ')
+        && first.last() != Some(&b' ')
+        && !first.iter().any(|b| b.is_ascii_whitespace() && *b != b' ');
+    (plain && (rest.is_empty() || rest[0] == b'\n'))
+        .then(|| String::from_utf8_lossy(first).into_owned())
+}
+
 fn kind_of(e: &git2::TreeEntry) -> EntryKind {
     match (e.kind(), e.filemode()) {
         (Some(ObjectType::Tree), _) => EntryKind::Dir,
@@ -1185,6 +1398,98 @@ mod tests {
         Id(repo
             .commit(Some("HEAD"), &sig, &sig, "c", &tree, &refs)
             .unwrap())
+    }
+
+    /// A commit object written as given (`extra`: more header lines).
+    fn raw_commit(
+        repo: &Repository,
+        parents: &[Oid],
+        author: &str,
+        committer: &str,
+        extra: &str,
+        message: &str,
+    ) -> Oid {
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut t = format!("tree {tree}\n");
+        for p in parents {
+            t.push_str(&format!("parent {p}\n"));
+        }
+        t.push_str(&format!(
+            "author {author}\ncommitter {committer}\n{extra}\n{message}"
+        ));
+        repo.odb()
+            .unwrap()
+            .write(ObjectType::Commit, t.as_bytes())
+            .unwrap()
+    }
+
+    /// The walk read here visits the commits in libgit2's order and gives each the metadata
+    /// libgit2 gives it: committer clocks that run backwards, equal times, merges, first
+    /// parents only, and commits it leaves to libgit2 (names that need trimming, a time zone
+    /// libgit2 drops, summaries libgit2 reshapes, signed and re-encoded commits).
+    #[test]
+    fn the_walk_read_here_is_libgit2s() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = Repository::init(d.path()).unwrap();
+        let sig = |who: &str, t: i64, tz: &str| format!("{who} <{}@x.org> {t} {tz}", who.trim());
+        let c = |parents: &[Oid], a: String, t: i64, extra: &str, msg: &str| {
+            raw_commit(&repo, parents, &a, &sig("Cy", t, "+0000"), extra, msg)
+        };
+        let c1 = c(&[], sig("Ann", 100, "+0000"), 100, "", "root\n");
+        let c2 = c(&[c1], sig("Bo", 200, "+0100"), 200, "", "two\n\nbody\n");
+        let c3 = c(&[c2], sig("Bo", 90, "-0000"), 150, "", "clock behind\n");
+        let s1 = c(&[c1], sig("Sid", 300, "+0530"), 300, "", "first\nsecond\n");
+        let s2 = c(&[s1], sig("Sid", 150, "+0000"), 150, "", "same time\n");
+        let m = c(
+            &[c3, s2],
+            sig("Mia", 400, "+0000"),
+            400,
+            "gpgsig -----BEGIN PGP SIGNATURE-----\n abc\n -----END PGP SIGNATURE-----\n",
+            "Merge side\n",
+        );
+        let c5 = c(
+            &[m],
+            sig("  Ann  ", 500, "+1500"),
+            500,
+            "",
+            "\n\nleading blank lines\n",
+        );
+        let c6 = c(&[c5], sig("Dee", 600, "-0230"), 600, "", "tab\there\n");
+        let c7 = c(
+            &[c6],
+            sig("Eve", 700, "+0000"),
+            700,
+            "encoding ISO-8859-1\n",
+            "plain\n",
+        );
+        let x = c(&[c1], sig("Xi", 700, "+0000"), 700, "", " leading space\n");
+        let y = c(&[x], sig("Yu", 700, "+0000"), 700, "", "trailing space \n");
+        let tip = c(&[c7, y], sig("Zo", 800, "+0000"), 800, "", "Merge y\n");
+        let git = Git {
+            repo: Mutex::new(Repository::open(d.path()).unwrap()),
+            raw_trees: Mutex::default(),
+            packs: Mutex::default(),
+            prefix: String::new(),
+            workdir: None,
+            shallow: false,
+        };
+        let repo = git.repo.lock().unwrap();
+        for first_parent in [false, true] {
+            let read = git.log_read(&repo, tip, first_parent).unwrap();
+            let parsed_here = read.iter().filter(|(m, _)| m.is_ok()).count();
+            let left = read.len() - parsed_here;
+            assert!(parsed_here >= 4 && left >= 2, "{parsed_here} / {left}");
+            let read: Vec<(CommitMeta, i64)> = read
+                .into_iter()
+                .map(|(m, t)| match m {
+                    Ok(m) => (m, t),
+                    Err(id) => (meta(&repo.find_commit(id).unwrap()), t),
+                })
+                .collect();
+            let want = log_libgit2(&repo, tip, first_parent).unwrap();
+            assert_eq!(read, want, "first parent: {first_parent}");
+            assert_eq!(read.len(), if first_parent { 8 } else { 12 });
+        }
     }
 
     /// The raw comparison of two commits lists exactly the paths libgit2's tree diff lists:

@@ -521,15 +521,33 @@ pub(crate) fn walked_parents(c: &CommitMeta, cut: &HashSet<Id>, first_parent: bo
     }
 }
 
+/// The commits a walk from `rev` takes ([`Git::log`]) and the history cache, read side by side:
+/// the cache file (tens of megabytes on a long history) is parsed while git lists the commits.
+fn commits_and_cache(
+    git: &Git,
+    rev: &str,
+    first_parent: bool,
+    since: Option<i64>,
+) -> Result<(Vec<CommitMeta>, cache::Cache), GitError> {
+    std::thread::scope(|s| {
+        let cache = s.spawn(|| cache::Cache::open(git));
+        let commits = git.log(rev, first_parent, since);
+        let cache = cache
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        Ok((commits?, cache))
+    })
+}
+
 /// The commits that changed the agent's value (spec 8), newest first.
 pub fn log(
     engine: &mut Engine,
     opts: &LogOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<LogEntry>, GitError> {
-    let commits = engine.git.log(opts.rev, opts.first_parent, opts.since)?;
+    let (commits, mut cache) =
+        commits_and_cache(engine.git, opts.rev, opts.first_parent, opts.since)?;
     let boundary = engine.git.shallow_boundary();
-    let mut cache = cache::Cache::open(engine.git);
     let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let mut out = Vec::new();
@@ -990,7 +1008,7 @@ pub fn blame(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Blame>, GitError> {
     let head = engine.git.resolve_id(rev)?;
-    let commits = engine.git.log(rev, false, None)?;
+    let (commits, mut cache) = commits_and_cache(engine.git, rev, false, None)?;
     let index: HashKeyed<Id, usize> = commits.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
     let meta = |id: &Id| index.get(id).map(|&i| &commits[i]);
     let boundary = engine.git.shallow_boundary();
@@ -1017,7 +1035,6 @@ pub fn blame(
     });
     queued.insert(head);
     let mut result: Vec<Option<(Id, bool)>> = vec![None; leaves.len()];
-    let mut cache = cache::Cache::open(engine.git);
     let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let total = commits.len();
@@ -1105,9 +1122,8 @@ pub fn whence(
     wanted: &str,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<CommitMeta>, GitError> {
-    let commits = engine.git.log(rev, false, None)?;
+    let (commits, mut cache) = commits_and_cache(engine.git, rev, false, None)?;
     let boundary = engine.git.shallow_boundary();
-    let mut cache = cache::Cache::open(engine.git);
     let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let total = commits.len();
