@@ -6,6 +6,7 @@
 //! emptied whole when full, so every few dozen trees a chain of up to 50 deltas is applied again
 //! from its full base. Here the last objects read are kept (least recently used goes first, up to
 //! [`CACHE_BYTES`]), so a walk from newer commits to older ones applies about one delta per tree.
+//! Commits are read here too (a walk lists 100,000 of them), but only trees are kept.
 //!
 //! Only what this module is sure of is answered: an object in a pack whose index is version 2
 //! with SHA-1 ids, stored whole or as a delta of an object in the same pack. Anything else (a
@@ -381,8 +382,9 @@ impl Lru {
         Some((*kind, data.clone()))
     }
 
+    /// Keeps a tree (what a walk reads again, or a delta of; a commit is read once).
     fn put(&mut self, key: Key, kind: Kind, data: Arc<Vec<u8>>) {
-        if data.len() > CACHE_ONE || self.entries.contains_key(&key) {
+        if kind != Kind::Tree || data.len() > CACHE_ONE || self.entries.contains_key(&key) {
             return;
         }
         while self.bytes + data.len() > CACHE_BYTES {
