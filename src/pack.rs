@@ -30,8 +30,8 @@ const ID: usize = 20;
 pub struct Packs {
     packs: Vec<Pack>,
     cache: Lru,
-    /// One inflater and input buffer for every entry read (a walk reads 100,000 commits).
-    z: Inflater,
+    /// One inflater and read buffer for every entry read (a walk reads 100,000 commits).
+    z: Reader,
 }
 
 struct Pack {
@@ -78,9 +78,12 @@ impl Packs {
         Packs {
             packs,
             cache: Lru::default(),
-            z: Inflater {
+            z: Reader {
                 z: flate2::Decompress::new(true),
-                input: Vec::new(),
+                win: Window {
+                    buf: Vec::new(),
+                    at: (usize::MAX, 0),
+                },
             },
         }
     }
@@ -109,10 +112,10 @@ impl Packs {
             if chain.len() > 10_000 {
                 return None;
             }
-            let (header, start, size) = pack.header(at)?;
+            let (header, start, size) = pack.header(self.z.win.bytes(pack, p, at, 32 + ID)?, at)?;
             match header {
                 Header::Whole(kind) => {
-                    let data = Arc::new(self.z.inflate(pack, start, size)?);
+                    let data = Arc::new(self.z.inflate(pack, p, start, size)?);
                     self.cache.put((p, at), kind, data.clone());
                     break (kind, data);
                 }
@@ -123,7 +126,7 @@ impl Packs {
             }
         };
         while let Some((at, start, size)) = chain.pop() {
-            let delta = self.z.inflate(pack, start, size)?;
+            let delta = self.z.inflate(pack, p, start, size)?;
             data = Arc::new(apply(&data, &delta)?);
             self.cache.put((p, at), kind, data.clone());
         }
@@ -195,12 +198,9 @@ impl Pack {
         Some(u64::from_be_bytes(bytes.try_into().ok()?))
     }
 
-    /// The entry header at `offset`: what it is, where its compressed data starts, and the size
-    /// of that data once inflated.
-    fn header(&self, offset: u64) -> Option<(Header, u64, usize)> {
-        let mut buf = [0u8; 32 + ID];
-        let n = read_at(&self.file, &mut buf, offset).ok()?;
-        let buf = &buf[..n];
+    /// The entry header at `offset`, whose bytes start `buf`: what it is, where its compressed
+    /// data starts, and the size of that data once inflated.
+    fn header(&self, buf: &[u8], offset: u64) -> Option<(Header, u64, usize)> {
         let mut i = 0;
         let mut c = *buf.first()?;
         let kind = (c >> 4) & 7;
@@ -243,33 +243,71 @@ impl Pack {
     }
 }
 
-struct Inflater {
+/// Reads entries: a buffer of the bytes that follow the last place read (entries read in a row,
+/// such as the commits of a walk, are mostly in it already) and one zlib inflater.
+struct Reader {
     z: flate2::Decompress,
-    input: Vec<u8>,
+    win: Window,
 }
 
-impl Inflater {
-    /// The zlib stream at `start` of `pack`, which inflates to exactly `size` bytes.
-    fn inflate(&mut self, pack: &Pack, start: u64, size: usize) -> Option<Vec<u8>> {
+/// Bytes of one pack read ahead.
+struct Window {
+    buf: Vec<u8>,
+    /// (pack, offset) of `buf[0]`.
+    at: (usize, u64),
+}
+
+/// How much a read past the buffer reads at least.
+const READ: usize = 8 << 10;
+
+impl Window {
+    /// The bytes of pack `p` from `at`: at least `want` of them, fewer only at the end of the
+    /// file. `None` on a read error.
+    fn bytes(&mut self, pack: &Pack, p: usize, at: u64, want: usize) -> Option<&[u8]> {
+        let (bp, bs) = self.at;
+        if bp != p || at < bs || at + want as u64 > bs + self.buf.len() as u64 {
+            // Reads walk a pack forwards or backwards (git writes the newest commits first,
+            // other writers last): read ahead in the direction the reads are going, and going
+            // backwards keep what follows `at` (an entry's data follows its header).
+            let span = want.max(READ) as u64;
+            let start = if bp == p && at < bs {
+                (at + want.max(READ / 8) as u64).saturating_sub(span)
+            } else {
+                at
+            };
+            let n = span.min(pack.len.saturating_sub(start)) as usize;
+            self.buf.resize(n, 0);
+            read_exact_at(&pack.file, &mut self.buf, start).ok()?;
+            self.at = (p, start);
+        }
+        let from = (at - self.at.1) as usize;
+        Some(&self.buf[from..])
+    }
+}
+
+impl Reader {
+    /// The zlib stream at `start` of pack `p`, which inflates to exactly `size` bytes.
+    fn inflate(&mut self, pack: &Pack, p: usize, start: u64, size: usize) -> Option<Vec<u8>> {
         self.z.reset(true);
         let mut out = Vec::with_capacity(size);
-        self.input.resize((size + 64).clamp(256, 1 << 20), 0);
         let mut at = start;
         loop {
-            let n = read_at(&pack.file, &mut self.input, at).ok()?;
-            if n == 0 || at >= pack.len {
+            if at >= pack.len {
                 return None;
             }
+            let want = (size + 64).clamp(256, 1 << 20);
+            let input = self
+                .win
+                .bytes(pack, p, at, want.min((pack.len - at) as usize))?;
             let before = self.z.total_in();
             // One byte of room past the size: a stream longer than its header says is an error.
             out.reserve(size + 1 - out.len());
             let status = self
                 .z
-                .decompress_vec(&self.input[..n], &mut out, flate2::FlushDecompress::None)
-                .ok()?;
+                .decompress_vec(input, &mut out, flate2::FlushDecompress::None);
             let used = self.z.total_in() - before;
             at += used;
-            match status {
+            match status.ok()? {
                 flate2::Status::StreamEnd => break,
                 _ if out.len() > size || used == 0 => return None,
                 _ => {}

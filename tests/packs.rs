@@ -110,7 +110,44 @@ fn packs_agree(h: &TestRepo) -> usize {
         assert_eq!(&data[..], odb.read(*id).unwrap().data(), "{id}");
     }
     assert!(again.read(&[0u8; 20]).is_none());
+    // And from the end of each pack to its start, then from its start to its end: the reader
+    // reads ahead in the direction the reads go.
+    for backwards in [true, false] {
+        let mut by_offset = offsets(h);
+        if backwards {
+            by_offset.reverse();
+        }
+        let mut walk = Packs::open(&h.repo.path().join("objects"));
+        for (_, id) in &by_offset {
+            let (_, data) = walk.read(id.as_bytes()).unwrap();
+            assert_eq!(&data[..], odb.read(*id).unwrap().data(), "{id}");
+        }
+        assert_eq!(by_offset.len(), ids.len());
+    }
     ids.len()
+}
+
+/// Every object of the packs with its offset, in the order of the offsets (`git show-index`).
+fn offsets(h: &TestRepo) -> Vec<(u64, git2::Oid)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(h.repo.path().join("objects/pack")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "idx") {
+            let o = std::process::Command::new("git")
+                .arg("show-index")
+                .stdin(std::fs::File::open(&p).unwrap())
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            for l in String::from_utf8(o.stdout).unwrap().lines() {
+                let mut f = l.split_whitespace();
+                let offset: u64 = f.next().unwrap().parse().unwrap();
+                out.push((offset, git2::Oid::from_str(f.next().unwrap()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// How many entries of the packs are deltas, as git counts them.
