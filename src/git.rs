@@ -282,7 +282,7 @@ impl Git {
                 if let Some(sub) = self.subtree(&repo, &tree)? {
                     tree_id = Some(sub.id());
                     match agents {
-                        None => walk_into(&sub, "", &mut files)?,
+                        None => self.walk_raw(&repo, sub.id(), "", &mut files)?,
                         Some(agents) => {
                             let agents: std::collections::HashSet<&str> =
                                 agents.iter().map(String::as_str).collect();
@@ -752,6 +752,33 @@ impl Git {
             Some((crate::pack::Kind::Tree, data)) => Ok(data),
             _ => Ok(Arc::new(repo.odb()?.read(tree)?.data().to_vec())),
         }
+    }
+
+    /// Adds every entry under a tree to `files` (paths prefixed with `base`), as
+    /// [`walk_into`] does, from trees read raw (see [`Git::tree_bytes`]): a full listing reads
+    /// the 10,000-entry `agents/` tree of each state an audit compares.
+    fn walk_raw(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        base: &str,
+        files: &mut HashMap<String, (Oid, EntryKind)>,
+    ) -> Result<(), GitError> {
+        let raw = RawTree::parse(self.tree_bytes(repo, tree)?)
+            .ok_or_else(|| GitError(format!("tree {tree} is malformed")))?;
+        for i in 0..raw.entries.len() {
+            let Ok(name) = std::str::from_utf8(raw.name(i)) else {
+                continue;
+            };
+            let id = Oid::from_bytes(raw.id_bytes(i))?;
+            let kind = raw.entries[i].2;
+            let path = format!("{base}{name}");
+            if kind == EntryKind::Dir {
+                self.walk_raw(repo, id, &format!("{path}/"), files)?;
+            }
+            files.insert(path, (id, kind));
+        }
+        Ok(())
     }
 
     /// The bytes of a blob.
