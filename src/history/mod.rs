@@ -106,12 +106,16 @@ pub fn value_at<'a>(state: &'a AgentState, key: Option<&KeyPath>) -> Value<'a> {
         AgentState::Absent => Value::Absent,
         AgentState::Invalid(_) => Value::Invalid,
         AgentState::Present(d) => {
-            let leaves: Vec<(&'a KeyPath, &'a Json)> = d
-                .leaves
-                .iter()
-                .filter(|(p, _)| key.is_none_or(|k| p.starts_with(k)))
-                .map(|(p, (v, _))| (p, v))
-                .collect();
+            // Paths are ordered segment by segment: those under `key` follow it, together.
+            let leaves: Vec<(&'a KeyPath, &'a Json)> = match key {
+                None => d.leaves.iter().map(|(p, (v, _))| (p, v)).collect(),
+                Some(k) => d
+                    .leaves
+                    .range::<KeyPath, _>((std::ops::Bound::Included(k), std::ops::Bound::Unbounded))
+                    .take_while(|(p, _)| p.starts_with(k))
+                    .map(|(p, (v, _))| (p, v))
+                    .collect(),
+            };
             if leaves.is_empty() {
                 Value::Absent
             } else {
@@ -1239,6 +1243,66 @@ pub fn parse_date(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value under a key is every leaf whose path starts with it, found by range: keys that
+    /// are prefixes of one another as text (`a`, `ab`, `a.b`), id selectors, the root.
+    #[test]
+    fn the_value_at_a_key_is_every_leaf_under_it() {
+        let paths = [
+            "a",
+            "a.b",
+            "a.b.c",
+            "a.bc",
+            "ab",
+            "ab.c",
+            "b[id=x].c",
+            "b[id=x].d",
+            "b[id=xy].c",
+            "c",
+        ];
+        let leaves: Leaves = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (KeyPath::parse(p).unwrap(), (Json::from(i), None)))
+            .collect();
+        let state = AgentState::Present(Doc {
+            digest: String::new(),
+            client: None,
+            leaves,
+        });
+        let AgentState::Present(d) = &state else {
+            unreachable!()
+        };
+        let keys = [
+            "a",
+            "a.b",
+            "ab",
+            "b[id=x]",
+            "b[id=x].c",
+            "b",
+            "c",
+            "d",
+            "a.b.c.d",
+        ];
+        for k in keys
+            .iter()
+            .map(|k| Some(KeyPath::parse(k).unwrap()))
+            .chain([None])
+        {
+            let want: Vec<(&KeyPath, &Json)> = d
+                .leaves
+                .iter()
+                .filter(|(p, _)| k.as_ref().is_none_or(|k| p.starts_with(k)))
+                .map(|(p, (v, _))| (p, v))
+                .collect();
+            let want = if want.is_empty() {
+                Value::Absent
+            } else {
+                Value::Leaves(want)
+            };
+            assert_eq!(value_at(&state, k.as_ref()), want, "{k:?}");
+        }
+    }
 
     #[test]
     fn dates_round_trip() {
