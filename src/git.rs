@@ -321,8 +321,9 @@ impl Git {
                                     for (path, (oid, kind)) in found {
                                         files.insert(path.clone(), (oid, kind));
                                         if kind == EntryKind::Dir {
-                                            walk_into(
-                                                &repo.find_tree(oid)?,
+                                            self.walk_raw(
+                                                &repo,
+                                                oid,
                                                 &format!("{path}/"),
                                                 &mut files,
                                             )?;
@@ -330,28 +331,31 @@ impl Git {
                                     }
                                     continue;
                                 }
-                                let t = repo.find_tree(e.id())?;
                                 match name {
                                     layout::CLIENTS if clients.is_some() => {
                                         let wanted = clients.unwrap_or_default();
-                                        for c in t.iter() {
+                                        for c in repo.find_tree(e.id())?.iter() {
                                             let Ok(cn) = c.name() else { continue };
                                             let path = layout::client_folder(cn);
                                             files.insert(path.clone(), (c.id(), kind_of(&c)));
                                             if c.kind() == Some(ObjectType::Tree)
                                                 && wanted.iter().any(|w| w == cn)
                                             {
-                                                walk_into(
-                                                    &repo.find_tree(c.id())?,
+                                                self.walk_raw(
+                                                    &repo,
+                                                    c.id(),
                                                     &format!("{path}/"),
                                                     &mut files,
                                                 )?;
                                             }
                                         }
                                     }
-                                    layout::GLOBAL | layout::CLIENTS => {
-                                        walk_into(&t, &format!("{name}/"), &mut files)?
-                                    }
+                                    layout::GLOBAL | layout::CLIENTS => self.walk_raw(
+                                        &repo,
+                                        e.id(),
+                                        &format!("{name}/"),
+                                        &mut files,
+                                    )?,
                                     _ => {}
                                 }
                             }
@@ -563,6 +567,15 @@ impl Git {
         Some(out)
     }
 
+    /// An object and its kind from the pack files (see [`crate::pack`]), opened when first
+    /// asked; `None` when they do not hold it surely.
+    fn packed(&self, repo: &Repository, id: Oid) -> Option<(crate::pack::Kind, Arc<Vec<u8>>)> {
+        let mut packs = self.packs.lock().unwrap_or_else(|e| e.into_inner());
+        packs
+            .get_or_insert_with(|| crate::pack::Packs::open(&repo.commondir().join("objects")))
+            .read(id.as_bytes())
+    }
+
     /// An object's bytes when it is of `kind`: from the packs, else through libgit2.
     fn object_bytes(
         &self,
@@ -570,10 +583,7 @@ impl Git {
         id: Oid,
         kind: crate::pack::Kind,
     ) -> Option<Arc<Vec<u8>>> {
-        let mut packs = self.packs.lock().unwrap_or_else(|e| e.into_inner());
-        let packs = packs
-            .get_or_insert_with(|| crate::pack::Packs::open(&repo.commondir().join("objects")));
-        match packs.read(id.as_bytes()) {
+        match self.packed(repo, id) {
             Some((k, data)) if k == kind => Some(data),
             Some(_) => None,
             None => {
@@ -745,17 +755,14 @@ impl Git {
     /// The raw bytes of a tree: from the pack files when they hold it (see [`crate::pack`]),
     /// else through libgit2.
     fn tree_bytes(&self, repo: &Repository, tree: Oid) -> Result<Arc<Vec<u8>>, GitError> {
-        let mut packs = self.packs.lock().unwrap_or_else(|e| e.into_inner());
-        let packs = packs
-            .get_or_insert_with(|| crate::pack::Packs::open(&repo.commondir().join("objects")));
-        match packs.read(tree.as_bytes()) {
+        match self.packed(repo, tree) {
             Some((crate::pack::Kind::Tree, data)) => Ok(data),
             _ => Ok(Arc::new(repo.odb()?.read(tree)?.data().to_vec())),
         }
     }
 
-    /// Adds every entry under a tree to `files` (paths prefixed with `base`), as
-    /// [`walk_into`] does, from trees read raw (see [`Git::tree_bytes`]): a full listing reads
+    /// Adds every entry under a tree to `files` (paths prefixed with `base`; names that are not
+    /// UTF-8 are left out), from trees read raw (see [`Git::tree_bytes`]): a full listing reads
     /// the 10,000-entry `agents/` tree of each state an audit compares.
     fn walk_raw(
         &self,
@@ -790,9 +797,8 @@ impl Git {
     /// The `*.toml` blobs under a tree, with their paths relative to it.
     pub fn toml_blobs(&self, tree: Id) -> Result<Vec<(String, Id)>, GitError> {
         let repo = self.repo.lock().expect("git lock");
-        let t = repo.find_tree(tree.0)?;
         let mut files = HashMap::new();
-        walk_into(&t, "", &mut files)?;
+        self.walk_raw(&repo, tree.0, "", &mut files)?;
         let mut v: Vec<(String, Id)> = files
             .into_iter()
             .filter(|(p, (_, k))| *k == EntryKind::File && p.ends_with(".toml"))
@@ -1245,20 +1251,6 @@ fn kind_of(e: &git2::TreeEntry) -> EntryKind {
     }
 }
 
-fn walk_into(
-    tree: &Tree,
-    base: &str,
-    files: &mut HashMap<String, (Oid, EntryKind)>,
-) -> Result<(), GitError> {
-    tree.walk(git2::TreeWalkMode::PreOrder, |dir, e| {
-        if let Ok(name) = e.name() {
-            files.insert(format!("{base}{dir}{name}"), (e.id(), kind_of(e)));
-        }
-        git2::TreeWalkResult::Ok
-    })?;
-    Ok(())
-}
-
 /// The files of one commit or of the index, read through git.
 pub struct GitSnapshot<'g> {
     git: &'g Git,
@@ -1276,7 +1268,8 @@ impl GitSnapshot<'_> {
         for c in clients {
             let path = layout::client_folder(c);
             if let Some((oid, EntryKind::Dir)) = self.files.get(&path).copied() {
-                walk_into(&repo.find_tree(oid)?, &format!("{path}/"), &mut self.files)?;
+                self.git
+                    .walk_raw(&repo, oid, &format!("{path}/"), &mut self.files)?;
             }
         }
         Ok(())

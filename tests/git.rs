@@ -2,12 +2,8 @@
 
 mod common;
 
-use common::{BASE, TestRepo, git, opl};
+use common::{BASE, TestRepo, agent, git, opl};
 use predicates::prelude::*;
-
-fn agent(client: &str, extra: &str) -> String {
-    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
-}
 
 #[test]
 fn diff_between_commits_reports_changes_widening_and_origins() {

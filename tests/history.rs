@@ -4,13 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{BASE, TestRepo, opl};
+use common::{BASE, TestRepo, agent, opl};
 use predicates::prelude::*;
 use serde_json::Value;
-
-fn agent(client: &str, extra: &str) -> String {
-    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
-}
 
 fn temp(t: &str) -> String {
     agent(

@@ -5,11 +5,7 @@
 
 mod common;
 
-use common::{BASE, TestRepo};
-
-fn agent(client: &str, extra: &str) -> String {
-    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
-}
+use common::{BASE, TestRepo, agent};
 
 /// A history with global and client edits, a client switch, a fragment outside the layers,
 /// merges of side branches, and commits that touch other agents only.

@@ -5,12 +5,8 @@
 
 mod common;
 
-use common::{TestRepo, git};
+use common::{TestRepo, agent, git};
 use opl::pack::{Kind, Packs};
-
-fn agent(client: &str, extra: &str) -> String {
-    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
-}
 
 /// 120 agents (so `agents/` is a tree git stores as deltas of its other versions) and a history
 /// of agent, global and client edits with merges of side branches.

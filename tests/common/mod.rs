@@ -53,6 +53,11 @@ pub const BASE: &[(&str, &str)] = &[
     ),
 ];
 
+/// An agent file naming `client`, with an owner and a purpose, then `extra`.
+pub fn agent(client: &str, extra: &str) -> String {
+    format!("[agent]\nclient = \"{client}\"\npurpose = \"Help\"\nowner = \"user:ann\"\n{extra}")
+}
+
 /// A temporary copy of BASE with `extra` files written over it.
 pub fn base_repo(extra: &[(&str, &str)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
