@@ -106,33 +106,33 @@ pub enum Command {
     Hook(HookArgs),
     /// The commits that changed an agent's effective config, even from global/ or a client.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v1.json, a disposable index:
+    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, a disposable index:
     /// delete it at any time.
     ///
     /// Example: opl log support-bot policy.tools -n 5
     Log(LogArgs),
     /// Who set each effective value of an agent: commit, author, date and file:line.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v1.json, as `opl log` does.
+    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, as `opl log` does.
     ///
     /// Example: opl blame support-bot model
     Blame(BlameArgs),
     /// The commits at which an agent's rendered document had a digest.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v1.json, as `opl log` does.
+    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, as `opl log` does.
     ///
     /// Example: opl whence support-bot sha256:9a49c9b9...
     Whence(WhenceArgs),
     /// Every commit of a range with the agents it changed, the keys, and widening changes.
     ///
-    /// Keeps the agents each commit changed in <git dir>/opl/audit-v1.json, a disposable index:
+    /// Keeps the agents each commit changed in <git dir>/opl/audit-v2.json, a disposable index:
     /// delete it at any time.
     ///
     /// Example: opl audit main~50..main --format csv
     Audit(AuditArgs),
     /// One row per agent: owner, model, systems, actions, approvals, memory, escalation, digest.
     ///
-    /// Keeps each agent's last change in <git dir>/opl/last-change-v1.json, a disposable index:
+    /// Keeps each agent's last change in <git dir>/opl/last-change-v2.json, a disposable index:
     /// delete it at any time.
     ///
     /// Example: opl inventory --client acme-retail --format csv

@@ -1,4 +1,4 @@
-//! The history caches (`<git dir>/opl/history-v1.json`, `audit-v1.json`) are shortcuts only:
+//! The history caches (`<git dir>/opl/history-v2.json`, `audit-v2.json`) are shortcuts only:
 //! log, blame, whence and audit say the same with them, without them, with a corrupt one, with
 //! one written by another agent's walk, for another config root or by another opl, and a walk
 //! writes them.
@@ -108,13 +108,13 @@ fn outputs(h: &TestRepo) -> Vec<String> {
 #[test]
 fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
     let h = history();
-    let file = h.top().join(".git/opl/history-v1.json");
+    let file = h.top().join(".git/opl/history-v2.json");
     assert!(!file.exists());
     let first = outputs(&h);
     // The walk wrote the cache: JSON, one entry per (commit, parent) pair it compared.
     let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(cache["version"], 1);
-    assert!(cache["pairs"].as_array().unwrap().len() > 20);
+    assert_eq!(cache["header"]["version"], 2);
+    assert!(cache["body"]["pairs"].as_array().unwrap().len() > 20);
     // The walks find what changed each agent, wherever it was changed (a walk that passes a
     // commit's key on to its parent must not skip any of these).
     let summaries = |text: &str| -> std::collections::BTreeSet<String> {
@@ -199,7 +199,7 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
         assert_eq!(outputs(&h), first);
         let again: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert_eq!(again["prefix"], "");
+        assert_eq!(again["header"]["prefix"], "");
     }
     // Written by one agent's walk, read by another's.
     std::fs::remove_file(&file).unwrap();
@@ -259,7 +259,7 @@ fn long_history() -> TestRepo {
 #[test]
 fn a_walk_that_reads_ahead_on_several_threads_says_what_one_thread_says() {
     let h = long_history();
-    let file = h.top().join(".git/opl/history-v1.json");
+    let file = h.top().join(".git/opl/history-v2.json");
     let old_bot = digest(&h, "bot", "HEAD~300");
     let run = |threads: &str, args: &[&str]| -> (String, Vec<u8>) {
         let _ = std::fs::remove_file(&file);
@@ -313,7 +313,7 @@ fn audits(h: &TestRepo) -> Vec<String> {
 #[test]
 fn audit_says_the_same_with_and_without_its_cache() {
     let h = history();
-    let file = h.top().join(".git/opl/audit-v1.json");
+    let file = h.top().join(".git/opl/audit-v2.json");
     let first = audits(&h);
     // Every commit of the history changed some agent: the JSON lists them all.
     let v: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
@@ -321,8 +321,8 @@ fn audit_says_the_same_with_and_without_its_cache() {
     assert!(listed >= 20, "{listed}");
     // The cache holds one entry per commit, agents that changed alike grouped.
     let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(cache["opl"], env!("CARGO_PKG_VERSION"));
-    assert!(cache["commits"].as_array().unwrap().len() >= listed);
+    assert_eq!(cache["header"]["opl"], env!("CARGO_PKG_VERSION"));
+    assert!(cache["body"]["commits"].as_array().unwrap().len() >= listed);
     assert_eq!(audits(&h), first);
     // The cache is what answers: a commit's entry edited by hand shows in the output...
     let text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();
@@ -370,7 +370,7 @@ fn inventories(h: &TestRepo) -> Vec<String> {
 #[test]
 fn inventory_last_change_says_the_same_with_and_without_its_cache() {
     let h = history();
-    let file = h.top().join(".git/opl/last-change-v1.json");
+    let file = h.top().join(".git/opl/last-change-v2.json");
     let first = inventories(&h);
     // Each agent's last change is the newest commit `opl log -n 1` lists for it.
     let v: serde_json::Value = serde_json::from_str(&first[0]).unwrap();
@@ -385,8 +385,8 @@ fn inventory_last_change_says_the_same_with_and_without_its_cache() {
         assert_eq!(row["last_change"]["commit"], log[0]["commit"], "{id}");
     }
     let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(cache["opl"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(cache["heads"].as_array().unwrap().len(), 2);
+    assert_eq!(cache["header"]["opl"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(cache["body"]["heads"].as_array().unwrap().len(), 2);
     assert_eq!(inventories(&h), first);
     // The cache answers: an entry edited by hand shows...
     let text = String::from_utf8(std::fs::read(&file).unwrap()).unwrap();

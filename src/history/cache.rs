@@ -19,8 +19,8 @@ use crate::git::{CommitMeta, Git, GitError, Id};
 use crate::keyed::HashKeyed;
 use crate::repo::layout;
 
-const VERSION: u32 = 1;
-const FILE: &str = "history-v1.json";
+const VERSION: u32 = 2;
+const FILE: &str = "history-v2.json";
 
 /// What changed between a parent and a commit, at the config root.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,12 +229,12 @@ impl Header {
     }
 }
 
-/// A cache file: its header, then its entries.
+/// A cache file: its header, then its entries. Neither is flattened into the file's object:
+/// serde reads a flattened field through a copy of the whole file, and these files are read at
+/// the start of every walk.
 #[derive(Serialize, Deserialize)]
 struct CacheFile<T> {
-    #[serde(flatten)]
     header: Header,
-    #[serde(flatten)]
     body: T,
 }
 
@@ -261,8 +261,8 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) {
     }
 }
 
-const AUDIT_VERSION: u32 = 1;
-const AUDIT_FILE: &str = "audit-v1.json";
+const AUDIT_VERSION: u32 = 2;
+const AUDIT_FILE: &str = "audit-v2.json";
 
 /// Agents of one audited commit that changed alike (a change to a shared layer changes hundreds
 /// of agents the same way): one entry for all of them.
@@ -454,8 +454,8 @@ fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes,
     Ok(out)
 }
 
-const LAST_VERSION: u32 = 1;
-const LAST_FILE: &str = "last-change-v1.json";
+const LAST_VERSION: u32 = 2;
+const LAST_FILE: &str = "last-change-v2.json";
 /// How many revisions the last-change cache remembers (the newest asked).
 const LAST_HEADS: usize = 4;
 

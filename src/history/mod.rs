@@ -139,6 +139,11 @@ pub struct Engine<'g> {
     agent: String,
     keys: HashKeyed<Id, Arc<Key>>,
     states: HashKeyed<Arc<Key>, Arc<AgentState>>,
+    /// The state of each commit asked for so far (a lookup by id instead of by key: a walk asks
+    /// for the same commits' states many times).
+    by_commit: HashKeyed<Id, Arc<AgentState>>,
+    /// The names of the agent's own entries in `agents/` (its file and its folder).
+    own_entries: [String; 2],
     clients: HashKeyed<(Option<Id>, Option<Id>), Option<String>>,
     externals: HashKeyed<BaseKey, Vec<String>>,
     /// Number of documents rendered (for tests and benchmarks).
@@ -153,6 +158,13 @@ impl<'g> Engine<'g> {
             agent: agent.to_string(),
             keys: HashKeyed::default(),
             states: HashKeyed::default(),
+            by_commit: HashKeyed::default(),
+            own_entries: [layout::agent_file(agent), layout::agent_folder(agent)].map(|p| {
+                p.strip_prefix(layout::AGENTS)
+                    .and_then(|r| r.strip_prefix('/'))
+                    .unwrap_or(&p)
+                    .to_string()
+            }),
             clients: HashKeyed::default(),
             externals: HashKeyed::default(),
             renders: 0,
@@ -289,15 +301,22 @@ impl<'g> Engine<'g> {
 
     /// `eff(A, C)`.
     pub fn state(&mut self, commit: Id) -> Result<Arc<AgentState>, GitError> {
-        let key = self.key(commit)?;
-        if let Some(s) = self.states.get(&key) {
+        if let Some(s) = self.by_commit.get(&commit) {
             return Ok(s.clone());
         }
-        let (state, externals) = self.render(commit, &key)?;
-        self.renders += 1;
-        self.externals.entry(key.base.clone()).or_insert(externals);
-        let state = Arc::new(state);
-        self.states.insert(key, state.clone());
+        let key = self.key(commit)?;
+        let state = match self.states.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let (state, externals) = self.render(commit, &key)?;
+                self.renders += 1;
+                self.externals.entry(key.base.clone()).or_insert(externals);
+                let state = Arc::new(state);
+                self.states.insert(key, state.clone());
+                state
+            }
+        };
+        self.by_commit.insert(commit, state.clone());
         Ok(state)
     }
 
@@ -338,15 +357,7 @@ impl<'g> Engine<'g> {
         let Some(k) = self.keys.get(&commit).cloned() else {
             return Ok(());
         };
-        let a = &self.agent;
-        let own = [layout::agent_file(a), layout::agent_folder(a)];
-        let agents_dir = format!("{}/", layout::AGENTS);
-        if !k.externals.is_empty()
-            || changes
-                .agents
-                .iter()
-                .any(|n| own.iter().any(|o| o.strip_prefix(&agents_dir) == Some(n)))
-        {
+        if !k.externals.is_empty() || changes.agents.iter().any(|n| self.own_entries.contains(n)) {
             return Ok(());
         }
         let mut base = k.base.clone();
@@ -936,6 +947,34 @@ impl PartialOrd for Pending {
     }
 }
 
+/// The commits a blame walk has still to visit: the newest committer time first, the first
+/// queued among equal times; each commit once while it waits.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Pending>,
+    queued: HashSetKeyed<Id>,
+    seq: usize,
+}
+
+impl Queue {
+    fn push(&mut self, commit: Id, time: i64) {
+        if self.queued.insert(commit) {
+            self.seq += 1;
+            self.heap.push(Pending {
+                time,
+                seq: self.seq,
+                commit,
+            });
+        }
+    }
+
+    fn pop(&mut self) -> Option<Id> {
+        let Pending { commit, .. } = self.heap.pop()?;
+        self.queued.remove(&commit);
+        Some(commit)
+    }
+}
+
 /// Blames at a revision, or at the work tree / index (values that differ from HEAD are not
 /// committed yet).
 pub fn blame_at(
@@ -1028,24 +1067,16 @@ pub fn blame(
         .collect();
     // commit -> indexes of leaves whose blame walk is at that commit
     let mut at: HashKeyed<Id, Vec<usize>> = HashKeyed::default();
-    let mut heap = BinaryHeap::new();
-    let mut seq = 0;
-    let mut queued: HashSetKeyed<Id> = HashSetKeyed::default();
+    let mut queue = Queue::default();
     at.insert(head, (0..leaves.len()).collect());
-    heap.push(Pending {
-        time: meta(&head).map_or(0, |m| m.time),
-        seq,
-        commit: head,
-    });
-    queued.insert(head);
+    queue.push(head, meta(&head).map_or(0, |m| m.time));
     let mut result: Vec<Option<(Id, bool)>> = vec![None; leaves.len()];
     let mut ahead = cache::ReadAhead::new(engine.git);
     let mut trees = Trees::default();
     let total = commits.len();
     let parents_of = |c: &CommitMeta| walked_parents(c, &boundary, false);
     let mut visited = 0;
-    while let Some(Pending { commit, .. }) = heap.pop() {
-        queued.remove(&commit);
+    while let Some(commit) = queue.pop() {
         visited += 1;
         progress(visited, total);
         let Some(group) = at.remove(&commit) else {
@@ -1062,6 +1093,23 @@ pub fn blame(
         engine.step(&mut cache, &mut trees, commit, &parents)?;
         // Each parent's state is looked up once per commit, not once per leaf.
         let mut states: Vec<Option<Arc<AgentState>>> = vec![None; parents.len()];
+        // Most commits leave the agent as their first parent had it: every leaf moves there.
+        if let Some(&p) = parents.first()
+            && let Some(m) = meta(&p)
+        {
+            let first = engine.state(p)?;
+            if Arc::ptr_eq(&first, &here) {
+                match at.entry(p) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().extend(group),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(group);
+                    }
+                }
+                queue.push(p, m.time);
+                continue;
+            }
+            states[0] = Some(first);
+        }
         for li in group {
             let (path, _) = &leaves[li];
             let mut moved = None;
@@ -1080,14 +1128,7 @@ pub fn blame(
             match moved.and_then(|p| Some((p, meta(&p)?))) {
                 Some((p, m)) => {
                     at.entry(p).or_default().push(li);
-                    if queued.insert(p) {
-                        seq += 1;
-                        heap.push(Pending {
-                            time: m.time,
-                            seq,
-                            commit: p,
-                        });
-                    }
+                    queue.push(p, m.time);
                 }
                 _ => result[li] = Some((commit, boundary.contains(&commit))),
             }
