@@ -2,6 +2,8 @@
 //! repository, for every agent, what it prints (the document, its digest and where each value
 //! came from, `--explain --format json`) is what merging the whole repository gives, and it
 //! refuses exactly the agents the whole repository says have errors.
+//! `opl explain` and `opl access --agent` read the same way: what they print does not depend on
+//! the other agents.
 
 mod common;
 
@@ -92,4 +94,89 @@ fn one_agent_renders_as_the_whole_repository_merges_it() {
         rendered >= 15 && refused >= 20,
         "{rendered} rendered, {refused} refused"
     );
+}
+
+/// The agents of a repository folder: `agents/<id>.toml` files and `agents/<id>/` folders.
+fn agent_ids(dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(dir.join("agents"))
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".toml").unwrap_or(&name).to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `opl explain AGENT KEY` and `opl access --agent AGENT` read only that agent's layers and those
+/// it inherits. On the example repository, for every agent, what they print (in each format,
+/// parsed back) is what they print in a copy of the repository that holds no other agent, where
+/// reading every agent reads only that one.
+#[test]
+fn explain_and_access_of_one_agent_say_what_they_say_with_no_other_agent() {
+    let full = tempfile::tempdir().unwrap();
+    common::copy_tree(&common::fixtures().join("acme"), full.path());
+    let ids = agent_ids(full.path());
+    assert!(ids.len() >= 8, "{ids:?}");
+    let run = |dir: &Path, args: &[&str]| -> String {
+        let o = common::opl()
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.code().is_some_and(|c| c < 2), "{args:?}: {o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (mut explained, mut shadowing, mut rows) = (0, 0, 0);
+    for id in &ids {
+        let alone = tempfile::tempdir().unwrap();
+        common::copy_tree(&common::fixtures().join("acme"), alone.path());
+        for other in ids.iter().filter(|o| *o != id) {
+            let file = alone.path().join(format!("agents/{other}.toml"));
+            if file.is_file() {
+                std::fs::remove_file(file).unwrap();
+            } else {
+                std::fs::remove_dir_all(alone.path().join(format!("agents/{other}"))).unwrap();
+            }
+        }
+        assert_eq!(agent_ids(alone.path()), std::slice::from_ref(id));
+        for key in ["model", "model.name", "policy", "tools", "agent.owner"] {
+            let args = ["explain", id, key, "--format", "json"];
+            let (a, b) = (run(full.path(), &args), run(alone.path(), &args));
+            let (a, b): (Value, Value) = (
+                serde_json::from_str(&a).unwrap(),
+                serde_json::from_str(&b).unwrap(),
+            );
+            assert_eq!(a, b, "{id} {key}");
+            assert_eq!(a["agent"], json!(id));
+            let leaves = a["leaves"].as_array().unwrap();
+            explained += leaves.len();
+            shadowing += leaves
+                .iter()
+                .filter(|l| !l["shadowed"].as_array().unwrap().is_empty())
+                .count();
+            let args = ["explain", id, key];
+            assert_eq!(
+                run(full.path(), &args),
+                run(alone.path(), &args),
+                "{id} {key}"
+            );
+        }
+        let args = ["access", "--agent", id, "--format", "json"];
+        let (a, b) = (run(full.path(), &args), run(alone.path(), &args));
+        let (a, b): (Value, Value) = (
+            serde_json::from_str(&a).unwrap(),
+            serde_json::from_str(&b).unwrap(),
+        );
+        assert_eq!(a, b, "{id}");
+        rows += a.as_array().unwrap().len();
+        for format in ["csv", "markdown"] {
+            let args = ["access", "--agent", id, "--format", format];
+            assert_eq!(run(full.path(), &args), run(alone.path(), &args), "{id}");
+        }
+    }
+    assert!(explained >= 40 && shadowing >= 5, "{explained} {shadowing}");
+    assert!(rows >= 10, "{rows}");
 }

@@ -1,7 +1,7 @@
 //! `opl access`: every agent and action it uses, with its base and max levels and the conditions
 //! between them.
 
-use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, open_agents, open_source, unknown_agent};
 use crate::cli::{AccessArgs, AccessFormat};
 use crate::model::source::safe;
 use crate::output::{csv_field, paint};
@@ -53,7 +53,13 @@ fn cell(r: &AccessRow, c: &str) -> String {
 
 /// Runs `opl access`.
 pub fn run(ctx: &mut Ctx, args: &AccessArgs) -> Outcome {
-    let (_, repo) = open_source(ctx, &args.source)?;
+    // The rows of named agents depend on their layers and those they inherit only; a client
+    // filter needs every client listed (a client none of them names is still a known one).
+    let (_, repo) = if args.agents.is_empty() || args.client.is_some() {
+        open_source(ctx, &args.source)?
+    } else {
+        open_agents(ctx, &args.source, &args.agents)?
+    };
     for a in &args.agents {
         if !repo.agents.contains_key(a) {
             return Err(unknown_agent(&repo, a));

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{Ctx, Failure, Outcome, emit, open_source, unknown_agent};
+use super::{Ctx, Failure, Outcome, emit, open_agent, unknown_agent};
 use crate::cli::{ExplainArgs, FindingsFormat};
 use crate::merge::provenance::{Provenance, provenance, short};
 use crate::merge::stack::Stacks;
@@ -22,7 +22,8 @@ pub fn run(ctx: &mut Ctx, args: &ExplainArgs) -> Outcome {
     let key = KeyPath::parse(&args.key)
         .map_err(|e| Failure(format!("`{}` is not a key path: {e}", safe(&args.key))))?;
     crate::model::schema::check_key(&key)?;
-    let (_, repo) = open_source(ctx, &args.source)?;
+    // What one key of one agent is depends on its layers and those it inherits only.
+    let (_, repo) = open_agent(ctx, &args.source, &args.agent)?;
     let stacks = Stacks::new(&repo);
     let Some(agent) = stacks.agent(&args.agent) else {
         return Err(unknown_agent(&repo, &args.agent));

@@ -65,7 +65,20 @@ pub fn open_source(ctx: &Ctx, source: &SourceArgs) -> Result<(PathBuf, Repo), Fa
 /// [`open_source`] with only the layers one agent inherits and its own read (every agent and
 /// client id is still listed, for suggestions).
 pub fn open_agent(ctx: &Ctx, source: &SourceArgs, agent: &str) -> Result<(PathBuf, Repo), Failure> {
-    open_selected(ctx, source, &Selection::Agents([agent.to_string()].into()))
+    open_agents(ctx, source, &[agent.to_string()])
+}
+
+/// [`open_agent`] for several agents.
+pub fn open_agents(
+    ctx: &Ctx,
+    source: &SourceArgs,
+    agents: &[String],
+) -> Result<(PathBuf, Repo), Failure> {
+    open_selected(
+        ctx,
+        source,
+        &Selection::Agents(agents.iter().cloned().collect()),
+    )
 }
 
 fn open_selected(
