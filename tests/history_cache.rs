@@ -534,3 +534,30 @@ fn assert_audit_is_diff(h: &TestRepo) -> usize {
     }
     compared
 }
+
+/// The cache files of the earlier format (`-v1`, header flattened into the object) are not read:
+/// the first walk that writes a cache removes them, and nothing else of `<git dir>/opl/`.
+#[test]
+fn caches_of_the_earlier_format_are_removed_when_a_cache_is_written() {
+    let h = history();
+    let dir = h.top().join(".git/opl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = ["history-v1.json", "audit-v1.json", "last-change-v1.json"];
+    for f in old {
+        // A v1 file that, were it read, would say no pair changed anything.
+        std::fs::write(dir.join(f), "{\"version\":1,\"prefix\":\"\",\"pairs\":[]}").unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    let first = outputs(&h);
+    for f in old {
+        assert!(!dir.join(f).exists(), "{f}");
+    }
+    assert!(dir.join("history-v2.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    // The answers are those of a repository that never had them.
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(outputs(&h), first);
+}

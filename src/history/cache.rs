@@ -249,8 +249,17 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T>
 fn store<T: Serialize>(path: &Path, header: Header, body: T) {
     if let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) {
         write(path, &bytes);
+        if let Some(dir) = path.parent() {
+            for old in OUTDATED {
+                let _ = std::fs::remove_file(dir.join(old));
+            }
+        }
     }
 }
+
+/// Cache files of earlier versions of opl that this one does not read: removed when a cache is
+/// written beside them (they would otherwise stay in the repository, unused).
+const OUTDATED: &[&str] = &["history-v1.json", "audit-v1.json", "last-change-v1.json"];
 
 /// Writes the bytes of a cache file atomically, creating its folder; a failure is ignored.
 pub(crate) fn write(path: &Path, bytes: &[u8]) {
