@@ -544,7 +544,7 @@ fn caches_of_the_earlier_format_are_removed_when_a_cache_is_written() {
     std::fs::create_dir_all(&dir).unwrap();
     let old = ["history-v1.json", "audit-v1.json", "last-change-v1.json"];
     for f in old {
-        // A v1 file that, were it read, would say no pair changed anything.
+        // A file in the v1 layout: its header flattened into the object.
         std::fs::write(dir.join(f), "{\"version\":1,\"prefix\":\"\",\"pairs\":[]}").unwrap();
     }
     std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();

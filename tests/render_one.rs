@@ -129,6 +129,11 @@ fn explain_and_access_of_one_agent_say_what_they_say_with_no_other_agent() {
         assert!(o.status.code().is_some_and(|c| c < 2), "{args:?}: {o:?}");
         String::from_utf8(o.stdout).unwrap()
     };
+    // One command's JSON in the whole repository and in the copy, each parsed back.
+    let json_pair = |alone: &Path, args: &[&str]| -> (Value, Value) {
+        let parse = |dir: &Path| serde_json::from_str::<Value>(&run(dir, args)).unwrap();
+        (parse(full.path()), parse(alone))
+    };
     let (mut explained, mut shadowing, mut rows) = (0, 0, 0);
     for id in &ids {
         let alone = tempfile::tempdir().unwrap();
@@ -143,12 +148,7 @@ fn explain_and_access_of_one_agent_say_what_they_say_with_no_other_agent() {
         }
         assert_eq!(agent_ids(alone.path()), std::slice::from_ref(id));
         for key in ["model", "model.name", "policy", "tools", "agent.owner"] {
-            let args = ["explain", id, key, "--format", "json"];
-            let (a, b) = (run(full.path(), &args), run(alone.path(), &args));
-            let (a, b): (Value, Value) = (
-                serde_json::from_str(&a).unwrap(),
-                serde_json::from_str(&b).unwrap(),
-            );
+            let (a, b) = json_pair(alone.path(), &["explain", id, key, "--format", "json"]);
             assert_eq!(a, b, "{id} {key}");
             assert_eq!(a["agent"], json!(id));
             let leaves = a["leaves"].as_array().unwrap();
@@ -164,12 +164,7 @@ fn explain_and_access_of_one_agent_say_what_they_say_with_no_other_agent() {
                 "{id} {key}"
             );
         }
-        let args = ["access", "--agent", id, "--format", "json"];
-        let (a, b) = (run(full.path(), &args), run(alone.path(), &args));
-        let (a, b): (Value, Value) = (
-            serde_json::from_str(&a).unwrap(),
-            serde_json::from_str(&b).unwrap(),
-        );
+        let (a, b) = json_pair(alone.path(), &["access", "--agent", id, "--format", "json"]);
         assert_eq!(a, b, "{id}");
         rows += a.as_array().unwrap().len();
         for format in ["csv", "markdown"] {

@@ -1099,12 +1099,7 @@ pub fn blame(
         {
             let first = engine.state(p)?;
             if Arc::ptr_eq(&first, &here) {
-                match at.entry(p) {
-                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().extend(group),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(group);
-                    }
-                }
+                at.entry(p).or_default().extend(group);
                 queue.push(p, m.time);
                 continue;
             }
