@@ -4,37 +4,34 @@ use super::{Ctx, Failure, Outcome, emit, load_state, state_of, unknown_agent};
 use crate::cli::ValidateArgs;
 use crate::git::State;
 use crate::output;
-use crate::repo::layout::Selection;
+use crate::repo::layout::{Place, Selection, classify};
 
 /// Runs `opl validate`.
 pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let state = state_of(&args.source);
     let (root, git) = super::locate(ctx.repo.as_deref(), &state)?;
     // With --staged, check what the commit would change: the agents the staged changes affect.
-    let mut scope_note = String::new();
+    // `changed` holds the staged paths when a change to shared layers may reach only some
+    // agents: which ones is known once the index is loaded.
+    let mut changed: Option<Vec<String>> = None;
     let selection = if !args.agents.is_empty() {
         Selection::Agents(args.agents.iter().cloned().collect())
     } else if state == State::Index && !args.all && git.as_ref().is_some_and(|g| g.has_head()) {
         let g = git.as_ref().expect("checked");
-        let changed = g
+        let paths = g
             .changed_paths(&State::Rev("HEAD".into()), &State::Index)
             .map_err(|e| Failure(e.0))?;
         // A changed test can be about any agent: the tests then run on every agent.
-        let tests_changed = changed
-            .iter()
-            .any(|p| crate::repo::layout::classify(p) == crate::repo::layout::Place::Test);
-        let sel = if tests_changed {
+        let tests_changed = paths.iter().any(|p| classify(p) == Place::Test);
+        if tests_changed {
             Selection::All
         } else {
-            crate::repo::layout::affected(&changed)
-        };
-        if let Selection::Agents(ids) = &sel {
-            scope_note = format!(
-                " affected by the staged changes ({} of the index; --all for every agent)",
-                ids.len()
-            );
+            let sel = crate::repo::layout::affected(&paths);
+            if matches!(sel, Selection::All) {
+                changed = Some(paths);
+            }
+            sel
         }
-        sel
     } else {
         Selection::All
     };
@@ -44,7 +41,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
             return Err(unknown_agent(&repo, a));
         }
     }
-    let only: Option<Vec<String>> = match &selection {
+    let mut only: Option<Vec<String>> = match &selection {
         Selection::All => None,
         Selection::Shared => Some(Vec::new()),
         Selection::AllBut(_) => Some(repo.agents.keys().cloned().collect()),
@@ -55,8 +52,52 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
                 .collect(),
         ),
     };
-    let v = crate::merge::stack::validate(&repo, only.as_deref());
-    let mut v = v;
+    // A staged change to shared layers reaches the agents below the prefixes it changes.
+    let mut shared_files: Vec<String> = Vec::new();
+    if let Some(paths) = &changed
+        && let Ok(old) = load_state(
+            &root,
+            git.as_ref(),
+            &State::Rev("HEAD".into()),
+            &Selection::Shared,
+        )
+        && let Some(reached) = crate::diff::reach::reached(&old, &repo, paths)
+        && reached.len() < repo.agents.len()
+    {
+        only = Some(
+            reached
+                .into_iter()
+                .filter(|a| repo.agents.contains_key(a))
+                .collect(),
+        );
+        shared_files = paths
+            .iter()
+            .filter(|p| matches!(classify(p), Place::Global | Place::Client(_)))
+            .cloned()
+            .collect();
+    }
+    let mut scope_note = String::new();
+    if state == State::Index
+        && args.agents.is_empty()
+        && let Some(ids) = &only
+    {
+        scope_note = format!(
+            " affected by the staged changes ({} of the index; --all for every agent)",
+            ids.len()
+        );
+    }
+    let mut v = crate::merge::stack::validate(&repo, only.as_deref());
+    if !shared_files.is_empty() {
+        // The findings of the staged shared files themselves, even where no agent below them
+        // was reached.
+        v.findings.extend(
+            crate::merge::stack::Stacks::new(&repo)
+                .base_findings()
+                .into_iter()
+                .filter(|f| shared_files.contains(&repo.sources.get(f.span.file).path)),
+        );
+        crate::diagnostic::normalize(&mut v.findings, &repo.sources);
+    }
     // The pre-commit hook (`--staged`) also runs the policy tests the staged change can affect:
     // those about the agents validated (all of them when a test changed).
     if state == State::Index {

@@ -22,6 +22,7 @@ use crate::repo::layer::Repo;
 
 pub mod by_key;
 pub mod facts;
+pub mod reach;
 
 /// One changed leaf.
 #[derive(Clone, Debug, Serialize)]

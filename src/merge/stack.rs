@@ -98,14 +98,15 @@ impl<'r> Stacks<'r> {
         inherited: &mut Vec<Finding>,
         own: &mut Vec<Finding>,
     ) -> (&Effective, Option<String>) {
+        if let Some(name) = self.known_client(layer) {
+            let p = &self.clients[name];
+            inherited.extend(p.findings.iter().cloned());
+            return (&p.eff, Some(name.to_string()));
+        }
         let Some(n) = crate::repo::layout::client_node(&layer.table) else {
             return (&self.global.eff, None);
         };
         let name = n.value.as_str().unwrap_or_default();
-        if let Some(p) = self.clients.get(name) {
-            inherited.extend(p.findings.iter().cloned());
-            return (&p.eff, Some(name.to_string()));
-        }
         let folder = crate::repo::layout::client_folder(name);
         if self.repo.sources.find(&folder).is_some() {
             // The client's folder exists but its id is unusable: that finding is the agent's
@@ -138,6 +139,12 @@ impl<'r> Stacks<'r> {
             own.push(f);
         }
         (&self.global.eff, None)
+    }
+
+    /// The client whose prefix an agent layer merges onto: the one it names, when the
+    /// repository has it (an agent naming none, or one that is not there, merges onto global's).
+    pub fn known_client<'l>(&self, layer: &'l Layer) -> Option<&'l str> {
+        crate::repo::layout::client_of(&layer.table).filter(|c| self.clients.contains_key(*c))
     }
 
     /// The merged prefix of `client` (global's for `None`): what an agent of it inherits
