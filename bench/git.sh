@@ -6,7 +6,8 @@
 # pre-commit hook runs it. The diff of one global value is measured without the agents store
 # (`<git dir>/opl/agents-v1.json`, removed before each run: what a fresh clone's first diff
 # costs) and with it, for the same pair again and for a new global value staged each run
-# (`opl diff --staged`, a pre-commit check of an edit no run has seen).
+# (`opl diff --staged`, a pre-commit check of an edit no run has seen); and `opl validate --staged`
+# of one client's file staged (its agents only), without the store, with it, and with --all.
 #
 #   bench/git.sh [AGENTS] [CLIENTS]      (default 10000 200)
 set -euo pipefail
@@ -70,6 +71,13 @@ sed -i 's/max_output_tokens = 16384/max_output_tokens = 12288/' global/policy.to
 git add global/policy.toml
 staged_global=$(time_ms "$opl" validate --staged)
 git reset -q && git checkout -q global/policy.toml
+client=clients/$(ls clients | head -1)/client.toml
+sed -i 's/user = [0-9]*/user = 3/' "$client"
+git add "$client"
+staged_client_first=$(time_ms without_store "$opl" validate --staged)
+staged_client=$(time_ms "$opl" validate --staged)
+staged_client_all=$(time_ms "$opl" validate --staged --all)
+git reset -q && git checkout -q "$client"
 echo "repository: $agents agents, $clients clients, 3 commits"
 printf '%-38s %8s\n' command ms
 printf '%-38s %8s\n' "git diff --stat A B" "$git_stat"
@@ -81,4 +89,7 @@ printf '%-38s %8s\n' "  --format json (digests: full render)" "$diff_global_json
 printf '%-38s %8s\n' "opl diff B C (one agent file)" "$diff_agent"
 printf '%-38s %8s\n' "opl validate --staged (one agent)" "$staged"
 printf '%-38s %8s\n' "opl validate --staged (global value)" "$staged_global"
+printf '%-38s %8s\n' "opl validate --staged (one client)" "$staged_client_first"
+printf '%-38s %8s\n' "  again (agents store kept)" "$staged_client"
+printf '%-38s %8s\n' "  --all (every agent)" "$staged_client_all"
 awk -v a="$diff_agent" -v g="$diff_global_first" 'BEGIN { printf "one-agent diff / all-agents diff: %.1f%%\n", 100 * a / g }'

@@ -37,6 +37,12 @@ pub enum ColorChoice {
 pub enum Command {
     /// Check every file, layer and agent; report every finding.
     ///
+    /// With --staged (the pre-commit hook), only what the next commit changes: the agents whose
+    /// files are staged, and the agents below what a staged change to global/ or a client
+    /// changed (a client's file: its agents; a global value a client overrides: not that
+    /// client's). Agents the change does not reach have the findings they had. --all checks
+    /// the whole index.
+    ///
     /// Exit status: 0 clean (warnings allowed), 1 findings, 2 usage or I/O failure.
     ///
     /// Example: opl validate --format json

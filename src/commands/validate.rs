@@ -35,46 +35,42 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     } else {
         Selection::All
     };
-    let mut repo = load_state(&root, git.as_ref(), &state, &selection)?;
+    // A staged change to shared layers reaches the agents below the prefixes it changes.
+    let scoped = match (&changed, &git) {
+        (Some(paths), Some(g)) => staged_scope(&root, g, paths)?,
+        _ => None,
+    };
+    let mut shared_files: Vec<String> = Vec::new();
+    let (mut repo, only) = match scoped {
+        Some((repo, agents)) => {
+            shared_files = changed
+                .iter()
+                .flatten()
+                .filter(|p| matches!(classify(p), Place::Global | Place::Client(_)))
+                .cloned()
+                .collect();
+            (repo, agents)
+        }
+        None => {
+            let repo = load_state(&root, git.as_ref(), &state, &selection)?;
+            let only: Option<Vec<String>> = match &selection {
+                Selection::All => None,
+                Selection::Shared => Some(Vec::new()),
+                Selection::AllBut(_) => Some(repo.agents.keys().cloned().collect()),
+                Selection::Agents(ids) => Some(
+                    ids.iter()
+                        .filter(|a| repo.agents.contains_key(*a))
+                        .cloned()
+                        .collect(),
+                ),
+            };
+            (repo, only)
+        }
+    };
     for a in &args.agents {
         if !repo.agents.contains_key(a) {
             return Err(unknown_agent(&repo, a));
         }
-    }
-    let mut only: Option<Vec<String>> = match &selection {
-        Selection::All => None,
-        Selection::Shared => Some(Vec::new()),
-        Selection::AllBut(_) => Some(repo.agents.keys().cloned().collect()),
-        Selection::Agents(ids) => Some(
-            ids.iter()
-                .filter(|a| repo.agents.contains_key(*a))
-                .cloned()
-                .collect(),
-        ),
-    };
-    // A staged change to shared layers reaches the agents below the prefixes it changes.
-    let mut shared_files: Vec<String> = Vec::new();
-    if let Some(paths) = &changed
-        && let Ok(old) = load_state(
-            &root,
-            git.as_ref(),
-            &State::Rev("HEAD".into()),
-            &Selection::Shared,
-        )
-        && let Some(reached) = crate::diff::reach::reached(&old, &repo, paths)
-        && reached.len() < repo.agents.len()
-    {
-        only = Some(
-            reached
-                .into_iter()
-                .filter(|a| repo.agents.contains_key(a))
-                .collect(),
-        );
-        shared_files = paths
-            .iter()
-            .filter(|p| matches!(classify(p), Place::Global | Place::Client(_)))
-            .cloned()
-            .collect();
     }
     let mut scope_note = String::new();
     if state == State::Index
@@ -147,4 +143,70 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let status = written.status(args.deny_warnings);
     super::leak(repo);
     Ok(status)
+}
+
+/// A repository loaded, and the agents of it to validate (`None`: every agent, a whole run).
+type Scoped = (crate::repo::layer::Repo, Option<Vec<String>>);
+
+/// The index loaded with the agents a staged change to shared layers reaches (see
+/// [`crate::diff::reach`]), and those agents (`None`: every agent of the repository, a whole
+/// run). `None` when the change is not one that reading takes, or reaches every agent: the
+/// caller loads every agent then. Agents whose facts the agents store holds (by blob id) are
+/// read only when reached; what this run reads is kept there for the next.
+fn staged_scope(
+    root: &std::path::Path,
+    git: &crate::git::Git,
+    changed: &[String],
+) -> Result<Option<Scoped>, Failure> {
+    use crate::diff::{by_key, facts, reach::Reach};
+    let head = State::Rev("HEAD".into());
+    let Ok(old) = load_state(root, Some(git), &head, &Selection::Shared) else {
+        return Ok(None);
+    };
+    let shared = load_state(root, Some(git), &State::Index, &Selection::Shared)?;
+    let Some(reach) = Reach::of(&old, &shared, changed).filter(|r| !r.every()) else {
+        return Ok(None);
+    };
+    let mut store = facts::Store::open(git);
+    let known = if store.is_empty() {
+        Default::default()
+    } else {
+        by_key::known_agents(
+            &git.snapshot(&State::Index).map_err(|e| Failure(e.0))?,
+            &store,
+        )
+    };
+    let skip: std::collections::HashSet<String> = known
+        .iter()
+        .filter(|(id, part)| {
+            store
+                .facts(part)
+                .is_some_and(|f| !reach.reaches(id, shared.prefix_client(f.client.as_deref())))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    let repo = load_state(
+        root,
+        Some(git),
+        &State::Index,
+        &Selection::AllBut(skip.clone()),
+    )?;
+    let agents: Vec<String> = reach
+        .agents(&repo)
+        .into_iter()
+        .filter(|a| repo.agents.contains_key(a))
+        .collect();
+    store.learn(
+        facts::Learned {
+            facts: by_key::facts_of_loaded(&repo),
+            own: Vec::new(),
+        },
+        known
+            .iter()
+            .filter(|(id, _)| skip.contains(*id))
+            .map(|(_, p)| *p),
+    );
+    store.save();
+    let whole = skip.is_empty() && agents.len() == repo.agents.len();
+    Ok(Some((repo, (!whole).then_some(agents))))
 }

@@ -345,6 +345,22 @@ fn single_file(id: &str, layer: &Layer, files: Option<&HashMap<&str, Files>>) ->
         && layer.files.iter().all(|f| f.fragments.is_empty())
 }
 
+/// The facts of the agents `repo` loaded that the store keys (each one file naming no fragment,
+/// see [`single_file`], from a state with content ids), by part key.
+pub fn facts_of_loaded(repo: &Repo) -> Vec<(Hash, Facts)> {
+    let files = agent_files(repo);
+    repo.agents
+        .par_iter()
+        .filter(|(id, layer)| single_file(id, layer, Some(&files)))
+        .filter_map(|(id, layer)| {
+            Some((
+                agent_part(repo, layer, &files[id.as_str()]),
+                Facts::of(&layer.table)?,
+            ))
+        })
+        .collect()
+}
+
 /// The part key of an agent that is one file named by no fragment (see [`single_file`]).
 pub fn single_file_part(path: &str, content: &[u8; 20]) -> Hash {
     files_hash(&[(path, *content)]).finalize().into()
@@ -454,13 +470,7 @@ fn below_prefixes(
         Below { changes, paths }
     };
     let global = below(None);
-    let edited: BTreeSet<String> = files_changed
-        .iter()
-        .filter_map(|p| match classify(p) {
-            Place::Client(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let edited = changed_clients(files_changed);
     let clients: Vec<(Option<String>, Below)> = new
         .clients
         .par_iter()
@@ -486,6 +496,17 @@ fn shared_locks(r: &Repo) -> BTreeSet<String> {
     std::iter::once(&r.global)
         .chain(r.clients.values())
         .flat_map(|l| l.locks.iter().map(|(p, _)| p.to_string()))
+        .collect()
+}
+
+/// The clients whose files are among the changed paths.
+pub fn changed_clients(files_changed: &[String]) -> BTreeSet<String> {
+    files_changed
+        .iter()
+        .filter_map(|p| match classify(p) {
+            Place::Client(c) => Some(c),
+            _ => None,
+        })
         .collect()
 }
 

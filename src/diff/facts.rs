@@ -10,8 +10,9 @@
 //! change: a diff of one global value reads the shared layers and the agents' blob ids only.
 //!
 //! The store is derived and disposable, like the history cache: `<git dir>/opl/agents-v1.json`,
-//! ignored when another opl wrote it or it cannot be read, written atomically after a diff that
-//! learned something (a failure to write it is ignored). An entry never goes stale: its key is
+//! ignored when another opl wrote it or it cannot be read, written atomically after a diff (or a
+//! `validate --staged` of a change to shared layers) that learned something (a failure to write
+//! it is ignored). An entry never goes stale: its key is
 //! the content it was computed from. No answer depends on it: an agent it lacks is read.
 
 use std::collections::HashMap;

@@ -144,7 +144,8 @@ impl<'r> Stacks<'r> {
     /// The client whose prefix an agent layer merges onto: the one it names, when the
     /// repository has it (an agent naming none, or one that is not there, merges onto global's).
     pub fn known_client<'l>(&self, layer: &'l Layer) -> Option<&'l str> {
-        crate::repo::layout::client_of(&layer.table).filter(|c| self.clients.contains_key(*c))
+        self.repo
+            .prefix_client(crate::repo::layout::client_of(&layer.table))
     }
 
     /// The merged prefix of `client` (global's for `None`): what an agent of it inherits
@@ -354,10 +355,18 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
     }
     crate::diagnostic::apply_lints(&mut findings, &repo.allowed_lints);
     normalize(&mut findings, &repo.sources);
+    // The files read for the agents validated: those of the layers they inherit and their own
+    // (a partial run may have others loaded).
+    let validated: Option<std::collections::HashSet<&str>> =
+        only.map(|l| l.iter().map(String::as_str).collect());
     let files = repo
         .sources
         .iter()
-        .filter(|(_, f)| !matches!(f.layer, LayerKind::Stray | LayerKind::External))
+        .filter(|(_, f)| match &f.layer {
+            LayerKind::Stray | LayerKind::External => false,
+            LayerKind::Agent(a) => validated.as_ref().is_none_or(|v| v.contains(a.as_str())),
+            _ => true,
+        })
         .count();
     Validation {
         findings,

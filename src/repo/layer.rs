@@ -77,6 +77,15 @@ pub struct Repo {
     pub has_tests: bool,
 }
 
+impl Repo {
+    /// The client whose prefix an agent layer naming `named` (its `agent.client`, when a string)
+    /// merges onto: that client when the repository has it; `None` (global's prefix) for an
+    /// agent naming none or one that is not there.
+    pub fn prefix_client<'a>(&self, named: Option<&'a str>) -> Option<&'a str> {
+        named.filter(|c| self.clients.contains_key(*c))
+    }
+}
+
 /// True for a valid client or agent id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
 pub fn valid_id(id: &str) -> bool {
     let b = id.as_bytes();
