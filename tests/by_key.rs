@@ -719,61 +719,64 @@ fn the_agents_store_changes_no_answer() {
 /// `validate --staged` of a change to one client keeps the agents it read in the agents store,
 /// and a later run reads from their files only the agents the change reaches: its answer (JSON
 /// parsed back, and the human form, and the status) is the same with the store, without it and
-/// with a corrupt one.
+/// with a corrupt one; in a monorepo's config folder too.
 #[test]
 fn validate_staged_says_the_same_with_and_without_the_agents_store() {
-    let mut h = common::TestRepo::new();
-    for (p, t) in files(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) {
-        h.write(&p, &t);
+    // At the top of the repository, and in a monorepo's config folder.
+    for prefix in ["", "config/"] {
+        let mut h = common::TestRepo::with_prefix(prefix);
+        for (p, t) in files(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) {
+            h.write(&p, &t);
+        }
+        h.commit("old");
+        // beta's client file: its tools allow list becomes a ceiling on output tokens.
+        for (p, t) in files(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]) {
+            h.write(&p, &t);
+        }
+        assert!(common::git(h.top(), &["add", "-A"]).status.success());
+        let store = h.top().join(".git/opl/agents-v1.json");
+        assert!(!store.exists());
+        let run = |args: &[&str]| {
+            let o = h.opl().args(args).output().unwrap();
+            (
+                o.status.code().unwrap(),
+                String::from_utf8(o.stdout).unwrap(),
+            )
+        };
+        let json = ["validate", "--staged", "--format", "json"];
+        let human = ["validate", "--staged"];
+        let (first, first_human) = (run(&json), run(&human));
+        let kept: Value = serde_json::from_slice(&std::fs::read(&store).expect("written")).unwrap();
+        assert_eq!(kept["agents"].as_array().unwrap().len(), 11, "{kept}");
+        let v: Value = serde_json::from_str(&first.1).unwrap();
+        assert_eq!(v["summary"]["agents"], 4, "{v}");
+        // a5's unknown key: an error beta's agent had before the change, and has after it.
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["file"] == "agents/a5.toml" && f["severity"] == "error"),
+            "{v}"
+        );
+        assert_eq!(first.0, 1);
+        assert!(
+            first_human
+                .1
+                .contains("in 4 agents affected by the staged changes"),
+            "{}",
+            first_human.1
+        );
+        assert_eq!(
+            (run(&json), run(&human)),
+            (first.clone(), first_human.clone())
+        );
+        std::fs::remove_file(&store).unwrap();
+        assert_eq!(
+            (run(&json), run(&human)),
+            (first.clone(), first_human.clone())
+        );
+        std::fs::write(&store, "{\"header\": 1").unwrap();
+        assert_eq!((run(&json), run(&human)), (first, first_human));
     }
-    h.commit("old");
-    // beta's client file: its tools allow list becomes a ceiling on output tokens.
-    for (p, t) in files(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]) {
-        h.write(&p, &t);
-    }
-    assert!(common::git(h.top(), &["add", "-A"]).status.success());
-    let store = h.top().join(".git/opl/agents-v1.json");
-    assert!(!store.exists());
-    let run = |args: &[&str]| {
-        let o = h.opl().args(args).output().unwrap();
-        (
-            o.status.code().unwrap(),
-            String::from_utf8(o.stdout).unwrap(),
-        )
-    };
-    let json = ["validate", "--staged", "--format", "json"];
-    let human = ["validate", "--staged"];
-    let (first, first_human) = (run(&json), run(&human));
-    let kept: Value = serde_json::from_slice(&std::fs::read(&store).expect("written")).unwrap();
-    assert_eq!(kept["agents"].as_array().unwrap().len(), 11, "{kept}");
-    let v: Value = serde_json::from_str(&first.1).unwrap();
-    assert_eq!(v["summary"]["agents"], 4, "{v}");
-    // a5's unknown key: an error beta's agent had before the change, and has after it.
-    assert!(
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["file"] == "agents/a5.toml" && f["severity"] == "error"),
-        "{v}"
-    );
-    assert_eq!(first.0, 1);
-    assert!(
-        first_human
-            .1
-            .contains("in 4 agents affected by the staged changes"),
-        "{}",
-        first_human.1
-    );
-    assert_eq!(
-        (run(&json), run(&human)),
-        (first.clone(), first_human.clone())
-    );
-    std::fs::remove_file(&store).unwrap();
-    assert_eq!(
-        (run(&json), run(&human)),
-        (first.clone(), first_human.clone())
-    );
-    std::fs::write(&store, "{\"header\": 1").unwrap();
-    assert_eq!((run(&json), run(&human)), (first, first_human));
 }
