@@ -780,3 +780,48 @@ fn validate_staged_says_the_same_with_and_without_the_agents_store() {
         assert_eq!((run(&json), run(&human)), (first, first_human));
     }
 }
+
+/// A staged error in the file of a client no agent names reaches no agent, and `validate
+/// --staged` still reports it (and exits 1): the staged shared files' own findings are always
+/// checked.
+#[test]
+fn validate_staged_reports_a_staged_shared_file_no_agent_inherits() {
+    let mut h = common::TestRepo::new();
+    for (p, t) in files(&[0; 12]) {
+        h.write(&p, &t);
+    }
+    h.write("clients/gamma/client.toml", "[metadata]\nteam = \"g\"\n");
+    h.commit("old");
+    h.write(
+        "clients/gamma/client.toml",
+        "[metadata]\nteam = \"g\"\n\n[bogus]\nx = 1\n",
+    );
+    assert!(common::git(h.top(), &["add", "-A"]).status.success());
+    let (code, v) = h.json(&["validate", "--staged", "--format", "json"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["summary"]["agents"], 0, "{v}");
+    let found: Vec<(&str, &str, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["file"].as_str().unwrap(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("unknown-key", "clients/gamma/client.toml", 4)],
+        "{v}"
+    );
+    let human = h.opl().args(["validate", "--staged"]).output().unwrap();
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(text.contains("clients/gamma/client.toml:4:2"), "{text}");
+    assert!(
+        text.contains("1 error, 0 warnings in 0 agents affected by the staged changes"),
+        "{text}"
+    );
+}

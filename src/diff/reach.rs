@@ -4,10 +4,11 @@
 //! client (or of global alone) and that prefix's findings. A change to `global/` or `clients/`
 //! reaches the agents below a prefix it changes, and no other: when a prefix's merged tree is
 //! the same on both sides (every value and table, every definition's file and position, every
-//! lock; not the definitions a value shadowed, which only `explain` shows) and so are the findings it passes down, an agent below it is merged onto
-//! the same input and checked on the same result, so its findings are those it had. The merged
-//! trees are compared, not the values they render to: a definition that moved to another line
-//! moves the findings that point at it, and an agent below it is checked again.
+//! lock; not the definitions a value shadowed, which only `explain` shows) and so are the
+//! findings it passes down, an agent below it is merged onto the same input and checked on the
+//! same result, so its findings are those it had. The merged trees are compared, not the values
+//! they render to: a definition that moved to another line moves the findings that point at it,
+//! and an agent below it is checked again.
 //!
 //! A client that overrides everything a change to global made (or an edit that changes no merged
 //! value nor any position) leaves its agents out; a change to one client reaches its agents only.
