@@ -160,10 +160,15 @@ fn staged_scope(
 ) -> Result<Option<Scoped>, Failure> {
     use crate::diff::{by_key, facts, reach::Reach};
     let head = State::Rev("HEAD".into());
-    let Ok(old) = load_state(root, Some(git), &head, &Selection::Shared) else {
+    // Both sides' shared layers, read side by side.
+    let (old, shared) = rayon::join(
+        || load_state(root, Some(git), &head, &Selection::Shared),
+        || load_state(root, Some(git), &State::Index, &Selection::Shared),
+    );
+    let Ok(old) = old else {
         return Ok(None);
     };
-    let shared = load_state(root, Some(git), &State::Index, &Selection::Shared)?;
+    let shared = shared?;
     let Some(reach) = Reach::of(&old, &shared, changed).filter(|r| !r.every()) else {
         return Ok(None);
     };
