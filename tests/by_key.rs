@@ -31,10 +31,11 @@ fn shared(c: &[u8]) -> Vec<(String, String)> {
         ),
         (
             "global/tuning.toml".into(),
+            // A value that grows moves the bytes of what follows it, not their lines.
             pick(15, &[
                 "# off\n",
-                "[model.parameters]\nmax_output_tokens = 1000\n",
-                "[model.parameters]\nmax_output_tokens = 2000\n",
+                "[model.parameters]\nmax_output_tokens = 1000\n\n[metadata]\ntier = \"gold\"\n",
+                "[model.parameters]\nmax_output_tokens = 20000\n\n[metadata]\ntier = \"gold\"\n",
             ]),
         ),
         (

@@ -3,8 +3,8 @@
 //! An agent's findings depend on its own files and on what it inherits: the merged prefix of its
 //! client (or of global alone) and that prefix's findings. A change to `global/` or `clients/`
 //! reaches the agents below a prefix it changes, and no other: when a prefix's merged tree is
-//! the same on both sides (every value and table, every definition's file and position, every
-//! lock; not the definitions a value shadowed, which only `explain` shows) and so are the
+//! the same on both sides (every value and table, every definition's file, line and column,
+//! every lock; not the definitions a value shadowed, which only `explain` shows) and so are the
 //! findings it passes down, an agent below it is merged onto the same input and checked on the
 //! same result, so its findings are those it had. The merged trees are compared, not the values
 //! they render to: a definition that moved to another line moves the findings that point at it,
@@ -127,10 +127,14 @@ struct Sides<'r> {
 }
 
 impl Sides<'_> {
+    /// The same place: the same file, from the same line and column to the same line and
+    /// column (what a finding says of a place; a value that grew on an earlier line moves the
+    /// bytes after it, not their lines and columns).
     fn span(&self, a: Span, b: Span) -> bool {
-        a.start == b.start
-            && a.end == b.end
-            && self.old.sources.get(a.file).path == self.new.sources.get(b.file).path
+        let (fa, fb) = (self.old.sources.get(a.file), self.new.sources.get(b.file));
+        fa.path == fb.path
+            && fa.line_col(a.start) == fb.line_col(b.start)
+            && fa.line_col(a.end) == fb.line_col(b.end)
     }
 
     fn effective(&self, a: &Effective, b: &Effective) -> bool {
