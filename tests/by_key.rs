@@ -764,7 +764,7 @@ fn validate_staged_says_the_same_with_and_without_the_agents_store() {
         assert!(
             first_human
                 .1
-                .contains("in 4 agents affected by the staged changes"),
+                .contains("in 4 agents affected by the staged changes (of 11 in the index;"),
             "{}",
             first_human.1
         );
@@ -822,7 +822,9 @@ fn validate_staged_reports_a_staged_shared_file_no_agent_inherits() {
     let text = String::from_utf8(human.stdout).unwrap();
     assert!(text.contains("clients/gamma/client.toml:4:2"), "{text}");
     assert!(
-        text.contains("1 error, 0 warnings in 0 agents affected by the staged changes"),
+        text.contains(
+            "1 error, 0 warnings in 0 agents affected by the staged changes (of 11 in the index;"
+        ),
         "{text}"
     );
 }

@@ -72,16 +72,14 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
             return Err(unknown_agent(&repo, a));
         }
     }
-    let mut scope_note = String::new();
-    if state == State::Index
-        && args.agents.is_empty()
-        && let Some(ids) = &only
-    {
-        scope_note = format!(
-            " affected by the staged changes ({} of the index; --all for every agent)",
-            ids.len()
-        );
-    }
+    let scope_note = if state == State::Index && args.agents.is_empty() && only.is_some() {
+        format!(
+            " affected by the staged changes (of {} in the index; --all for every agent)",
+            repo.agent_ids.len()
+        )
+    } else {
+        String::new()
+    };
     let mut v = crate::merge::stack::validate(&repo, only.as_deref());
     if !shared_files.is_empty() {
         // The findings of the staged shared files themselves, even where no agent below them
