@@ -72,6 +72,9 @@ pub struct Git {
     raw_trees: Mutex<Vec<(Oid, Arc<RawTree>)>>,
     /// Trees read from the pack files directly (see [`crate::pack`]), opened when first needed.
     packs: Mutex<Option<crate::pack::Packs>>,
+    /// More handles on the repository, opened when a thread finds `repo` in use, so that
+    /// threads reading blobs (the files of 10,000 agents) do not wait for each other.
+    spare: Mutex<Vec<Repository>>,
     /// The config root relative to the work tree, with a trailing `/` (empty at the top).
     prefix: String,
     workdir: Option<PathBuf>,
@@ -115,6 +118,7 @@ impl Git {
             repo: Mutex::new(repo),
             raw_trees: Mutex::default(),
             packs: Mutex::default(),
+            spare: Mutex::default(),
             prefix,
             workdir,
             shallow,
@@ -129,10 +133,30 @@ impl Git {
             repo: Mutex::new(Repository::open(path)?),
             raw_trees: Mutex::default(),
             packs: Mutex::default(),
+            spare: Mutex::default(),
             prefix: self.prefix.clone(),
             workdir: self.workdir.clone(),
             shallow: self.shallow,
         })
+    }
+
+    /// Runs `f` on a handle of the repository no other thread is using: the main one when it is
+    /// free, else a spare one (opened the first time it is needed, then kept).
+    fn with_reader<R>(&self, f: impl FnOnce(&Repository) -> R) -> Result<R, GitError> {
+        if let Ok(repo) = self.repo.try_lock() {
+            return Ok(f(&repo));
+        }
+        let spare = self.spare.lock().expect("git lock").pop();
+        let repo = match spare {
+            Some(r) => r,
+            None => {
+                let path = self.repo.lock().expect("git lock").path().to_path_buf();
+                Repository::open(path)?
+            }
+        };
+        let out = f(&repo);
+        self.spare.lock().expect("git lock").push(repo);
+        Ok(out)
     }
 
     /// The config root relative to the top of the repository (`""` or `"sub/dir/"`).
@@ -1358,18 +1382,21 @@ impl Snapshot for GitSnapshot<'_> {
                 format!("{path} is not a file in {}", self.label),
             ));
         };
-        let repo = self.git.repo.lock().expect("git lock");
-        let odb = repo
-            .odb()
-            .map_err(|e| io::Error::other(e.message().to_string()))?;
-        let (size, _) = odb
-            .read_header(oid)
-            .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
-        check_limit(size as u64, limit)?;
-        let blob = repo
-            .find_blob(oid)
-            .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
-        Ok(blob.content().to_vec())
+        self.git
+            .with_reader(|repo| {
+                let odb = repo
+                    .odb()
+                    .map_err(|e| io::Error::other(e.message().to_string()))?;
+                let (size, _) = odb
+                    .read_header(oid)
+                    .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+                check_limit(size as u64, limit)?;
+                let blob = repo
+                    .find_blob(oid)
+                    .map_err(|e| io::Error::other(format!("object {oid}: {}", e.message())))?;
+                Ok(blob.content().to_vec())
+            })
+            .map_err(|e| io::Error::other(e.0))?
     }
 
     fn describe(&self) -> String {
@@ -1489,6 +1516,7 @@ mod tests {
             repo: Mutex::new(Repository::open(d.path()).unwrap()),
             raw_trees: Mutex::default(),
             packs: Mutex::default(),
+            spare: Mutex::default(),
             prefix: String::new(),
             workdir: None,
             shallow: false,
@@ -1548,6 +1576,7 @@ mod tests {
                 repo: Mutex::new(Repository::open(d.path()).unwrap()),
                 raw_trees: Mutex::default(),
                 packs: Mutex::default(),
+                spare: Mutex::default(),
                 prefix: prefix.to_string(),
                 workdir: None,
                 shallow: false,
