@@ -363,16 +363,29 @@ impl Store {
         let mut prefixes: Vec<Hash> = Vec::new();
         let mut prefix_ix: HashKeyed<Hash, usize> = HashKeyed::default();
         let mut sets: Vec<Vec<String>> = Vec::new();
-        let mut set_ix: HashMap<&Vec<String>, usize> = HashMap::new();
+        // Sets of paths by their length, first and last path (hashing every path of 10,000
+        // agents took longer than the rest of the store); the set itself compared on a hit.
+        type SetKey<'a> = (usize, Option<&'a str>, Option<&'a str>);
+        let mut set_ix: HashMap<SetKey, Vec<usize>> = HashMap::new();
         let mut parts: Vec<&Hash> = self.facts.keys().collect();
         parts.sort();
         let mut agents = Vec::with_capacity(parts.len());
         for part in parts {
             let f = &self.facts[part];
-            let paths = *set_ix.entry(&f.paths).or_insert_with(|| {
-                sets.push(f.paths.to_vec());
-                sets.len() - 1
-            });
+            let key = (
+                f.paths.len(),
+                f.paths.first().map(String::as_str),
+                f.paths.last().map(String::as_str),
+            );
+            let alike = set_ix.entry(key).or_default();
+            let paths = match alike.iter().find(|i| sets[**i] == *f.paths) {
+                Some(i) => *i,
+                None => {
+                    sets.push(f.paths.to_vec());
+                    alike.push(sets.len() - 1);
+                    sets.len() - 1
+                }
+            };
             let mut own: Vec<(usize, Vec<String>, Vec<String>)> = own_of
                 .get(part)
                 .into_iter()
