@@ -317,7 +317,7 @@ proptest! {
 /// One agent's findings in a validation of it alone (with what it inherits), as `--format
 /// json` writes them: code, severity, message, file, line, column, end, related locations.
 fn findings_of(repo: &Repo, id: &str) -> Vec<Value> {
-    let v = opl::merge::stack::validate(repo, Some(&[id.to_string()]));
+    let v = opl::merge::stack::validate(repo, Some(&[id.to_string()]), &[]);
     v.findings
         .iter()
         .map(|f| serde_json::to_value(opl::output::json_finding(f, &repo.sources)).unwrap())

@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
         .map(|g| g.prefix().to_string())
         .unwrap_or_default();
     let mut repo = load_state(&root, git.as_ref(), &head, &Selection::All)?;
-    let v = crate::merge::stack::validate(&repo, None);
+    let v = crate::merge::stack::validate(&repo, None, &[]);
     let mut findings = v.findings;
     // A committed CODEOWNERS (read from the work tree) that disagrees with the layers' owners.
     if head == State::WorkTree {

@@ -11,8 +11,8 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     let state = state_of(&args.source);
     let (root, git) = super::locate(ctx.repo.as_deref(), &state)?;
     // With --staged, check what the commit would change: the agents the staged changes affect.
-    // `changed` holds the staged paths when a change to shared layers may reach only some
-    // agents: which ones is known once the index is loaded.
+    // `changed` holds the staged paths when they may affect every agent: a change to shared
+    // layers may reach only some (see `staged_scope`).
     let mut changed: Option<Vec<String>> = None;
     let selection = if !args.agents.is_empty() {
         Selection::Agents(args.agents.iter().cloned().collect())
@@ -80,18 +80,9 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     } else {
         String::new()
     };
-    let mut v = crate::merge::stack::validate(&repo, only.as_deref());
-    if !shared_files.is_empty() {
-        // The findings of the staged shared files themselves, even where no agent below them
-        // was reached.
-        v.findings.extend(
-            crate::merge::stack::Stacks::new(&repo)
-                .base_findings()
-                .into_iter()
-                .filter(|f| shared_files.contains(&repo.sources.get(f.span.file).path)),
-        );
-        crate::diagnostic::normalize(&mut v.findings, &repo.sources);
-    }
+    // The staged shared files' own findings are reported even where no agent below them was
+    // reached.
+    let mut v = crate::merge::stack::validate(&repo, only.as_deref(), &shared_files);
     // The pre-commit hook (`--staged`) also runs the policy tests the staged change can affect:
     // those about the agents validated (all of them when a test changed).
     if state == State::Index {
@@ -188,28 +179,23 @@ fn staged_scope(
         })
         .map(|(id, _)| id.clone())
         .collect();
-    let repo = load_state(
-        root,
-        Some(git),
-        &State::Index,
-        &Selection::AllBut(skip.clone()),
-    )?;
-    let agents: Vec<String> = reach
-        .agents(&repo)
-        .into_iter()
-        .filter(|a| repo.agents.contains_key(a))
+    // The agents known by the store and not read: the store's entries this run used.
+    let used: Vec<facts::Hash> = known
+        .iter()
+        .filter(|(id, _)| skip.contains(*id))
+        .map(|(_, p)| *p)
         .collect();
+    let whole_index = skip.is_empty();
+    let repo = load_state(root, Some(git), &State::Index, &Selection::AllBut(skip))?;
+    let agents: Vec<String> = reach.agents(&repo).into_iter().collect();
     store.learn(
         facts::Learned {
             facts: by_key::facts_of_loaded(&repo),
             own: Vec::new(),
         },
-        known
-            .iter()
-            .filter(|(id, _)| skip.contains(*id))
-            .map(|(_, p)| *p),
+        used.into_iter(),
     );
     store.save();
-    let whole = skip.is_empty() && agents.len() == repo.agents.len();
+    let whole = whole_index && agents.len() == repo.agents.len();
     Ok(Some((repo, (!whole).then_some(agents))))
 }

@@ -12,8 +12,8 @@
 //! The store is derived and disposable, like the history cache: `<git dir>/opl/agents-v1.json`,
 //! ignored when another opl wrote it or it cannot be read, written atomically after a diff (or a
 //! `validate --staged` of a change to shared layers) that learned something (a failure to write
-//! it is ignored). An entry never goes stale: its key is
-//! the content it was computed from. No answer depends on it: an agent it lacks is read.
+//! it is ignored). An entry never goes stale: its key is the content it was computed from. No
+//! answer depends on it: an agent it lacks is read.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

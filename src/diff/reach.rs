@@ -23,7 +23,7 @@ use crate::merge::{ENode, ETable, Effective};
 use crate::model::source::Span;
 use crate::model::value::{Node, Value};
 use crate::repo::layer::Repo;
-use crate::repo::layout::{Place, Selection, affected, classify, client_of};
+use crate::repo::layout::{Place, Selection, affected, classify};
 
 /// What a change to shared layers changed: the prefixes whose merged tree or inherited findings
 /// differ, and the agents whose own files changed.
@@ -102,19 +102,12 @@ impl Reach {
         self.every || self.edited.contains(id) || self.moved.contains(&client.map(String::from))
     }
 
-    /// The agents of `new` (loaded with every agent) the change reaches, with those whose files
-    /// it removed.
+    /// The agents `new` loaded that the change reaches.
     pub fn agents(&self, new: &Repo) -> BTreeSet<String> {
         new.agents
             .iter()
-            .filter(|(id, layer)| self.reaches(id, new.prefix_client(client_of(&layer.table))))
+            .filter(|(id, layer)| self.reaches(id, new.agent_client(layer)))
             .map(|(id, _)| id.clone())
-            .chain(
-                self.edited
-                    .iter()
-                    .filter(|id| !new.agents.contains_key(*id))
-                    .cloned(),
-            )
             .collect()
     }
 }

@@ -4,7 +4,7 @@
 //! client file is found once, not once per agent. Each agent then merges its own layer onto a
 //! clone of its prefix and runs the checks across keys.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -98,7 +98,7 @@ impl<'r> Stacks<'r> {
         inherited: &mut Vec<Finding>,
         own: &mut Vec<Finding>,
     ) -> (&Effective, Option<String>) {
-        if let Some(name) = self.known_client(layer) {
+        if let Some(name) = self.repo.agent_client(layer) {
             let p = &self.clients[name];
             inherited.extend(p.findings.iter().cloned());
             return (&p.eff, Some(name.to_string()));
@@ -139,13 +139,6 @@ impl<'r> Stacks<'r> {
             own.push(f);
         }
         (&self.global.eff, None)
-    }
-
-    /// The client whose prefix an agent layer merges onto: the one it names, when the
-    /// repository has it (an agent naming none, or one that is not there, merges onto global's).
-    pub fn known_client<'l>(&self, layer: &'l Layer) -> Option<&'l str> {
-        self.repo
-            .prefix_client(crate::repo::layout::client_of(&layer.table))
     }
 
     /// The merged prefix of `client` (global's for `None`): what an agent of it inherits
@@ -270,11 +263,19 @@ pub struct Validation {
 pub const PARTIAL_NOTE: &str = "hoist, and dead-rule and unused-connection of global and client \
      definitions, are judged on the whole repository: run `opl validate` to see them";
 
-/// Validates the whole repository, or only `only` (and the layers they inherit).
-pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
+/// Validates the whole repository, or only `only` (and the layers they inherit). A partial run
+/// also reports the findings of the shared layer files `layer_files`, whether or not an agent
+/// it validates inherits them (what `validate --staged` changed).
+pub fn validate(repo: &Repo, only: Option<&[String]>, layer_files: &[String]) -> Validation {
     let stacks = Stacks::new(repo);
-    let ids: Vec<&String> = match only {
-        Some(list) => repo.agents.keys().filter(|k| list.contains(k)).collect(),
+    // The agents validated, looked up by id: a partial run may select thousands.
+    let selected: Option<HashSet<&str>> = only.map(|l| l.iter().map(String::as_str).collect());
+    let ids: Vec<&String> = match &selected {
+        Some(set) => repo
+            .agents
+            .keys()
+            .filter(|k| set.contains(k.as_str()))
+            .collect(),
         None => repo.agents.keys().collect(),
     };
     // Each agent's own findings and, in a partial run, those of the layers it inherits (a whole
@@ -304,6 +305,12 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
                         .any(|a| crate::repo::layout::is_agents_own(p, a))
             })
             .cloned()
+            .chain(
+                stacks
+                    .base_findings()
+                    .into_iter()
+                    .filter(|f| layer_files.contains(&repo.sources.get(f.span.file).path)),
+            )
             .collect(),
         None => stacks.base_findings(),
     };
@@ -311,7 +318,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
     // One finding per problem, with every agent it holds for.
     let mut seen: HashMap<Finding, usize> = HashMap::new();
     let mut about: Vec<(Finding, Vec<String>)> = Vec::new();
-    let mut layer_findings = std::collections::HashSet::new();
+    let mut layer_findings = HashSet::new();
     for (id, (f, inherited, u)) in ids.iter().zip(results) {
         findings.extend(
             inherited
@@ -340,8 +347,8 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
     // A definition is unused when no agent that inherits it uses it. In a partial run only the
     // selected agents' own definitions can be judged: others may be used by agents not run.
     let judged = |span: &Span| {
-        only.is_none_or(|list| {
-            matches!(&repo.sources.get(span.file).layer, LayerKind::Agent(a) if list.contains(a))
+        selected.as_ref().is_none_or(|set| {
+            matches!(&repo.sources.get(span.file).layer, LayerKind::Agent(a) if set.contains(a.as_str()))
         })
     };
     findings.extend(
@@ -357,14 +364,12 @@ pub fn validate(repo: &Repo, only: Option<&[String]>) -> Validation {
     normalize(&mut findings, &repo.sources);
     // The files read for the agents validated: those of the layers they inherit and their own
     // (a partial run may have others loaded).
-    let validated: Option<std::collections::HashSet<&str>> =
-        only.map(|l| l.iter().map(String::as_str).collect());
     let files = repo
         .sources
         .iter()
         .filter(|(_, f)| match &f.layer {
             LayerKind::Stray | LayerKind::External => false,
-            LayerKind::Agent(a) => validated.as_ref().is_none_or(|v| v.contains(a.as_str())),
+            LayerKind::Agent(a) => selected.as_ref().is_none_or(|v| v.contains(a.as_str())),
             _ => true,
         })
         .count();

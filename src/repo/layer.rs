@@ -84,6 +84,11 @@ impl Repo {
     pub fn prefix_client<'a>(&self, named: Option<&'a str>) -> Option<&'a str> {
         named.filter(|c| self.clients.contains_key(*c))
     }
+
+    /// [`Repo::prefix_client`] of the client an agent layer names.
+    pub fn agent_client<'a>(&self, layer: &'a Layer) -> Option<&'a str> {
+        self.prefix_client(crate::repo::layout::client_of(&layer.table))
+    }
 }
 
 /// True for a valid client or agent id: `^[a-z0-9][a-z0-9_-]{0,62}$`.
