@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         ("agents/a.toml", b"[agent]\npurpose = \"p\"\nowner = \"user:a\"\n".to_vec()),
     ]);
     let repo = opl::repo::layer::load(&snap).expect("memory snapshots always load");
-    let v = opl::merge::stack::validate(&repo, None);
+    let v = opl::merge::stack::validate(&repo, None, &[]);
     // Every finding points inside a known file and renders in every format.
     let report = opl::output::FindingsReport {
         findings: &v.findings,
