@@ -83,6 +83,8 @@ pub fn run(cli: cli::Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         cli::Command::Completions(a) => commands::manual::completions(&mut ctx, a),
         cli::Command::Man => commands::manual::man(&mut ctx),
     };
+    // A cache written while the answer was printed is complete before the command returns.
+    write::finish_background();
     match result {
         Ok(code) => code,
         Err(commands::Failure(msg)) => {

@@ -343,12 +343,17 @@ impl Store {
         }
     }
 
-    /// Writes the store back when the run added to it; a failure is ignored.
+    /// Writes the store back when the run added to it, while the command goes on (see
+    /// [`crate::write::in_background`]); a failure is ignored.
     pub fn save(mut self) {
         let Some(path) = self.path.take() else { return };
         if !self.added {
             return;
         }
+        crate::write::in_background(move || self.write(&path));
+    }
+
+    fn write(mut self, path: &std::path::Path) {
         let (used_facts, used_own) = std::mem::take(&mut self.used);
         if self.facts.len() > MAX_ENTRIES {
             self.facts.retain(|k, _| used_facts.contains(k));
@@ -409,7 +414,7 @@ impl Store {
             agents,
         };
         if let Ok(bytes) = serde_json::to_vec(&file) {
-            crate::history::cache::write(&path, &bytes);
+            crate::history::cache::write(path, &bytes);
         }
     }
 }
