@@ -2,7 +2,9 @@
 
 use super::{Ctx, Failure, Outcome, emit, need_git};
 use crate::cli::{DiffArgs, DiffFormat};
-use crate::diff::{Report, Status, patch};
+use rayon::prelude::*;
+
+use crate::diff::{AgentDiff, Report, Status, patch};
 use crate::git::State;
 use crate::merge::provenance::short;
 use crate::model::source::safe;
@@ -59,7 +61,16 @@ fn human(r: &Report, color: bool) -> String {
     for l in crate::output::diff_summary(r) {
         out.push_str(&format!("  {l}\n"));
     }
-    for a in &r.agents {
+    // Each agent's part is formatted on its own (a change to global/ lists thousands).
+    let parts: Vec<String> = r.agents.par_iter().map(|a| agent_text(a, color)).collect();
+    out.extend(parts);
+    out
+}
+
+/// One agent's part of the human form.
+fn agent_text(a: &AgentDiff, color: bool) -> String {
+    let mut out = String::new();
+    {
         let (mark, code) = match a.status {
             Status::Added => ("+", "32"),
             Status::Removed => ("-", "31"),

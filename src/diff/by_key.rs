@@ -511,7 +511,7 @@ pub fn changed_clients(files_changed: &[String]) -> BTreeSet<String> {
 }
 
 /// The agents whose own files are among the changed paths.
-fn changed_agents(files_changed: &[String]) -> BTreeSet<String> {
+pub fn changed_agents(files_changed: &[String]) -> BTreeSet<String> {
     files_changed
         .iter()
         .filter_map(|p| match classify(p) {

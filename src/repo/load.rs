@@ -1,8 +1,9 @@
 //! Loading one state of the config repository: the work tree, the git index or a commit, and the
 //! diff of two states (only the agents the change can affect are merged).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::diff::by_key;
 use crate::diff::facts::Store;
@@ -194,10 +195,27 @@ fn shared_change(
     } else {
         by_key::known_agents(&git.snapshot(to).map_err(|e| e.0)?, &store)
     };
-    let old = load_state(root, Some(git), from, &Selection::Shared)?;
+    // The old side's shared layers and the new side (without the agents the store knows, but
+    // those whose files changed) are read side by side; the new side is the first propagate
+    // asks for, and is loaded again only if it asks for another.
+    let changed_agents = by_key::changed_agents(changed);
+    let skip: HashSet<String> = known
+        .keys()
+        .filter(|id| !changed_agents.contains(*id))
+        .cloned()
+        .collect();
+    let (old, new) = rayon::join(
+        || load_state(root, Some(git), from, &Selection::Shared),
+        || load_state(root, Some(git), to, &Selection::AllBut(skip.clone())),
+    );
+    let (old, first) = (old?, Mutex::new(Some(new?)));
     let report = by_key::propagate(
         &old,
-        |skip| load_state(root, Some(git), to, &Selection::AllBut(skip)),
+        |s| match first.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            // Every agent loaded there but those of `skip`: enough when `s` skips those too.
+            Some(new) if skip.is_subset(&s) => Ok(new),
+            _ => load_state(root, Some(git), to, &Selection::AllBut(s)),
+        },
         |ids| {
             load_state(
                 root,
