@@ -94,6 +94,44 @@ pub fn ensure_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
+/// Writes of disposable files (caches) still running on threads of their own.
+static BACKGROUND: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Runs `job`, the write of a disposable file (a cache opl can rebuild), on a thread of its own
+/// while the command prints its answer; [`finish_background`] waits for it. Run here when no
+/// thread can be started.
+pub fn in_background(job: impl FnOnce() + Send + 'static) {
+    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
+    let run = job.clone();
+    let spawned = std::thread::Builder::new()
+        .name("opl-write".into())
+        .spawn(move || {
+            if let Some(job) = run.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                job();
+            }
+        });
+    match spawned {
+        Ok(handle) => BACKGROUND
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle),
+        Err(_) => {
+            if let Some(job) = job.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                job();
+            }
+        }
+    }
+}
+
+/// Waits for every write [`in_background`] started: called when a command ends.
+pub fn finish_background() {
+    let handles = std::mem::take(&mut *BACKGROUND.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in handles {
+        let _ = h.join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,43 +173,5 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("opl-tmp"))
             .collect();
         assert!(leftovers.is_empty());
-    }
-}
-
-/// Writes of disposable files (caches) still running on threads of their own.
-static BACKGROUND: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
-    std::sync::Mutex::new(Vec::new());
-
-/// Runs `job`, the write of a disposable file (a cache opl can rebuild), on a thread of its own
-/// while the command prints its answer; [`finish_background`] waits for it. Run here when no
-/// thread can be started.
-pub fn in_background(job: impl FnOnce() + Send + 'static) {
-    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-    let run = job.clone();
-    let spawned = std::thread::Builder::new()
-        .name("opl-write".into())
-        .spawn(move || {
-            if let Some(job) = run.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                job();
-            }
-        });
-    match spawned {
-        Ok(handle) => BACKGROUND
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(handle),
-        Err(_) => {
-            if let Some(job) = job.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                job();
-            }
-        }
-    }
-}
-
-/// Waits for every write [`in_background`] started: called when a command ends.
-pub fn finish_background() {
-    let handles = std::mem::take(&mut *BACKGROUND.lock().unwrap_or_else(|e| e.into_inner()));
-    for h in handles {
-        let _ = h.join();
     }
 }
