@@ -136,6 +136,25 @@ pub fn finish_background() {
 mod tests {
     use super::*;
 
+    /// A write started in the background is on disk when `finish_background` returns, however
+    /// long it takes.
+    #[test]
+    fn finish_background_waits_for_every_write() {
+        let d = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = (0..3).map(|i| d.path().join(format!("{i}.json"))).collect();
+        for (i, p) in paths.iter().enumerate() {
+            let p = p.clone();
+            in_background(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50 * i as u64));
+                write_atomic(&p, i.to_string().as_bytes(), Overwrite::Allowed).unwrap();
+            });
+        }
+        finish_background();
+        for (i, p) in paths.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(p).unwrap(), i.to_string());
+        }
+    }
+
     #[test]
     fn refuses_to_overwrite_and_to_follow_links() {
         let d = tempfile::tempdir().unwrap();

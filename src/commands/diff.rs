@@ -98,7 +98,7 @@ fn agent_text(a: &AgentDiff, color: bool) -> String {
             paint(mark, code, color),
             paint(&safe(&a.agent), "1", color)
         ));
-        for c in &a.changes {
+        for c in a.changes.iter() {
             if a.status != Status::Changed && c.widening.is_none() {
                 continue;
             }
@@ -187,7 +187,7 @@ fn markdown(r: &Report) -> String {
     }
     for a in &r.agents {
         out.push_str(&format!("\n<details><summary><code>{}</code></summary>\n\n| key | before | after | defined at | widens |\n|---|---|---|---|---|\n", md_cell(&a.agent)));
-        for c in &a.changes {
+        for c in a.changes.iter() {
             let v = |x: &Option<serde_json::Value>| {
                 x.as_ref()
                     .map(|v| format!("`{}`", md_cell(&short(v, 60))))

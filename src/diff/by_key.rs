@@ -59,7 +59,7 @@ type Diffed = (AgentDiff, Vec<String>);
 /// What the change did below one prefix.
 struct Below {
     /// The changes of the prefix's rendered leaves.
-    changes: Vec<Change>,
+    changes: Arc<[Change]>,
     /// Their paths, cut at the first id selector and at a derived root, joined as
     /// [`Defined::overlaps`] compares them; `None` when one cannot be (related to anything).
     paths: Option<Vec<String>>,
@@ -266,7 +266,7 @@ fn compare_shared(
                     changes: if vb && va {
                         b.changes.clone()
                     } else {
-                        Vec::new()
+                        Arc::from([])
                     },
                     doc_before: None,
                     doc_after: None,
@@ -276,7 +276,7 @@ fn compare_shared(
             (Step::Shares(Some(Box::new(diff)), kept), learned)
         })
         .collect();
-    let mut diffs = Vec::new();
+    let mut diffs = Vec::with_capacity(steps.len());
     let mut rendered = changed_agents;
     let mut carry = HashKeyed::default();
     let mut load = BTreeSet::new();
@@ -467,7 +467,10 @@ fn below_prefixes(
         paths.sort();
         paths.dedup();
         let paths = paths.iter().map(facts::joined).collect();
-        Below { changes, paths }
+        Below {
+            changes: changes.into(),
+            paths,
+        }
     };
     let global = below(None);
     let edited = changed_clients(files_changed);

@@ -6,6 +6,7 @@
 //! may be referenced from anywhere) affects every agent.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -66,7 +67,9 @@ pub struct AgentDiff {
     pub errors_before: Vec<Code>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors_after: Vec<Code>,
-    pub changes: Vec<Change>,
+    /// Shared by the agents that take one prefix's changes (a change to `global/` gives the same
+    /// list to thousands).
+    pub changes: Arc<[Change]>,
     /// The rendered documents, for `--format patch`.
     #[serde(skip)]
     pub doc_before: Option<Json>,
@@ -236,10 +239,13 @@ fn assemble(
     to: String,
 ) -> Report {
     let mut origins: HashSet<String> = HashSet::new();
+    // A change to a shared layer gives thousands of agents the same files: each is copied once.
     for (a, files) in &diffs {
-        origins.extend(files.iter().cloned());
-        for c in &a.changes {
-            if let Some(f) = &c.file {
+        let files = files
+            .iter()
+            .chain(a.changes.iter().filter_map(|c| c.file.as_ref()));
+        for f in files {
+            if !origins.contains(f) {
                 origins.insert(f.clone());
             }
         }
@@ -344,7 +350,7 @@ fn agent_diff(id: &str, a: Option<Side>, b: Option<Side>) -> Option<AgentDiff> {
         errors_after: b.as_ref().map(|s| s.errors.clone()).unwrap_or_default(),
         doc_before: a.and_then(|s| s.doc),
         doc_after: b.and_then(|s| s.doc),
-        changes,
+        changes: changes.into(),
     })
 }
 
@@ -493,7 +499,7 @@ pub fn widening_findings(report: &Report, sources: &mut Sources, deny: bool) -> 
     let mut out: Vec<Finding> = Vec::new();
     let mut index: std::collections::HashMap<Finding, usize> = std::collections::HashMap::new();
     for a in &report.agents {
-        for c in &a.changes {
+        for c in a.changes.iter() {
             let Some(why) = &c.widening else { continue };
             let path = c
                 .origin

@@ -164,7 +164,7 @@ fn agent_rows(report: Report) -> Vec<AgentRow> {
                 .iter()
                 .filter_map(|c| c.widening.clone().map(|w| (c.path.clone(), w)))
                 .collect(),
-            keys: a.changes.into_iter().map(|c| c.path).collect(),
+            keys: a.changes.iter().map(|c| c.path.clone()).collect(),
             agent: a.agent,
             client: a.client,
             status: a.status,

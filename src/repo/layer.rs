@@ -172,9 +172,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
             None => out.findings.extend(r.findings),
         }
     }
-    let entry_kinds: HashMap<&str, EntryKind> =
-        entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();
-    let fragments = read_fragments(snap, &entry_kinds, &layers, &mut out);
+    let fragments = read_fragments(snap, &entries, &layers, &mut out);
     layers.combine(&fragments);
     let fragments = fragments.files;
 
@@ -560,7 +558,7 @@ struct Fragments {
 /// Reads every fragment file the layers name, once each, in parallel.
 fn read_fragments(
     snap: &dyn Snapshot,
-    kinds: &HashMap<&str, EntryKind>,
+    entries: &[Entry],
     layers: &Layers,
     out: &mut Output,
 ) -> Fragments {
@@ -574,6 +572,12 @@ fn read_fragments(
         .collect();
     paths.sort();
     paths.dedup();
+    // What each listed path is, looked up by path (only when a layer names a fragment).
+    let kinds: HashMap<&str, EntryKind> = if paths.is_empty() {
+        HashMap::new()
+    } else {
+        entries.iter().map(|e| (e.path.as_str(), e.kind)).collect()
+    };
     let read: Vec<(SourceFile, Result<(), String>)> = paths
         .par_iter()
         .map(|path| {
