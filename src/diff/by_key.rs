@@ -134,18 +134,24 @@ fn compare_shared(
         .chain(new.clients.keys().map(|c| Some(c.as_str())))
         .filter_map(|c| Some((c, (so.inherited_by(c)?, sn.inherited_by(c)?))))
         .collect();
-    let ids: Vec<&String> = new
+    // Each agent with its layer when it was read.
+    let ids: Vec<(&String, Option<&Layer>)> = new
         .agents
-        .keys()
-        .chain(known.keys().filter(|id| !new.agents.contains_key(*id)))
-        .filter(|id| !changed_agents.contains(*id))
+        .iter()
+        .map(|(id, l)| (id, Some(l)))
+        .chain(
+            known
+                .keys()
+                .filter(|id| !new.agents.contains_key(*id))
+                .map(|id| (id, None)),
+        )
+        .filter(|(id, _)| !changed_agents.contains(*id))
         .collect();
     let steps: Vec<(Step, Option<(Hash, Facts)>)> = ids
         .par_iter()
-        .map(|id| {
+        .map(|&(id, layer)| {
             // What the agent names and defines, and its part key: from its layer when read (its
             // facts are then learned when the store could use them), else from its facts.
-            let layer = new.agents.get(*id);
             let (named, names, defined, part, learned) = match layer {
                 Some(layer) => {
                     let node = crate::repo::layout::client_node(&layer.table);
@@ -166,7 +172,7 @@ fn compare_shared(
                         learned,
                     )
                 }
-                None => match known.get(*id).and_then(|p| Some((p, store.facts(p)?))) {
+                None => match known.get(id).and_then(|p| Some((p, store.facts(p)?))) {
                     Some((p, f)) => (
                         f.client.as_deref(),
                         f.names,
@@ -254,7 +260,7 @@ fn compare_shared(
             };
             let diff = (
                 AgentDiff {
-                    agent: (*id).clone(),
+                    agent: id.clone(),
                     client: client.clone(),
                     status: st,
                     digest_before: None,
@@ -281,7 +287,7 @@ fn compare_shared(
     let mut carry = HashKeyed::default();
     let mut load = BTreeSet::new();
     let mut learned = Learned::default();
-    for ((step, facts), id) in steps.into_iter().zip(&ids) {
+    for ((step, facts), (id, _)) in steps.into_iter().zip(&ids) {
         learned.facts.extend(facts);
         match step {
             Step::Same => {}
@@ -650,17 +656,20 @@ type Files<'r> = Vec<(&'r str, [u8; 20])>;
 /// is left out.
 fn agent_files(repo: &Repo) -> HashMap<&str, Files<'_>> {
     use crate::model::source::LayerKind;
-    let mut out: HashMap<&str, Option<Files>> = HashMap::new();
+    let mut out: HashMap<&str, Files> = HashMap::with_capacity(repo.agents.len());
+    let mut without = Vec::new();
     for (_, f) in repo.sources.iter() {
         if let LayerKind::Agent(id) = &f.layer {
-            let e = out.entry(id.as_str()).or_insert_with(|| Some(Vec::new()));
-            match (e.as_mut(), f.content) {
-                (Some(v), Some(c)) => v.push((f.path.as_str(), c)),
-                _ => *e = None,
+            match f.content {
+                Some(c) => out.entry(id).or_default().push((f.path.as_str(), c)),
+                None => without.push(id.as_str()),
             }
         }
     }
-    out.into_iter().filter_map(|(k, v)| Some((k, v?))).collect()
+    for id in without {
+        out.remove(id);
+    }
+    out
 }
 
 /// The hash of an agent's own part: its files and the fragment files they name.
