@@ -36,7 +36,7 @@ pub fn fragment_text<'a>(repo: &'a Repo, elem: &'a Node) -> Option<&'a str> {
     let path = t.get("file")?.value.as_str()?;
     repo.fragments
         .get(path)
-        .map(|fid| repo.sources.get(*fid).text.as_str())
+        .map(|fid| repo.sources.get(*fid).text.as_ref())
 }
 
 /// The fragments that remain after `instructions.exclude`.

@@ -150,7 +150,7 @@ pub fn provenance(repo: &Repo, agent: &AgentResult, doc: Option<&Json>) -> Vec<P
             out.push(Provenance {
                 path: crate::check::secret::redact_path(&p),
                 key_path: p,
-                value: crate::check::secret::redacted("", Json::String(text.clone())),
+                value: crate::check::secret::redacted("", Json::String(text.to_string())),
                 class: Some(Class::Append),
                 origin: Some(Origin::of(repo, Span::file_start(*fid))),
                 shadowed: Vec::new(),

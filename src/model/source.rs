@@ -3,7 +3,7 @@
 //! Every value opl reports carries a [`Span`]: a file id and a byte range. Line and column are
 //! computed on demand from the file's text (1-based; the column counts Unicode scalar values).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,7 +76,9 @@ impl LayerKind {
 pub struct SourceFile {
     /// Root-relative path with `/` separators.
     pub path: String,
-    pub text: String,
+    /// Shared with the parse memo of a walk ([`crate::repo::layer`]), which hands the same text
+    /// to every state that holds the file.
+    pub text: Arc<str>,
     pub layer: LayerKind,
     /// The id of its content (a git blob id) when it was read from git (not from the work
     /// tree): two files with the same id hold the same bytes.
@@ -86,10 +88,10 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// A file with its text.
-    pub fn new(path: String, text: String, layer: LayerKind) -> Self {
+    pub fn new(path: String, text: impl Into<Arc<str>>, layer: LayerKind) -> Self {
         SourceFile {
             path,
-            text,
+            text: text.into(),
             layer,
             content: None,
             line_starts: OnceLock::new(),
@@ -240,7 +242,7 @@ mod tests {
 
     #[test]
     fn line_col_counts_chars() {
-        let f = SourceFile::new("a.toml".into(), "a = 1\nbé = 2\n".into(), LayerKind::Global);
+        let f = SourceFile::new("a.toml".into(), "a = 1\nbé = 2\n", LayerKind::Global);
         assert_eq!(f.line_col(0), (1, 1));
         assert_eq!(f.line_col(6), (2, 1));
         // byte 9 is after "bé" (3 bytes): column 3

@@ -678,8 +678,8 @@ fn too_many_files(snap: &dyn Snapshot) -> Repo {
 /// A file as read, parsed and (a layer file) checked against the schema.
 #[derive(Clone)]
 struct ReadFile {
-    /// Its text (moved to the sources when the file is loaded).
-    text: String,
+    /// Its text (shared with the sources when the file is loaded).
+    text: Arc<str>,
     /// `opl.toml`'s table (checked later, with the whole root).
     root: Option<Table>,
     /// A layer file, checked.
@@ -693,16 +693,17 @@ struct ReadFile {
 /// Files read by earlier loads of this process, by file id and content id, for walks that load
 /// many neighbouring states of a history (`opl audit`): a file whose content and file id are
 /// those of a file read before is taken from here instead of being read, parsed and checked
-/// again. The result is the same: it depends on the file id, the path and the text only, the
-/// three parts of the key. Off unless a walk turns it on ([`keep_parsed_files`]).
+/// again. The result is the same: it depends on the file id, the path and the text only (an
+/// entry is found by the first and the text's id, and used when its path is the file's). Off
+/// unless a walk turns it on ([`keep_parsed_files`]).
 struct ParseMemo {
-    files: crate::keyed::HashKeyed<MemoKey, (AtomicU64, ReadFile)>,
+    files: crate::keyed::HashKeyed<MemoKey, (AtomicU64, String, ReadFile)>,
     /// The load being made; entries remember the last load that used them.
     load: u64,
 }
 
-/// A file's id, content id and path: what its reading, parsing and checking depend on.
-type MemoKey = (u32, [u8; 20], String);
+/// A file's id and content id: with its path, what its reading, parsing and checking depend on.
+type MemoKey = (u32, [u8; 20]);
 
 /// Read-mostly: the loads of a walk look files up from every thread at once.
 static PARSE_MEMO: RwLock<Option<ParseMemo>> = RwLock::new(None);
@@ -743,26 +744,28 @@ fn memo_next_load() -> bool {
     };
     if memo.files.len() > MEMO_FILES {
         let last = memo.load;
-        memo.files.retain(|_, (used, _)| *used.get_mut() == last);
+        memo.files.retain(|_, (used, _, _)| *used.get_mut() == last);
     }
     memo.load += 1;
     true
 }
 
-/// The file of `key` from the memo.
-fn memo_get(key: &MemoKey) -> Option<ReadFile> {
+/// The file of `key` at `path` from the memo.
+fn memo_get(key: &MemoKey, path: &str) -> Option<ReadFile> {
     let guard = PARSE_MEMO.read().unwrap_or_else(|e| e.into_inner());
     let memo = guard.as_ref()?;
-    let (used, file) = memo.files.get(key)?;
+    let (used, _, file) = memo.files.get(key).filter(|(_, at, _)| at == path)?;
     used.store(memo.load, Ordering::Relaxed);
     Some(file.clone())
 }
 
-fn memo_put(key: MemoKey, file: &ReadFile) {
+/// Keeps the file of `key` at `path` (in place of one with the same key at another path).
+fn memo_put(key: MemoKey, path: &str, file: &ReadFile) {
     let mut guard = PARSE_MEMO.write().unwrap_or_else(|e| e.into_inner());
     if let Some(memo) = guard.as_mut() {
         let load = AtomicU64::new(memo.load);
-        memo.files.insert(key, (load, file.clone()));
+        memo.files
+            .insert(key, (load, path.to_string(), file.clone()));
     }
 }
 
@@ -788,7 +791,7 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                 .label("stray file")
                 .help("layer files live under global/, clients/<client>/ or agents/");
                 let read = ReadFile {
-                    text: String::new(),
+                    text: Arc::from(""),
                     root: None,
                     checked: None,
                     client: None,
@@ -797,22 +800,19 @@ fn read_batch(snap: &dyn Snapshot, batch: &[Pending], base: u32) -> Vec<(SourceF
                 return (SourceFile::new(p.path.clone(), String::new(), layer), read);
             }
             let content = snap.content_id(&p.path);
-            let key = content
-                .filter(|_| memo)
-                .map(|id| (fid.0, id, p.path.clone()));
-            let mut read = match key.as_ref().and_then(memo_get) {
+            let key = content.filter(|_| memo).map(|id| (fid.0, id));
+            let read = match key.as_ref().and_then(|k| memo_get(k, &p.path)) {
                 Some(hit) => hit,
                 None => {
                     let read = read_file(snap, p, fid, &layer);
                     if let Some(key) = key {
-                        memo_put(key, &read);
+                        memo_put(key, &p.path, &read);
                     }
                     read
                 }
             };
-            // The text moves to the sources (the memo keeps its own copy).
-            let text = std::mem::take(&mut read.text);
-            let mut source = SourceFile::new(p.path.clone(), text, layer);
+            // The text is shared by the sources and the memo.
+            let mut source = SourceFile::new(p.path.clone(), read.text.clone(), layer);
             source.content = content;
             (source, read)
         })
@@ -827,7 +827,7 @@ fn read_file(snap: &dyn Snapshot, p: &Pending, fid: FileId, layer: &LayerKind) -
         .as_ref()
         .and_then(|t| parse_file(fid, t, &mut findings));
     let mut read = ReadFile {
-        text: text.unwrap_or_default(),
+        text: text.map(Arc::from).unwrap_or_else(|| Arc::from("")),
         root: None,
         checked: None,
         client: None,
