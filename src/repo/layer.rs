@@ -329,6 +329,10 @@ fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<S
         (&client_list, &mut bad_clients, "client"),
         (&agent_list, &mut bad_agents, "agent"),
     ] {
+        // Distinct valid ids are distinct in lowercase: only an invalid one can collide.
+        if list.iter().all(|(id, _)| valid_id(id)) {
+            continue;
+        }
         let mut by_lower: HashMap<std::borrow::Cow<str>, (&str, &str)> = HashMap::new();
         for &(id, path) in list {
             // A valid id is lowercase already.
@@ -572,12 +576,18 @@ fn read_fragments(
         .collect();
     paths.sort();
     paths.dedup();
-    // What each listed path is, looked up by path (only when a layer names a fragment).
-    let kinds: HashMap<&str, EntryKind> = if paths.is_empty() {
-        HashMap::new()
-    } else {
-        entries.iter().map(|e| (e.path.as_str(), e.kind)).collect()
-    };
+    // What the listing says each of them is (one pass over it, looking each entry up among the
+    // few paths named).
+    let mut kinds: HashMap<&str, EntryKind> = HashMap::new();
+    if !paths.is_empty() {
+        let named: HashSet<&str> = paths.iter().map(String::as_str).collect();
+        kinds.extend(
+            entries
+                .iter()
+                .filter(|e| named.contains(e.path.as_str()))
+                .map(|e| (e.path.as_str(), e.kind)),
+        );
+    }
     let read: Vec<(SourceFile, Result<(), String>)> = paths
         .par_iter()
         .map(|path| {
