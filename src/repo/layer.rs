@@ -136,7 +136,7 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
                 .strip_prefix(crate::repo::layout::TESTS)
                 .is_some_and(|r| r.starts_with('/'))
     });
-    let found = discover(&entries, &mut out);
+    let found = discover(&entries, selection, &mut out);
     let (bad_clients, bad_agents) = check_ids(&found, &mut out);
     let mut pending = found.pending;
     pending.retain(|p| match &p.role {
@@ -225,8 +225,9 @@ struct Discovery {
     agents: BTreeMap<String, Vec<String>>,
 }
 
-/// Says what each path of the snapshot is; a symbolic link in a layer folder is a finding.
-fn discover(entries: &[Entry], out: &mut Output) -> Discovery {
+/// Says what each path of the snapshot is; a symbolic link in a layer folder is a finding. Every
+/// agent id is listed; only the files of the agents `selection` reads are pending.
+fn discover(entries: &[Entry], selection: &Selection, out: &mut Output) -> Discovery {
     let mut found = Discovery {
         pending: Vec::new(),
         clients: Vec::new(),
@@ -294,6 +295,9 @@ fn discover(entries: &[Entry], out: &mut Output) -> Discovery {
                         .entry(id.clone())
                         .or_default()
                         .push(e.path.clone());
+                }
+                if !selection.reads_agent(&id) {
+                    continue;
                 }
                 Role::Layer(LayerKind::Agent(id))
             }
@@ -409,36 +413,20 @@ fn check_ids(found: &Discovery, out: &mut Output) -> (HashSet<String>, HashSet<S
     (bad_clients, bad_agents)
 }
 
-/// Reads and parses the files `selection` needs, in path order, in parallel: every file but the
-/// unselected agents' and, for a selection, only the clients the selected agents name.
+/// Reads and parses the files pending (the unselected agents' are not, see [`discover`]), in
+/// path order, in parallel; for a selection of agents, only the clients they name.
 fn read_selected(
     snap: &dyn Snapshot,
     pending: Vec<Pending>,
     selection: &Selection,
     base: u32,
 ) -> Vec<(SourceFile, ReadFile)> {
-    let ids = match selection {
-        Selection::All => return read_batch(snap, &pending, base),
-        Selection::Shared | Selection::AllBut(_) => {
-            let skipped = |a: &String| match selection {
-                Selection::AllBut(ids) => ids.contains(a),
-                _ => true,
-            };
-            let wanted: Vec<Pending> = pending
-                .into_iter()
-                .filter(|p| !matches!(&p.role, Role::Layer(LayerKind::Agent(a)) if skipped(a)))
-                .collect();
-            return read_batch(snap, &wanted, base);
-        }
-        Selection::Agents(ids) => ids,
-    };
-    let (mut first, mut clients): (Vec<Pending>, Vec<Pending>) = pending
+    if !matches!(selection, Selection::Agents(_)) {
+        return read_batch(snap, &pending, base);
+    }
+    let (first, mut clients): (Vec<Pending>, Vec<Pending>) = pending
         .into_iter()
         .partition(|p| !matches!(&p.role, Role::Layer(LayerKind::Client(_))));
-    first.retain(|p| match &p.role {
-        Role::Layer(LayerKind::Agent(a)) => ids.contains(a),
-        _ => true,
-    });
     let mut read = read_batch(snap, &first, base);
     let needed: HashSet<String> = read.iter().filter_map(|(_, r)| r.client.clone()).collect();
     clients.retain(|p| matches!(&p.role, Role::Layer(LayerKind::Client(c)) if needed.contains(c)));

@@ -138,6 +138,18 @@ pub enum Selection {
     AllBut(HashSet<String>),
 }
 
+impl Selection {
+    /// True when the files of agent `id` are read.
+    pub fn reads_agent(&self, id: &str) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Agents(ids) => ids.contains(id),
+            Selection::Shared => false,
+            Selection::AllBut(ids) => !ids.contains(id),
+        }
+    }
+}
+
 /// The agents a set of changed paths can affect: a change inside `agents/<id>` affects that
 /// agent; a stray or test TOML file or a hidden path affects none; anything else (`opl.toml`,
 /// `global/`, `clients/`, a file outside the layers that a fragment may name) affects every agent.
