@@ -31,6 +31,8 @@ fn main() -> std::process::ExitCode {
         )
     }))
     .unwrap_or(opl::EXIT_FAILURE);
+    // A cache write started before a failure ends whole (run waits for it when it returns).
+    opl::write::finish_background();
     std::process::ExitCode::from(code)
 }
 
@@ -41,7 +43,11 @@ struct Stdout<W: Write>(W);
 impl<W: Write> Stdout<W> {
     fn check<T>(r: io::Result<T>) -> io::Result<T> {
         match r {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                // A cache being written ends whole, not as a temporary file left behind.
+                opl::write::finish_background();
+                std::process::exit(0)
+            }
             r => r,
         }
     }
