@@ -99,28 +99,17 @@ static BACKGROUND: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
     std::sync::Mutex::new(Vec::new());
 
 /// Runs `job`, the write of a disposable file (a cache opl can rebuild), on a thread of its own
-/// while the command prints its answer; [`finish_background`] waits for it. Run here when no
-/// thread can be started.
+/// while the command prints its answer; [`finish_background`] waits for it. When no thread can
+/// be started the write is skipped, as any failure to write a cache is.
 pub fn in_background(job: impl FnOnce() + Send + 'static) {
-    let job = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-    let run = job.clone();
-    let spawned = std::thread::Builder::new()
+    if let Ok(handle) = std::thread::Builder::new()
         .name("opl-write".into())
-        .spawn(move || {
-            if let Some(job) = run.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                job();
-            }
-        });
-    match spawned {
-        Ok(handle) => BACKGROUND
+        .spawn(job)
+    {
+        BACKGROUND
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(handle),
-        Err(_) => {
-            if let Some(job) = job.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                job();
-            }
-        }
+            .push(handle);
     }
 }
 

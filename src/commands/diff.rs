@@ -70,62 +70,59 @@ fn human(r: &Report, color: bool) -> String {
 /// One agent's part of the human form.
 fn agent_text(a: &AgentDiff, color: bool) -> String {
     let mut out = String::new();
-    {
-        let (mark, code) = match a.status {
-            Status::Added => ("+", "32"),
-            Status::Removed => ("-", "31"),
-            Status::Changed => ("~", "33"),
-        };
-        let client = a
-            .client
-            .as_deref()
-            .map(|c| format!(" (client {})", safe(c)))
-            .unwrap_or_default();
-        let codes = |c: &[crate::diagnostic::Code]| {
-            c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
-        };
-        let validity = match (a.valid_before, a.valid_after) {
-            (true, false) => format!(
-                " [now invalid: {}; `opl validate` shows why]",
-                codes(&a.errors_after)
-            ),
-            (false, true) => format!(" [now valid; was invalid: {}]", codes(&a.errors_before)),
-            (false, false) => format!(" [invalid: {}]", codes(&a.errors_after)),
-            (true, true) => String::new(),
-        };
-        out.push_str(&format!(
-            "\n{} {}{client}{validity}\n",
-            paint(mark, code, color),
-            paint(&safe(&a.agent), "1", color)
-        ));
-        for c in a.changes.iter() {
-            if a.status != Status::Changed && c.widening.is_none() {
-                continue;
-            }
-            let what = crate::diff::change_text(c.old.as_ref(), c.new.as_ref());
-            let at = match (&c.file, c.line) {
-                (Some(f), Some(l)) => format!("  {}:{l}", safe(f)),
-                _ => String::new(),
-            };
-            let flag = if c.widening.is_some() {
-                paint("!", "31;1", color)
-            } else {
-                " ".into()
-            };
-            out.push_str(&format!("  {flag} {}: {what}{at}\n", safe(&c.path)));
-            if let Some(w) = &c.widening {
-                out.push_str(&format!(
-                    "      {}\n",
-                    paint(&format!("widens: {}", safe(w)), "31", color)
-                ));
-            }
+    let (mark, code) = match a.status {
+        Status::Added => ("+", "32"),
+        Status::Removed => ("-", "31"),
+        Status::Changed => ("~", "33"),
+    };
+    let client = a
+        .client
+        .as_deref()
+        .map(|c| format!(" (client {})", safe(c)))
+        .unwrap_or_default();
+    let codes =
+        |c: &[crate::diagnostic::Code]| c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+    let validity = match (a.valid_before, a.valid_after) {
+        (true, false) => format!(
+            " [now invalid: {}; `opl validate` shows why]",
+            codes(&a.errors_after)
+        ),
+        (false, true) => format!(" [now valid; was invalid: {}]", codes(&a.errors_before)),
+        (false, false) => format!(" [invalid: {}]", codes(&a.errors_after)),
+        (true, true) => String::new(),
+    };
+    out.push_str(&format!(
+        "\n{} {}{client}{validity}\n",
+        paint(mark, code, color),
+        paint(&safe(&a.agent), "1", color)
+    ));
+    for c in a.changes.iter() {
+        if a.status != Status::Changed && c.widening.is_none() {
+            continue;
         }
-        if a.status != Status::Changed {
+        let what = crate::diff::change_text(c.old.as_ref(), c.new.as_ref());
+        let at = match (&c.file, c.line) {
+            (Some(f), Some(l)) => format!("  {}:{l}", safe(f)),
+            _ => String::new(),
+        };
+        let flag = if c.widening.is_some() {
+            paint("!", "31;1", color)
+        } else {
+            " ".into()
+        };
+        out.push_str(&format!("  {flag} {}: {what}{at}\n", safe(&c.path)));
+        if let Some(w) = &c.widening {
             out.push_str(&format!(
-                "    {}\n",
-                crate::output::plural(a.changes.len(), "leaf")
+                "      {}\n",
+                paint(&format!("widens: {}", safe(w)), "31", color)
             ));
         }
+    }
+    if a.status != Status::Changed {
+        out.push_str(&format!(
+            "    {}\n",
+            crate::output::plural(a.changes.len(), "leaf")
+        ));
     }
     out
 }

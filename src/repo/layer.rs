@@ -564,18 +564,17 @@ fn read_fragments(
         .collect();
     paths.sort();
     paths.dedup();
-    // What the listing says each of them is (one pass over it, looking each entry up among the
-    // few paths named).
-    let mut kinds: HashMap<&str, EntryKind> = HashMap::new();
-    if !paths.is_empty() {
-        let named: HashSet<&str> = paths.iter().map(String::as_str).collect();
-        kinds.extend(
-            entries
-                .iter()
-                .filter(|e| named.contains(e.path.as_str()))
-                .map(|e| (e.path.as_str(), e.kind)),
-        );
-    }
+    // What the listing says each of them is (one pass over it, each entry looked up among the
+    // few paths named, sorted above).
+    let kinds: HashMap<&str, EntryKind> = if paths.is_empty() {
+        HashMap::new()
+    } else {
+        entries
+            .iter()
+            .filter(|e| paths.binary_search(&e.path).is_ok())
+            .map(|e| (e.path.as_str(), e.kind))
+            .collect()
+    };
     let read: Vec<(SourceFile, Result<(), String>)> = paths
         .par_iter()
         .map(|path| {
