@@ -112,20 +112,20 @@ pub enum Command {
     Hook(HookArgs),
     /// The commits that changed an agent's effective config, even from global/ or a client.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, a disposable index:
-    /// delete it at any time.
+    /// Keeps what changed between commits in <git dir>/opl/history-v3.bin and the commits it
+    /// listed in <git dir>/opl/commits-v1.bin, disposable indexes: delete them at any time.
     ///
     /// Example: opl log support-bot policy.tools -n 5
     Log(LogArgs),
     /// Who set each effective value of an agent: commit, author, date and file:line.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, as `opl log` does.
+    /// Keeps what changed between commits in <git dir>/opl/history-v3.bin, as `opl log` does.
     ///
     /// Example: opl blame support-bot model
     Blame(BlameArgs),
     /// The commits at which an agent's rendered document had a digest.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v2.json, as `opl log` does.
+    /// Keeps what changed between commits in <git dir>/opl/history-v3.bin, as `opl log` does.
     ///
     /// Example: opl whence support-bot sha256:9a49c9b9...
     Whence(WhenceArgs),

@@ -39,6 +39,19 @@ impl Id {
     pub fn parse(hex: &str) -> Option<Id> {
         Oid::from_str(hex).ok().filter(|_| hex.len() == 40).map(Id)
     }
+
+    /// An id from its 20 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Id> {
+        (bytes.len() == 20)
+            .then(|| Oid::from_bytes(bytes).ok())
+            .flatten()
+            .map(Id)
+    }
+
+    /// The id's 20 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 impl State {
@@ -498,6 +511,28 @@ impl Git {
     }
 }
 
+/// Commits an earlier walk read (a commit never changes): what [`Git::log_known`] would
+/// otherwise read from the object database, and where it records what it read.
+pub trait KnownCommits {
+    /// A commit's metadata and committer time, when known.
+    fn get(&self, id: Id) -> Option<(CommitMeta, i64)>;
+    /// Records a commit read from the object database, with its committer time.
+    fn learn(&mut self, meta: &CommitMeta, time: i64);
+    /// How many commits are known (a walk's list is sized for them at once).
+    fn count(&self) -> usize;
+}
+
+/// No commit known.
+impl KnownCommits for () {
+    fn get(&self, _: Id) -> Option<(CommitMeta, i64)> {
+        None
+    }
+    fn learn(&mut self, _: &CommitMeta, _: i64) {}
+    fn count(&self) -> usize {
+        0
+    }
+}
+
 /// A commit with what history output shows of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommitMeta {
@@ -522,48 +557,74 @@ impl Git {
         first_parent: bool,
         since: Option<i64>,
     ) -> Result<Vec<CommitMeta>, GitError> {
-        let repo = self.repo.lock().expect("git lock");
-        let start = self.resolve(&repo, spec)?;
-        let all = match self.log_read(&repo, start, first_parent) {
-            Some(commits) => {
-                let mut all = Vec::with_capacity(commits.len());
-                for (c, time) in commits {
-                    let m = match c {
-                        Ok(m) => m,
-                        Err(id) => meta(&repo.find_commit(id)?),
-                    };
-                    all.push((m, time));
-                }
-                all
-            }
-            None => log_libgit2(&repo, start, first_parent)?,
-        };
-        Ok(all
-            .into_iter()
-            .filter(|(_, time)| since.is_none_or(|s| *time >= s))
-            .map(|(m, _)| m)
-            .collect())
+        self.log_known(spec, first_parent, since, &mut ())
     }
 
-    /// [`Git::log`] without `since`, from commits read and parsed here rather than by libgit2's
-    /// revision walk (which reads each commit through its own cache and inflater, and was most
-    /// of a walk the history cache answers). The order is libgit2's unsorted walk, which
-    /// [`Git::log`] documents: take the newest queued commit (by committer time, the first
-    /// queued among equal times), queue its parents not seen yet. Each commit comes with its
-    /// committer time; its metadata, or its id when its author line or summary is not in the
-    /// plain form parsed here (libgit2 then reads it). `None` when any commit cannot be parsed
-    /// here, in a shallow clone, or with grafts: libgit2 walks instead.
+    /// [`Git::log`], taking what it needs of a commit from `known` when it has it, and telling
+    /// `known` what it read of the others. `known` serves only the walk read here, never
+    /// libgit2's (a shallow clone's or grafted history, whose parents are not the commits').
+    pub fn log_known(
+        &self,
+        spec: &str,
+        first_parent: bool,
+        since: Option<i64>,
+        known: &mut dyn KnownCommits,
+    ) -> Result<Vec<CommitMeta>, GitError> {
+        let repo = self.repo.lock().expect("git lock");
+        let start = self.resolve(&repo, spec)?;
+        let keep = |time: i64| since.is_none_or(|s| time >= s);
+        match self.log_read(&repo, start, first_parent, known) {
+            // Collected in the place of what was read (no second list of 100,000 commits).
+            Some(commits) => commits
+                .into_iter()
+                .filter_map(|(c, time, was_known)| {
+                    let m = match c.map_or_else(|id| repo.find_commit(id).map(|c| meta(&c)), Ok) {
+                        Ok(m) => m,
+                        Err(e) => return Some(Err(e.into())),
+                    };
+                    if !was_known {
+                        known.learn(&m, time);
+                    }
+                    keep(time).then_some(Ok(m))
+                })
+                .collect(),
+            None => Ok(log_libgit2(&repo, start, first_parent)?
+                .into_iter()
+                .filter(|(_, time)| keep(*time))
+                .map(|(m, _)| m)
+                .collect()),
+        }
+    }
+
+    /// [`Git::log`] without `since`, from commits read and parsed here (or found in `known`)
+    /// rather than by libgit2's revision walk (which reads each commit through its own cache and
+    /// inflater, and was most of a walk the history cache answers). The order is libgit2's
+    /// unsorted walk, which [`Git::log`] documents: take the newest queued commit (by committer
+    /// time, the first queued among equal times), queue its parents not seen yet. Each commit
+    /// comes with its committer time and whether `known` had it; its metadata, or its id when
+    /// its author line or summary is not in the plain form parsed here (libgit2 then reads it).
+    /// `None` when any commit cannot be parsed here, in a shallow clone, or with grafts:
+    /// libgit2 walks instead.
     #[allow(clippy::type_complexity)]
     fn log_read(
         &self,
         repo: &Repository,
         start: Oid,
         first_parent: bool,
-    ) -> Option<Vec<(Result<CommitMeta, Oid>, i64)>> {
+        known: &dyn KnownCommits,
+    ) -> Option<Vec<(Result<CommitMeta, Oid>, i64, bool)>> {
         if self.shallow || repo.path().join("info").join("grafts").exists() {
             return None;
         }
         let read = |id: Oid| -> Option<Parsed> {
+            if let Some((meta, time)) = known.get(Id(id)) {
+                return Some(Parsed {
+                    parents: meta.parents.iter().map(|p| p.0).collect(),
+                    time,
+                    meta: Some(meta),
+                    known: true,
+                });
+            }
             let data = self.object_bytes(repo, id, crate::pack::Kind::Commit)?;
             parse_commit(id, &data)
         };
@@ -572,7 +633,7 @@ impl Git {
         let mut queue: std::collections::VecDeque<(Oid, Parsed)> = Default::default();
         seen.insert(start);
         queue.push_back((start, read(start)?));
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(known.count());
         while let Some((id, c)) = queue.pop_front() {
             let take = if first_parent { 1 } else { c.parents.len() };
             for p in c.parents.iter().take(take) {
@@ -585,8 +646,7 @@ impl Git {
                     queue.insert(at, (*p, parsed));
                 }
             }
-            let time = c.time;
-            out.push((c.meta.ok_or(id), time));
+            out.push((c.meta.ok_or(id), c.time, c.known));
         }
         Some(out)
     }
@@ -1165,6 +1225,8 @@ struct Parsed {
     /// `None` when the author line or the summary is not in the plain form [`parse_commit`]
     /// reads exactly as libgit2 does.
     meta: Option<CommitMeta>,
+    /// Found in the [`KnownCommits`] of the walk, not read.
+    known: bool,
 }
 
 /// A commit object as git writes it: `tree`, `parent` lines, `author`, `committer`, other
@@ -1200,6 +1262,7 @@ fn parse_commit(id: Oid, data: &[u8]) -> Option<Parsed> {
         parents,
         time,
         meta,
+        known: false,
     })
 }
 
@@ -1523,13 +1586,14 @@ mod tests {
         };
         let repo = git.repo.lock().unwrap();
         for first_parent in [false, true] {
-            let read = git.log_read(&repo, tip, first_parent).unwrap();
-            let parsed_here = read.iter().filter(|(m, _)| m.is_ok()).count();
+            let read = git.log_read(&repo, tip, first_parent, &()).unwrap();
+            let parsed_here = read.iter().filter(|(m, _, _)| m.is_ok()).count();
             let left = read.len() - parsed_here;
             assert!(parsed_here >= 4 && left >= 2, "{parsed_here} / {left}");
+            assert!(read.iter().all(|(_, _, known)| !known));
             let read: Vec<(CommitMeta, i64)> = read
                 .into_iter()
-                .map(|(m, t)| match m {
+                .map(|(m, t, _)| match m {
                     Ok(m) => (m, t),
                     Err(id) => (meta(&repo.find_commit(id).unwrap()), t),
                 })
@@ -1538,6 +1602,51 @@ mod tests {
             assert_eq!(read, want, "first parent: {first_parent}");
             assert_eq!(read.len(), if first_parent { 8 } else { 12 });
         }
+        drop(repo);
+        // A walk that finds every commit in what an earlier walk learned lists the same commits,
+        // and reads none of them.
+        #[derive(Default)]
+        struct Learned(HashMap<Id, (CommitMeta, i64)>);
+        impl KnownCommits for Learned {
+            fn get(&self, id: Id) -> Option<(CommitMeta, i64)> {
+                self.0.get(&id).cloned()
+            }
+            fn learn(&mut self, meta: &CommitMeta, time: i64) {
+                self.0.insert(meta.id, (meta.clone(), time));
+            }
+            fn count(&self) -> usize {
+                self.0.len()
+            }
+        }
+        let tip = Id(tip).to_string();
+        let mut learned = Learned::default();
+        let first = git.log_known(&tip, false, None, &mut learned).unwrap();
+        assert_eq!(learned.count(), 12);
+        let repo = git.repo.lock().unwrap();
+        let again = git.log_read(&repo, Oid::from_str(&tip).unwrap(), false, &learned);
+        assert!(
+            again
+                .unwrap()
+                .iter()
+                .all(|(m, _, known)| m.is_ok() && *known)
+        );
+        let since: Vec<CommitMeta> = log_libgit2(&repo, Oid::from_str(&tip).unwrap(), false)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, t)| *t >= 700)
+            .map(|(m, _)| m)
+            .collect();
+        drop(repo);
+        assert_eq!(
+            git.log_known(&tip, false, None, &mut learned).unwrap(),
+            first
+        );
+        assert!(!since.is_empty() && since.len() < first.len());
+        assert_eq!(
+            git.log_known(&tip, false, Some(700), &mut learned).unwrap(),
+            since
+        );
+        assert_eq!(git.log(&tip, false, Some(700)).unwrap(), since);
     }
 
     /// The raw comparison of two commits lists exactly the paths libgit2's tree diff lists:

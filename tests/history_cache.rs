@@ -1,11 +1,43 @@
-//! The history caches (`<git dir>/opl/history-v2.json`, `audit-v2.json`) are shortcuts only:
-//! log, blame, whence and audit say the same with them, without them, with a corrupt one, with
-//! one written by another agent's walk, for another config root or by another opl, and a walk
-//! writes them.
+//! The history caches (`<git dir>/opl/history-v3.bin`, `commits-v1.bin`, `audit-v2.json`) are
+//! shortcuts only: log, blame, whence and audit say the same with them, without them, with a
+//! corrupt one, with one written by another agent's walk, for another config root or by another
+//! opl, and a walk writes them.
 
 mod common;
 
 use common::{BASE, TestRepo, agent};
+
+/// A binary cache file read back: its header (JSON) and its body; the file must be whole (the
+/// magic, the header's length, the checksum of all before it).
+fn unframe(file: &[u8]) -> (serde_json::Value, Vec<u8>) {
+    let (content, sum) = file.split_at(file.len() - 8);
+    assert_eq!(
+        opl::history::bin::checksum(content).to_le_bytes(),
+        sum,
+        "checksum"
+    );
+    let rest = content.strip_prefix(b"opl cache\n").expect("magic");
+    let n = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+    let header = serde_json::from_slice(&rest[4..4 + n]).unwrap();
+    (header, rest[4 + n..].to_vec())
+}
+
+/// A binary cache file of `header` and `body`, whole.
+fn frame(header: &serde_json::Value, body: &[u8]) -> Vec<u8> {
+    let head = serde_json::to_vec(header).unwrap();
+    let mut out = b"opl cache\n".to_vec();
+    out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    out.extend_from_slice(&head);
+    out.extend_from_slice(body);
+    let sum = opl::history::bin::checksum(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// The count a binary cache's body starts with (pairs, commits).
+fn count(body: &[u8]) -> usize {
+    u32::from_le_bytes(body[..4].try_into().unwrap()) as usize
+}
 
 /// A history with global and client edits, a client switch, a fragment outside the layers,
 /// merges of side branches, and commits that touch other agents only.
@@ -108,13 +140,25 @@ fn outputs(h: &TestRepo) -> Vec<String> {
 #[test]
 fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
     let h = history();
-    let file = h.top().join(".git/opl/history-v2.json");
-    assert!(!file.exists());
+    let file = h.top().join(".git/opl/history-v3.bin");
+    let commits = h.top().join(".git/opl/commits-v1.bin");
+    assert!(!file.exists() && !commits.exists());
     let first = outputs(&h);
-    // The walk wrote the cache: JSON, one entry per (commit, parent) pair it compared.
-    let cache: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(cache["header"]["version"], 2);
-    assert!(cache["body"]["pairs"].as_array().unwrap().len() > 20);
+    // The walk wrote the cache: one entry per (commit, parent) pair it compared.
+    let (header, body) = unframe(&std::fs::read(&file).unwrap());
+    assert_eq!(header["version"], 3);
+    assert_eq!(header["prefix"], "");
+    assert!(count(&body) > 20, "{}", count(&body));
+    // ...and the commit table: every commit of the history, once.
+    let revs = std::process::Command::new("git")
+        .args(["rev-list", "--all"])
+        .current_dir(h.top())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(revs.stdout).unwrap().lines().count();
+    let (header, table) = unframe(&std::fs::read(&commits).unwrap());
+    assert_eq!(header["version"], 1);
+    assert_eq!(count(&table), listed);
     // The walks find what changed each agent, wherever it was changed (a walk that passes a
     // commit's key on to its parent must not skip any of these).
     let summaries = |text: &str| -> std::collections::BTreeSet<String> {
@@ -185,21 +229,55 @@ fn log_blame_and_whence_say_the_same_with_and_without_the_cache() {
     assert_eq!(outputs(&h), first);
     // Deleted.
     std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(&commits).unwrap();
     assert_eq!(outputs(&h), first);
-    // Corrupt, truncated, or for another config root: ignored, and written anew.
+    // Corrupt, truncated, a byte changed, or for another config root: ignored, and written anew.
+    let whole = std::fs::read(&file).unwrap();
+    let (mut header, body) = unframe(&whole);
+    header["prefix"] = "elsewhere".into();
+    let mut flipped = whole.clone();
+    flipped[whole.len() / 2] ^= 1;
     for bad in [
-        b"not json".to_vec(),
-        std::fs::read(&file).unwrap()[..40].to_vec(),
-        String::from_utf8(std::fs::read(&file).unwrap())
-            .unwrap()
-            .replacen("\"prefix\":\"\"", "\"prefix\":\"elsewhere\"", 1)
-            .into_bytes(),
+        b"not a cache".to_vec(),
+        whole[..40].to_vec(),
+        whole[..whole.len() - 1].to_vec(),
+        flipped,
+        frame(&header, &body),
     ] {
         std::fs::write(&file, &bad).unwrap();
         assert_eq!(outputs(&h), first);
-        let again: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        assert_eq!(again["header"]["prefix"], "");
+        let (again, _) = unframe(&std::fs::read(&file).unwrap());
+        assert_eq!(again["prefix"], "");
+    }
+    // The commit table is what lists the commits: a summary changed in it (and the file made
+    // whole again) shows in the output...
+    let whole = std::fs::read(&commits).unwrap();
+    let (header, table) = unframe(&whole);
+    let at = table
+        .windows(b"kinder tone".len())
+        .position(|w| w == b"kinder tone")
+        .expect("the summary is in the table");
+    let mut forged = table.clone();
+    forged[at..at + 11].copy_from_slice(b"KINDER TONE");
+    std::fs::write(&commits, frame(&header, &forged)).unwrap();
+    assert!(
+        h.stdout_ok(&["log", "bot", "--format", "json"])
+            .contains("KINDER TONE")
+    );
+    // ...unless it is not whole, or is of another version: then it is ignored and written anew.
+    let mut other = header.clone();
+    other["version"] = 2.into();
+    let mut flipped = frame(&header, &forged);
+    flipped[whole.len() / 2] ^= 1;
+    for bad in [
+        flipped,
+        frame(&other, &forged),
+        frame(&header, &forged)[..whole.len() - 3].to_vec(),
+        b"not a cache".to_vec(),
+    ] {
+        std::fs::write(&commits, &bad).unwrap();
+        assert_eq!(outputs(&h), first);
+        assert_eq!(unframe(&std::fs::read(&commits).unwrap()).1, table);
     }
     // Written by one agent's walk, read by another's.
     std::fs::remove_file(&file).unwrap();
@@ -259,7 +337,7 @@ fn long_history() -> TestRepo {
 #[test]
 fn a_walk_that_reads_ahead_on_several_threads_says_what_one_thread_says() {
     let h = long_history();
-    let file = h.top().join(".git/opl/history-v2.json");
+    let file = h.top().join(".git/opl/history-v3.bin");
     let old_bot = digest(&h, "bot", "HEAD~300");
     let run = |threads: &str, args: &[&str]| -> (String, Vec<u8>) {
         let _ = std::fs::remove_file(&file);
@@ -542,7 +620,12 @@ fn caches_of_the_earlier_format_are_removed_when_a_cache_is_written() {
     let h = history();
     let dir = h.top().join(".git/opl");
     std::fs::create_dir_all(&dir).unwrap();
-    let old = ["history-v1.json", "audit-v1.json", "last-change-v1.json"];
+    let old = [
+        "history-v1.json",
+        "audit-v1.json",
+        "last-change-v1.json",
+        "history-v2.json",
+    ];
     for f in old {
         // A file in the v1 layout: its header flattened into the object.
         std::fs::write(dir.join(f), "{\"version\":1,\"prefix\":\"\",\"pairs\":[]}").unwrap();
@@ -552,7 +635,8 @@ fn caches_of_the_earlier_format_are_removed_when_a_cache_is_written() {
     for f in old {
         assert!(!dir.join(f).exists(), "{f}");
     }
-    assert!(dir.join("history-v2.json").is_file());
+    assert!(dir.join("history-v3.bin").is_file());
+    assert!(dir.join("commits-v1.bin").is_file());
     assert_eq!(
         std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
         "mine\n"

@@ -31,8 +31,8 @@ pub fn audit(
             };
             git.range(&side(a), &side(b), since)
         }
-        Some(r) => git.log(r, false, since),
-        None => git.log("HEAD", false, since),
+        Some(r) => super::commits::log(git, r, false, since),
+        None => super::commits::log(git, "HEAD", false, since),
     }
     .map_err(|e| e.0)?;
     let boundary = git.shallow_boundary();

@@ -6,6 +6,11 @@
 //! atomically after a walk that added to it (a failure to write it is ignored). A commit never
 //! changes, so an entry never goes stale; a new commit is a pair the cache does not have yet.
 //! No answer depends on it: a pair it lacks is read from the trees, as without it.
+//!
+//! The history cache is binary (see [`super::bin`] for its frame), as it is read at the start
+//! of every walk: the number of pairs, then for each the commit, the parent (20 bytes each),
+//! whether anything may have changed (one byte), and the changed entries of the config root, of
+//! `agents/` and of `clients/` (each a count, then the names). The other caches are JSON.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,14 +18,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::audit::AgentRow;
+use super::bin;
 use super::{LastChange, Trees};
 use crate::diff::Status;
 use crate::git::{CommitMeta, Git, GitError, Id};
 use crate::keyed::HashKeyed;
 use crate::repo::layout;
 
-const VERSION: u32 = 2;
-const FILE: &str = "history-v2.json";
+const VERSION: u32 = 3;
+const FILE: &str = "history-v3.bin";
 
 /// What changed between a parent and a commit, at the config root.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,12 +42,6 @@ pub struct Changes {
     pub clients: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct File {
-    /// (commit, parent, changes).
-    pairs: Vec<(String, String, Changes)>,
-}
-
 /// The cache, loaded.
 pub struct Cache {
     path: PathBuf,
@@ -55,13 +55,9 @@ impl Cache {
     pub fn open(git: &Git) -> Cache {
         let path = git.cache_dir().join(FILE);
         let prefix = git.prefix().to_string();
-        let pairs = load::<File>(&path, &Header::new(VERSION, &prefix, false))
-            .map(|f| {
-                f.pairs
-                    .into_iter()
-                    .filter_map(|(c, p, ch)| Some(((Id::parse(&c)?, Id::parse(&p)?), ch)))
-                    .collect()
-            })
+        let pairs = std::fs::read(&path)
+            .ok()
+            .and_then(|f| decode_pairs(bin::unframe(&f, &Header::new(VERSION, &prefix, false))?))
             .unwrap_or_default();
         Cache {
             path,
@@ -95,24 +91,64 @@ impl Cache {
             .all(|p| self.pairs.contains_key(&(commit, *p)))
     }
 
-    /// Writes the cache back when a walk added to it; a failure is ignored (the cache is only
-    /// ever a shortcut).
-    pub fn save(&self) {
+    /// Writes the cache back when a walk added to it, in the background (see
+    /// [`crate::write::in_background`]); a failure is ignored (the cache is only ever a
+    /// shortcut).
+    pub fn save(self) {
         if self.added == 0 {
             return;
         }
-        let mut pairs: Vec<(String, String, Changes)> = self
-            .pairs
-            .iter()
-            .map(|((c, p), ch)| (c.to_string(), p.to_string(), ch.clone()))
-            .collect();
-        pairs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        store(
-            &self.path,
-            Header::new(VERSION, &self.prefix, false),
-            File { pairs },
-        );
+        crate::write::in_background(move || {
+            let header = Header::new(VERSION, &self.prefix, false);
+            store_bytes(&self.path, &bin::frame(&header, &encode_pairs(&self.pairs)));
+        });
     }
+}
+
+/// The body of the history cache: its pairs in the order of their ids.
+fn encode_pairs(pairs: &HashKeyed<(Id, Id), Changes>) -> Vec<u8> {
+    let mut sorted: Vec<(&(Id, Id), &Changes)> = pairs.iter().collect();
+    sorted.sort_unstable_by_key(|(k, _)| **k);
+    let mut out = bin::Out::default();
+    out.u32(bin::len32(sorted.len()));
+    for ((commit, parent), ch) in sorted {
+        out.id(*commit);
+        out.id(*parent);
+        out.u8(u8::from(ch.all));
+        out.strs(&ch.root);
+        out.strs(&ch.agents);
+        out.strs(&ch.clients);
+    }
+    out.0
+}
+
+/// The pairs of a history cache's body; `None` when it is not whole.
+fn decode_pairs(body: &[u8]) -> Option<HashKeyed<(Id, Id), Changes>> {
+    let mut r = bin::In::new(body);
+    let n = r.u32()? as usize;
+    // Each pair takes at least 53 bytes: a count the body cannot hold is refused before
+    // anything is reserved for it.
+    if n > r.rest().len() / 53 {
+        return None;
+    }
+    let mut pairs = HashKeyed::default();
+    pairs.reserve(n);
+    for _ in 0..n {
+        let key = (r.id()?, r.id()?);
+        let all = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let ch = Changes {
+            all,
+            root: r.strs()?,
+            agents: r.strs()?,
+            clients: r.strs()?,
+        };
+        pairs.insert(key, ch);
+    }
+    r.rest().is_empty().then_some(pairs)
 }
 
 /// Reads what changed between commits and their parents ahead of a walk, on every core: each
@@ -245,21 +281,32 @@ fn load<T: serde::de::DeserializeOwned>(path: &Path, want: &Header) -> Option<T>
     (f.header == *want).then_some(f.body)
 }
 
-/// Writes a cache file atomically, creating its folder; a failure is ignored.
+/// Writes a JSON cache file atomically, creating its folder; a failure is ignored.
 fn store<T: Serialize>(path: &Path, header: Header, body: T) {
     if let Ok(bytes) = serde_json::to_vec(&CacheFile { header, body }) {
-        write(path, &bytes);
-        if let Some(dir) = path.parent() {
-            for old in OUTDATED {
-                let _ = std::fs::remove_file(dir.join(old));
-            }
+        store_bytes(path, &bytes);
+    }
+}
+
+/// Writes a cache file atomically, creating its folder, and removes the outdated caches beside
+/// it; a failure is ignored.
+pub(crate) fn store_bytes(path: &Path, bytes: &[u8]) {
+    write(path, bytes);
+    if let Some(dir) = path.parent() {
+        for old in OUTDATED {
+            let _ = std::fs::remove_file(dir.join(old));
         }
     }
 }
 
 /// Cache files of earlier versions of opl that this one does not read: removed when a cache is
 /// written beside them (they would otherwise stay in the repository, unused).
-const OUTDATED: &[&str] = &["history-v1.json", "audit-v1.json", "last-change-v1.json"];
+const OUTDATED: &[&str] = &[
+    "history-v1.json",
+    "audit-v1.json",
+    "last-change-v1.json",
+    "history-v2.json",
+];
 
 /// Writes the bytes of a cache file atomically, creating its folder; a failure is ignored.
 pub(crate) fn write(path: &Path, bytes: &[u8]) {

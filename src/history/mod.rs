@@ -6,7 +6,9 @@
 //! whose key equals its parent's has the same value without any comparison of leaves.
 
 pub mod audit;
+pub mod bin;
 pub mod cache;
+pub mod commits;
 
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
 
@@ -546,7 +548,7 @@ fn commits_and_cache(
 ) -> Result<(Vec<CommitMeta>, cache::Cache), GitError> {
     std::thread::scope(|s| {
         let cache = s.spawn(|| cache::Cache::open(git));
-        let commits = git.log(rev, first_parent, since);
+        let commits = commits::log(git, rev, first_parent, since);
         let cache = cache
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -655,7 +657,7 @@ fn walk_last_changes(
     agents: &[String],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BTreeMap<String, LastChange>, GitError> {
-    let commits = git.log(rev, false, None)?;
+    let commits = commits::log(git, rev, false, None)?;
     let boundary = git.shallow_boundary();
     let mut pending: BTreeMap<String, Engine> = BTreeMap::new();
     let mut out = BTreeMap::new();
