@@ -740,15 +740,7 @@ impl Git {
                     _ => None,
                 };
             }
-            out.push(cur.map(|(o, m)| {
-                let kind = match m {
-                    0o040000 => EntryKind::Dir,
-                    0o120000 => EntryKind::Symlink,
-                    0o160000 => EntryKind::Other,
-                    _ => EntryKind::File,
-                };
-                (Id(o), kind)
-            }));
+            out.push(cur.map(|(o, m)| (Id(o), mode_kind(m))));
         }
         Ok(out)
     }
@@ -978,6 +970,12 @@ impl RawTree {
         self.name(i).iter().copied().chain(dir.then_some(b'/'))
     }
 
+    /// The entry named `name` as [`Git::entry_ids`] finds it in this tree (the same scan of
+    /// the same bytes): a walk that learns an entry here learns what `entry_ids` would say.
+    pub fn entry(&self, name: &str) -> Option<(Id, EntryKind)> {
+        scan_tree(&self.data, name.as_bytes()).map(|(o, m)| (Id(o), mode_kind(m)))
+    }
+
     /// The id and kind of the entry named `name`, a folder or not.
     pub fn find(&self, name: &str, dir: bool) -> Option<(Id, EntryKind)> {
         let key = || name.bytes().chain(dir.then_some(b'/'));
@@ -1104,6 +1102,16 @@ impl RawTree {
 }
 
 /// The kind of a raw tree entry from its octal mode.
+/// The kind of a tree entry of `mode`, as [`scan_tree`] reads it.
+fn mode_kind(mode: i32) -> EntryKind {
+    match mode {
+        0o040000 => EntryKind::Dir,
+        0o120000 => EntryKind::Symlink,
+        0o160000 => EntryKind::Other,
+        _ => EntryKind::File,
+    }
+}
+
 fn entry_kind(mode: &[u8]) -> EntryKind {
     match mode {
         b"40000" | b"040000" => EntryKind::Dir,

@@ -9,8 +9,10 @@
 //!
 //! The history cache is binary (see [`super::bin`] for its frame), as it is read at the start
 //! of every walk: the number of pairs, then for each the commit, the parent (20 bytes each),
-//! whether anything may have changed (one byte), and the changed entries of the config root, of
-//! `agents/` and of `clients/` (each a count, then the names). The other caches are JSON.
+//! whether anything may have changed (one byte), the changed entries of the config root, of
+//! `agents/` and of `clients/` (each a count, then the names), then the parent's entry of each
+//! changed name of the config root and of `clients/` (a kind, 0 for none, then its id). The other
+//! caches are JSON.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,12 +26,13 @@ use crate::diff::Status;
 use crate::git::{CommitMeta, Git, GitError, Id};
 use crate::keyed::HashKeyed;
 use crate::repo::layout;
+use crate::repo::snapshot::EntryKind;
 
 const VERSION: u32 = 3;
 const FILE: &str = "history-v3.bin";
 
 /// What changed between a parent and a commit, at the config root.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     /// True when anything may have changed (a side has no config root, or no `agents/` or
     /// `clients/` folder where the other has one).
@@ -40,6 +43,32 @@ pub struct Changes {
     pub agents: Vec<String>,
     /// Changed entries of `clients/`.
     pub clients: Vec<String>,
+    /// The parent's entry of each name of `root`, in their order (`None` where the parent has
+    /// none), as [`Git::entry_ids`] reads it: a walk passing a key on to the parent reads no
+    /// tree for it.
+    pub root_before: Vec<Before>,
+    /// The parent's entry of each name of `clients`, the same way.
+    pub clients_before: Vec<Before>,
+}
+
+/// A tree entry of the parent side of a pair: its id and kind, or `None` where it is absent.
+pub type Before = Option<(Id, EntryKind)>;
+
+impl Changes {
+    /// The parent's entry of the config root's `name` when it changed; `None` when it did not.
+    pub fn root_before(&self, name: &str) -> Option<Before> {
+        before(&self.root, &self.root_before, name)
+    }
+
+    /// The parent's entry of `clients/<name>` when it changed; `None` when it did not.
+    pub fn client_before(&self, name: &str) -> Option<Before> {
+        before(&self.clients, &self.clients_before, name)
+    }
+}
+
+fn before(names: &[String], entries: &[Before], name: &str) -> Option<Before> {
+    let i = names.iter().position(|n| n == name)?;
+    entries.get(i).copied()
 }
 
 /// The cache, loaded.
@@ -118,8 +147,39 @@ fn encode_pairs(pairs: &HashKeyed<(Id, Id), Changes>) -> Vec<u8> {
         out.strs(&ch.root);
         out.strs(&ch.agents);
         out.strs(&ch.clients);
+        for e in ch.root_before.iter().chain(&ch.clients_before) {
+            put_entry(&mut out, *e);
+        }
     }
     out.0
+}
+
+/// An entry: its kind (0 for none), then its id.
+fn put_entry(out: &mut bin::Out, e: Before) {
+    match e {
+        None => out.u8(0),
+        Some((id, kind)) => {
+            out.u8(match kind {
+                EntryKind::File => 1,
+                EntryKind::Dir => 2,
+                EntryKind::Symlink => 3,
+                EntryKind::Other => 4,
+            });
+            out.id(id);
+        }
+    }
+}
+
+fn get_entry(r: &mut bin::In) -> Option<Before> {
+    let kind = match r.u8()? {
+        0 => return Some(None),
+        1 => EntryKind::File,
+        2 => EntryKind::Dir,
+        3 => EntryKind::Symlink,
+        4 => EntryKind::Other,
+        _ => return None,
+    };
+    Some(Some((r.id()?, kind)))
 }
 
 /// The pairs of a history cache's body; `None` when it is not whole.
@@ -140,11 +200,21 @@ fn decode_pairs(body: &[u8]) -> Option<HashKeyed<(Id, Id), Changes>> {
             1 => true,
             _ => return None,
         };
+        let (root, agents, clients) = (r.strs()?, r.strs()?, r.strs()?);
+        let mut entries = |n: usize| {
+            (0..n)
+                .map(|_| get_entry(&mut r))
+                .collect::<Option<Vec<_>>>()
+        };
+        let root_before = entries(root.len())?;
+        let clients_before = entries(clients.len())?;
         let ch = Changes {
             all,
-            root: r.strs()?,
-            agents: r.strs()?,
-            clients: r.strs()?,
+            root,
+            agents,
+            clients,
+            root_before,
+            clients_before,
         };
         pairs.insert(key, ch);
     }
@@ -492,6 +562,7 @@ fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes,
     };
     let root = names(tp.changed_names(&tc));
     let mut out = Changes {
+        root_before: root.iter().map(|n| tp.entry(n)).collect(),
         root,
         ..Changes::default()
     };
@@ -506,6 +577,12 @@ fn read(git: &Git, trees: &mut Trees, parent: Id, commit: Id) -> Result<Changes,
             (Some((a, _)), Some((b, _))) => *into = trees.changed(git, a, b)?,
             _ => out.all = true,
         }
+    }
+    if !out.clients.is_empty()
+        && let Some((a, _)) = tp.find(layout::CLIENTS, true)
+    {
+        let clients = trees.raw(git, a)?;
+        out.clients_before = out.clients.iter().map(|n| clients.entry(n)).collect();
     }
     Ok(out)
 }
@@ -687,5 +764,55 @@ mod tests {
         let mut kept: Vec<_> = c.kept(7).into_iter().map(|(k, _)| *k).collect();
         kept.sort();
         assert_eq!(kept, [(id(2), Some(id(3))), (id(4), Some(id(1)))]);
+    }
+
+    #[test]
+    fn pairs_read_back_as_written_and_a_body_that_is_not_whole_is_refused() {
+        let id = |b: u8| Id::from_bytes(&[b; 20]).unwrap();
+        let mut pairs: HashKeyed<(Id, Id), Changes> = HashKeyed::default();
+        pairs.insert((id(1), id(2)), Changes::default());
+        pairs.insert(
+            (id(3), id(1)),
+            Changes {
+                all: false,
+                root: vec!["global".into(), "clients".into(), "opl.toml".into()],
+                agents: vec!["bot.toml".into()],
+                clients: vec!["acme".into(), "beta".into()],
+                root_before: vec![
+                    Some((id(7), EntryKind::Dir)),
+                    Some((id(8), EntryKind::Dir)),
+                    None,
+                ],
+                clients_before: vec![None, Some((id(9), EntryKind::Symlink))],
+            },
+        );
+        pairs.insert(
+            (id(3), id(4)),
+            Changes {
+                all: true,
+                ..Changes::default()
+            },
+        );
+        let body = encode_pairs(&pairs);
+        assert_eq!(decode_pairs(&body), Some(pairs.clone()));
+        let ch = &pairs[&(id(3), id(1))];
+        assert_eq!(ch.root_before("opl.toml"), Some(None));
+        assert_eq!(
+            ch.root_before("global"),
+            Some(Some((id(7), EntryKind::Dir)))
+        );
+        assert_eq!(ch.root_before("agents"), None);
+        assert_eq!(
+            ch.client_before("beta"),
+            Some(Some((id(9), EntryKind::Symlink)))
+        );
+        assert_eq!(ch.client_before("gamma"), None);
+        // Cut anywhere, or with a byte more: refused.
+        for cut in 0..body.len() {
+            assert_eq!(decode_pairs(&body[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = body.clone();
+        longer.push(0);
+        assert_eq!(decode_pairs(&longer), None);
     }
 }

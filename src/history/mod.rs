@@ -342,9 +342,9 @@ impl<'g> Engine<'g> {
         render_snapshot(&snap, &self.agent).map_err(|e| GitError(e.to_string()))
     }
 
-    /// Gives `parent` its key from the key of `commit` and what changed between them, reading
-    /// only the entries that changed (`opl.toml`, `global/`, the client's folder) instead of the
-    /// trees the key is made of. Nothing happens when the key of `commit` is not known yet, when
+    /// Gives `parent` its key from the key of `commit` and what changed between them: the
+    /// entries that changed (`opl.toml`, `global/`, the client's folder) are the parent's, which
+    /// the history cache holds, and no tree is read. Nothing happens when the key of `commit` is not known yet, when
     /// the agent's own entries changed, or when the agent reads fragments outside its folders:
     /// the key is then computed from the trees.
     pub fn link(
@@ -362,16 +362,19 @@ impl<'g> Engine<'g> {
         if !k.externals.is_empty() || changes.agents.iter().any(|n| self.own_entries.contains(n)) {
             return Ok(());
         }
+        // What changed is the parent's entry, from the history cache; what did not is the
+        // commit's.
         let mut base = k.base.clone();
-        let root = [layout::ROOT_CONFIG, layout::GLOBAL];
-        if changes.root.iter().any(|n| root.contains(&n.as_str())) {
-            let ids = self.git.entry_ids(parent, &root)?;
-            (base.root, base.global) = (ids[0], ids[1]);
+        if let Some(e) = changes.root_before(layout::ROOT_CONFIG) {
+            base.root = e;
+        }
+        if let Some(e) = changes.root_before(layout::GLOBAL) {
+            base.global = e;
         }
         if let Some((c, id)) = &mut base.client
-            && changes.clients.iter().any(|n| n == c)
+            && let Some(e) = changes.client_before(c)
         {
-            *id = self.git.entry_ids(parent, &[&layout::client_folder(c)])?[0];
+            *id = e;
         }
         let key = if base == k.base {
             k
