@@ -574,7 +574,7 @@ impl Git {
         let start = self.resolve(&repo, spec)?;
         let keep = |time: i64| since.is_none_or(|s| time >= s);
         match self.log_read(&repo, start, first_parent, known) {
-            // Collected in the place of what was read (no second list of 100,000 commits).
+            // libgit2 reads what the plain parser left; `known` learns every commit it lacked.
             Some(commits) => commits
                 .into_iter()
                 .filter_map(|(c, time, was_known)| {

@@ -344,9 +344,9 @@ impl<'g> Engine<'g> {
 
     /// Gives `parent` its key from the key of `commit` and what changed between them: the
     /// entries that changed (`opl.toml`, `global/`, the client's folder) are the parent's, which
-    /// the history cache holds, and no tree is read. Nothing happens when the key of `commit` is not known yet, when
-    /// the agent's own entries changed, or when the agent reads fragments outside its folders:
-    /// the key is then computed from the trees.
+    /// the history cache holds, and no tree is read. Nothing happens when the key of `commit` is
+    /// not known yet, when the agent's own entries changed, or when the agent reads fragments
+    /// outside its folders: the key is then computed from the trees.
     pub fn link(
         &mut self,
         parent: Id,
