@@ -23,7 +23,7 @@ use super::cache::Header;
 use crate::git::{CommitMeta, Git, GitError, Id, KnownCommits};
 
 const VERSION: u32 = 1;
-pub(crate) const FILE: &str = "commits-v1.bin";
+const FILE: &str = "commits-v1.bin";
 
 /// The commit table, loaded.
 pub struct Commits {
