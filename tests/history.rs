@@ -463,6 +463,10 @@ fn a_shallow_boundary_is_said_out_loud() {
     )
     .unwrap();
     assert_eq!(v.as_array().unwrap().last().unwrap()["boundary"], true);
+    // A shallow clone's history is listed by libgit2, and no commit table is kept for it (the
+    // walks above wrote the history cache, so the cache folder exists).
+    assert!(dir.join(".git/opl/history-v3.bin").is_file());
+    assert!(!dir.join(".git/opl/commits-v1.bin").exists());
 }
 
 #[test]
