@@ -119,13 +119,13 @@ pub enum Command {
     Log(LogArgs),
     /// Who set each effective value of an agent: commit, author, date and file:line.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v3.bin, as `opl log` does.
+    /// Keeps the history cache and the commit table in <git dir>/opl/, as `opl log` does.
     ///
     /// Example: opl blame support-bot model
     Blame(BlameArgs),
     /// The commits at which an agent's rendered document had a digest.
     ///
-    /// Keeps what changed between commits in <git dir>/opl/history-v3.bin, as `opl log` does.
+    /// Keeps the history cache and the commit table in <git dir>/opl/, as `opl log` does.
     ///
     /// Example: opl whence support-bot sha256:9a49c9b9...
     Whence(WhenceArgs),
@@ -138,8 +138,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// One row per agent: owner, model, systems, actions, approvals, memory, escalation, digest.
     ///
-    /// Keeps each agent's last change in <git dir>/opl/last-change-v2.json, a disposable index:
-    /// delete it at any time.
+    /// Keeps each agent's last change in <git dir>/opl/last-change-v2.json and the commits it
+    /// listed in <git dir>/opl/commits-v1.bin, disposable indexes: delete them at any time.
     ///
     /// Example: opl inventory --client acme-retail --format csv
     Inventory(InventoryArgs),

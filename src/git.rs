@@ -720,7 +720,7 @@ impl Git {
         // Trees are read raw and scanned, never parsed into objects: a folder of 10,000 agents
         // is one large tree that changes in almost every commit.
         let mut cache: Vec<(Oid, Arc<Vec<u8>>)> = Vec::new();
-        let mut entry = |tree: Oid, name: &str| -> Result<Option<(Oid, i32)>, GitError> {
+        let mut entry = |tree: Oid, name: &str| -> Result<Option<(Oid, EntryKind)>, GitError> {
             let pos = match cache.iter().position(|(t, _)| *t == tree) {
                 Some(p) => p,
                 None => {
@@ -733,14 +733,14 @@ impl Git {
         let base = self.root_tree_in(&repo, commit)?;
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
-            let mut cur = base.map(|b| (b, 0o040000));
+            let mut cur = base.map(|b| (b, EntryKind::Dir));
             for comp in p.split('/') {
                 cur = match cur {
-                    Some((t, 0o040000)) => entry(t, comp)?,
+                    Some((t, EntryKind::Dir)) => entry(t, comp)?,
                     _ => None,
                 };
             }
-            out.push(cur.map(|(o, m)| (Id(o), mode_kind(m))));
+            out.push(cur.map(|(o, k)| (Id(o), k)));
         }
         Ok(out)
     }
@@ -763,7 +763,7 @@ impl Git {
         for comp in self.prefix.split('/').filter(|c| !c.is_empty()) {
             cur = match cur {
                 Some(t) => scan_tree(&self.tree_bytes(repo, t)?, comp.as_bytes())
-                    .filter(|(_, m)| *m == 0o040000)
+                    .filter(|(_, k)| *k == EntryKind::Dir)
                     .map(|(o, _)| o),
                 None => None,
             };
@@ -973,7 +973,7 @@ impl RawTree {
     /// The entry named `name` as [`Git::entry_ids`] finds it in this tree (the same scan of
     /// the same bytes): a walk that learns an entry here learns what `entry_ids` would say.
     pub fn entry(&self, name: &str) -> Option<(Id, EntryKind)> {
-        scan_tree(&self.data, name.as_bytes()).map(|(o, m)| (Id(o), mode_kind(m)))
+        scan_tree(&self.data, name.as_bytes()).map(|(o, k)| (Id(o), k))
     }
 
     /// The id and kind of the entry named `name`, a folder or not.
@@ -1102,16 +1102,6 @@ impl RawTree {
 }
 
 /// The kind of a raw tree entry from its octal mode.
-/// The kind of a tree entry of `mode`, as [`scan_tree`] reads it.
-fn mode_kind(mode: i32) -> EntryKind {
-    match mode {
-        0o040000 => EntryKind::Dir,
-        0o120000 => EntryKind::Symlink,
-        0o160000 => EntryKind::Other,
-        _ => EntryKind::File,
-    }
-}
-
 fn entry_kind(mode: &[u8]) -> EntryKind {
     match mode {
         b"40000" | b"040000" => EntryKind::Dir,
@@ -1158,7 +1148,7 @@ fn common_prefix_rev(a: &[u8], b: &[u8]) -> usize {
 /// A substring search for ` <name>\0` preceded by a valid mode, instead of parsing every entry:
 /// a 20-byte object id would have to contain that whole pattern (mode digits, space, name, NUL)
 /// to be mistaken for an entry.
-fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, i32)> {
+fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, EntryKind)> {
     let mut pat = Vec::with_capacity(name.len() + 2);
     pat.push(b' ');
     pat.extend_from_slice(name);
@@ -1168,17 +1158,11 @@ fn scan_tree(data: &[u8], name: &[u8]) -> Option<(Oid, i32)> {
         if end > data.len() {
             continue;
         }
-        for (mode, value) in [
-            (&b"100644"[..], 0o100644),
-            (b"100755", 0o100755),
-            (b"120000", 0o120000),
-            (b"160000", 0o160000),
-            (b"40000", 0o040000),
-        ] {
+        for mode in [&b"100644"[..], b"100755", b"120000", b"160000", b"40000"] {
             if at >= mode.len() && &data[at - mode.len()..at] == mode {
                 return Oid::from_bytes(&data[at + pat.len()..end])
                     .ok()
-                    .map(|o| (o, value));
+                    .map(|o| (o, entry_kind(mode)));
             }
         }
     }

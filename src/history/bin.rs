@@ -115,6 +115,11 @@ pub(crate) fn frame(header: &Header, body: &[u8]) -> Vec<u8> {
     out.0
 }
 
+/// Writes a whole cache file (see [`super::cache::store_bytes`]); a failure is ignored.
+pub(crate) fn store(path: &std::path::Path, header: &Header, body: &[u8]) {
+    super::cache::store_bytes(path, &frame(header, body));
+}
+
 /// The body of a cache file whose header is `want`; `None` when the file is not whole or was
 /// made for something else.
 pub(crate) fn unframe<'a>(file: &'a [u8], want: &Header) -> Option<&'a [u8]> {

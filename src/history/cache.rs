@@ -129,7 +129,7 @@ impl Cache {
         }
         crate::write::in_background(move || {
             let header = Header::new(VERSION, &self.prefix, false);
-            store_bytes(&self.path, &bin::frame(&header, &encode_pairs(&self.pairs)));
+            bin::store(&self.path, &header, &encode_pairs(&self.pairs));
         });
     }
 }

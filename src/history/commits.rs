@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::bin::{In, Out, frame, len32, unframe};
+use super::bin::{In, Out, len32, store, unframe};
 use super::cache::Header;
 use crate::git::{CommitMeta, Git, GitError, Id, KnownCommits};
 
@@ -180,7 +180,7 @@ impl Commits {
                 all.extend((0..t.n).map(|i| (t.id_at(i), t.record(i))));
             }
             all.extend(added.iter().map(|(id, r)| (id.as_bytes(), &r[..])));
-            super::cache::store_bytes(&path, &frame(&header(), &body(all)));
+            store(&path, &header(), &body(all));
         });
     }
 }
@@ -235,6 +235,7 @@ pub fn log(
 
 #[cfg(test)]
 mod tests {
+    use super::super::bin::frame;
     use super::*;
 
     fn meta(id: u8, parents: &[u8], summary: &str) -> CommitMeta {
