@@ -302,3 +302,65 @@ fn writes_never_follow_symlinks_or_overwrite() {
         .code(2);
     assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
 }
+
+/// A file over the size limit in a commit or in the index (whole, and stored in a pack as a
+/// delta of a small version of itself) is a `file-too-large` finding naming its size, as on disk.
+#[test]
+fn a_committed_file_over_the_limit_is_a_finding() {
+    let d = tempfile::tempdir().unwrap();
+    repo_at(d.path());
+    let small = "[metadata]\nnote = \"x\"\n";
+    write_tree(d.path(), &[("global/notes.toml", small)]);
+    git(d.path(), &["add", "-A"]);
+    git(d.path(), &["commit", "-qm", "notes"]);
+    let huge = format!("{small}{}", "# padding\n".repeat(500_000));
+    write_tree(d.path(), &[("global/notes.toml", &huge)]);
+    git(d.path(), &["add", "-A"]);
+    let size = huge.len();
+    let findings = |args: &[&str]| -> Vec<(String, String)> {
+        let out = opl()
+            .arg("-C")
+            .arg(d.path())
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == "file-too-large")
+            .map(|f| {
+                (
+                    f["file"].as_str().unwrap().to_string(),
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let expected = |fs: Vec<(String, String)>| {
+        assert_eq!(fs.len(), 1, "{fs:?}");
+        assert_eq!(fs[0].0, "global/notes.toml");
+        assert!(
+            fs[0]
+                .1
+                .contains(&format!("{size} bytes, more than the limit of 4194304")),
+            "{fs:?}"
+        );
+    };
+    expected(findings(&["validate", "--staged", "--all"]));
+    git(d.path(), &["commit", "-qm", "huge"]);
+    expected(findings(&["validate", "--rev", "HEAD"]));
+    // Packed: the large version is stored as a delta of the small one (or the other way).
+    git(d.path(), &["gc", "-q", "--aggressive"]);
+    expected(findings(&["validate", "--rev", "HEAD"]));
+    let out = opl()
+        .arg("-C")
+        .arg(d.path())
+        .args(["validate", "--rev", "HEAD~1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
