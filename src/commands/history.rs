@@ -361,7 +361,7 @@ fn audit_json(out: &mut dyn std::io::Write, rows: &[Row]) -> std::io::Result<()>
     #[derive(serde::Serialize)]
     struct Agent<'a> {
         agent: &'a str,
-        client: &'a Option<String>,
+        client: Option<&'a str>,
         keys: &'a [String],
         status: crate::diff::Status,
         widening: Vec<Widening<'a>>,
@@ -384,7 +384,7 @@ fn audit_json(out: &mut dyn std::io::Write, rows: &[Row]) -> std::io::Result<()>
                 .iter()
                 .map(|a| Agent {
                     agent: &a.agent,
-                    client: &a.client,
+                    client: a.client.as_deref(),
                     keys: &a.keys,
                     status: a.status,
                     widening: a
@@ -433,8 +433,8 @@ fn audit_csv(rows: &[Row]) -> String {
                 c.email.clone(),
                 c.committer.clone(),
                 c.summary.clone(),
-                a.agent.clone(),
-                a.client.clone().unwrap_or_default(),
+                a.agent.to_string(),
+                a.client.as_deref().unwrap_or_default().to_string(),
                 status.to_string(),
                 keys.join(" "),
                 widening.join("; "),
@@ -484,7 +484,7 @@ fn audit_human(rows: &[Row], color: bool) -> String {
                 )
                 .to_lowercase(),
             );
-            for (path, why) in &a.widening {
+            for (path, why) in a.widening.iter() {
                 out.push_str(&format!("      ! {}: {}\n", safe(path), safe(why)));
             }
         }

@@ -1,8 +1,9 @@
 //! `audit`: every commit of a range that changed an agent's effective config, with what it
 //! changed and whether it widened, and tallies per author and per client.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use crate::diff::{Report, Status, compare};
 use crate::git::{CommitMeta, Git, State};
@@ -37,6 +38,7 @@ pub fn audit(
     .map_err(|e| e.0)?;
     let boundary = git.shallow_boundary();
     let mut cache = super::cache::AuditCache::open(git);
+    let names = Names::default();
     // Neighbouring commits share most files: each is parsed once for the whole walk.
     let _memo = crate::repo::layer::keep_parsed_files();
     let parent_of = |c: &CommitMeta| super::walked_parents(c, &boundary, true).first().copied();
@@ -44,7 +46,7 @@ pub fn audit(
     // state cannot be read: it is left out).
     let mut found: Vec<Option<Option<Vec<AgentRow>>>> = commits
         .iter()
-        .map(|c| cache.rows(c.id, parent_of(c)).map(Some))
+        .map(|c| cache.rows(c.id, parent_of(c), &names).map(Some))
         .collect();
     let todo: Vec<usize> = (0..commits.len()).filter(|i| found[*i].is_none()).collect();
     let total = todo.len();
@@ -64,7 +66,7 @@ pub fn audit(
                 let g = own.as_ref().unwrap_or(git);
                 let rows = run
                     .iter()
-                    .map(|&i| commit_rows(root, g, &commits[i], parent_of(&commits[i])))
+                    .map(|&i| commit_rows(root, g, &commits[i], parent_of(&commits[i]), &names))
                     .collect();
                 if let Some(h) = own {
                     handles.lock().expect("handles").push(h);
@@ -103,6 +105,7 @@ fn commit_rows(
     git: &Git,
     c: &CommitMeta,
     parent: Option<crate::git::Id>,
+    names: &Names,
 ) -> Result<Option<Vec<AgentRow>>, String> {
     let to = State::Commit(c.id);
     let report = match parent {
@@ -126,7 +129,7 @@ fn commit_rows(
             )
         }
     };
-    Ok(Some(agent_rows(report)))
+    Ok(Some(agent_rows(report, names)))
 }
 
 /// One agent a commit changed, as the audit reports it: the changed key paths and why each
@@ -134,13 +137,14 @@ fn commit_rows(
 /// thousands of agent changes per commit).
 #[derive(Clone, Debug)]
 pub struct AgentRow {
-    pub agent: String,
-    pub client: Option<String>,
+    /// The agent's id and client, shared by its rows of every commit ([`Names`]).
+    pub agent: Arc<str>,
+    pub client: Option<Arc<str>>,
     pub status: Status,
-    /// The changed key paths.
-    pub keys: Vec<String>,
-    /// `(path, why)` for each change that widens what the agent may do.
-    pub widening: Vec<(String, String)>,
+    /// The changed key paths (shared by the agents a change to a shared layer changed alike).
+    pub keys: Arc<[String]>,
+    /// `(path, why)` for each change that widens what the agent may do (shared as `keys` is).
+    pub widening: Arc<[(String, String)]>,
 }
 
 impl AgentRow {
@@ -153,23 +157,57 @@ impl AgentRow {
     }
 }
 
-/// The audit rows of one commit's diff.
-fn agent_rows(report: Report) -> Vec<AgentRow> {
+/// The audit rows of one commit's diff. Agents that share their changes (the key-level diff
+/// gives every agent below a shared change the same list) share their keys and widenings: a
+/// range with a hundred changes to `global/` holds a million rows.
+fn agent_rows(report: Report, names: &Names) -> Vec<AgentRow> {
+    type Shared = (Arc<[String]>, Arc<[(String, String)]>);
+    let mut seen: HashMap<(usize, usize), Shared> = HashMap::new();
     report
         .agents
         .into_iter()
-        .map(|a| AgentRow {
-            widening: a
-                .changes
-                .iter()
-                .filter_map(|c| c.widening.clone().map(|w| (c.path.clone(), w)))
-                .collect(),
-            keys: a.changes.iter().map(|c| c.path.clone()).collect(),
-            agent: a.agent,
-            client: a.client,
-            status: a.status,
+        .map(|a| {
+            let at = (a.changes.as_ptr() as usize, a.changes.len());
+            let (keys, widening) = seen
+                .entry(at)
+                .or_insert_with(|| {
+                    (
+                        a.changes.iter().map(|c| c.path.clone()).collect(),
+                        a.changes
+                            .iter()
+                            .filter_map(|c| c.widening.clone().map(|w| (c.path.clone(), w)))
+                            .collect(),
+                    )
+                })
+                .clone();
+            AgentRow {
+                agent: names.get(&a.agent),
+                client: a.client.as_deref().map(|c| names.get(c)),
+                status: a.status,
+                keys,
+                widening,
+            }
         })
         .collect()
+}
+
+/// The agent ids and client names of an audit's rows, one copy of each.
+#[derive(Default)]
+pub struct Names(Mutex<HashSet<Arc<str>>>);
+
+impl Names {
+    /// The shared copy of `name`.
+    pub fn get(&self, name: &str) -> Arc<str> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match set.get(name) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = Arc::from(name);
+                set.insert(n.clone());
+                n
+            }
+        }
+    }
 }
 
 /// One commit that changed at least one agent, with the agents it changed.
@@ -196,7 +234,7 @@ pub fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally
         t.widening += r.iter().filter(|a| !a.widening.is_empty()).count();
         let mut seen = std::collections::HashSet::new();
         for a in r {
-            let client = a.client.clone().unwrap_or_else(|| "(no client)".into());
+            let client = a.client.as_deref().unwrap_or("(no client)").to_string();
             let t = by_client.entry(client.clone()).or_default();
             if seen.insert(client) {
                 t.commits += 1;
@@ -206,4 +244,93 @@ pub fn tallies(rows: &[Row]) -> (BTreeMap<String, Tally>, BTreeMap<String, Tally
         }
     }
     (by_author, by_client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{AgentDiff, Change};
+    use crate::model::key_path::KeyPath;
+
+    fn change(path: &str, widening: Option<&str>) -> Change {
+        Change {
+            path: path.into(),
+            key: KeyPath::root(),
+            old: None,
+            new: None,
+            widening: widening.map(String::from),
+            file: None,
+            line: None,
+            origin: None,
+        }
+    }
+
+    fn diff(agent: &str, client: &str, changes: &Arc<[Change]>) -> AgentDiff {
+        AgentDiff {
+            agent: agent.into(),
+            client: Some(client.into()),
+            status: Status::Changed,
+            digest_before: None,
+            digest_after: None,
+            valid_before: true,
+            valid_after: true,
+            errors_before: Vec::new(),
+            errors_after: Vec::new(),
+            changes: changes.clone(),
+            doc_before: None,
+            doc_after: None,
+        }
+    }
+
+    #[test]
+    fn agents_with_one_list_of_changes_share_their_keys_and_names() {
+        let global: Arc<[Change]> = Arc::from(vec![
+            change("model.name", None),
+            change("policy.max_cost", Some("higher ceiling: 1 -> 2")),
+        ]);
+        // Equal to `global`, but another list: the rows hold equal, separate copies.
+        let own: Arc<[Change]> = Arc::from(vec![
+            change("model.name", None),
+            change("policy.max_cost", Some("higher ceiling: 1 -> 2")),
+        ]);
+        let report = |agents| Report {
+            from: "A".into(),
+            to: "B".into(),
+            agents,
+            files_changed: Vec::new(),
+            noop_files: Vec::new(),
+            root_config_changed: false,
+            locks_added: Vec::new(),
+            locks_removed: Vec::new(),
+        };
+        let names = Names::default();
+        let rows = agent_rows(
+            report(vec![
+                diff("a1", "acme", &global),
+                diff("a2", "acme", &global),
+                diff("a3", "beta", &own),
+            ]),
+            &names,
+        );
+        let later = agent_rows(report(vec![diff("a1", "acme", &own)]), &names);
+        assert_eq!(rows.len(), 3);
+        for r in &rows {
+            assert_eq!(&r.keys[..], ["model.name", "policy.max_cost"]);
+            assert_eq!(
+                &r.widening[..],
+                [("policy.max_cost".into(), "higher ceiling: 1 -> 2".into())]
+            );
+        }
+        assert!(Arc::ptr_eq(&rows[0].keys, &rows[1].keys));
+        assert!(Arc::ptr_eq(&rows[0].widening, &rows[1].widening));
+        assert!(!Arc::ptr_eq(&rows[0].keys, &rows[2].keys));
+        // One copy of each name across commits.
+        assert!(Arc::ptr_eq(&rows[0].agent, &later[0].agent));
+        assert!(Arc::ptr_eq(
+            rows[0].client.as_ref().unwrap(),
+            rows[1].client.as_ref().unwrap()
+        ));
+        assert_eq!(&*rows[2].agent, "a3");
+        assert_eq!(rows[2].client.as_deref(), Some("beta"));
+    }
 }

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -456,18 +457,27 @@ impl AuditCache {
     }
 
     /// The rows of `commit` against `parent`, in agent order, when the cache has them.
-    pub fn rows(&mut self, commit: Id, parent: Option<Id>) -> Option<Vec<AgentRow>> {
+    pub fn rows(
+        &mut self,
+        commit: Id,
+        parent: Option<Id>,
+        names: &super::audit::Names,
+    ) -> Option<Vec<AgentRow>> {
         let groups = self.commits.get(&(commit, parent))?;
         self.used.insert((commit, parent));
         let mut rows: Vec<AgentRow> = groups
             .iter()
             .flat_map(|g| {
-                g.agents.iter().map(|a| AgentRow {
-                    agent: a.clone(),
-                    client: g.client.clone(),
+                // The agents of a group share its keys and widenings.
+                let keys: Arc<[String]> = g.keys.as_slice().into();
+                let widening: Arc<[(String, String)]> = g.widening.as_slice().into();
+                let client = g.client.as_deref().map(|c| names.get(c));
+                g.agents.iter().map(move |a| AgentRow {
+                    agent: names.get(a),
+                    client: client.clone(),
                     status: g.status,
-                    keys: g.keys.clone(),
-                    widening: g.widening.clone(),
+                    keys: keys.clone(),
+                    widening: widening.clone(),
                 })
             })
             .collect();
@@ -480,25 +490,25 @@ impl AuditCache {
         let mut groups: Vec<Group> = Vec::new();
         /// What agents of one group share.
         type Alike<'a> = (
-            &'a Option<String>,
+            Option<&'a str>,
             Status,
             &'a [String],
             &'a [(String, String)],
         );
         let mut at: HashMap<Alike, usize> = HashMap::new();
         for r in rows {
-            let k = (&r.client, r.status, &r.keys[..], &r.widening[..]);
+            let k = (r.client.as_deref(), r.status, &r.keys[..], &r.widening[..]);
             let i = *at.entry(k).or_insert_with(|| {
                 groups.push(Group {
-                    client: r.client.clone(),
+                    client: r.client.as_deref().map(String::from),
                     status: r.status,
-                    keys: r.keys.clone(),
-                    widening: r.widening.clone(),
+                    keys: r.keys.to_vec(),
+                    widening: r.widening.to_vec(),
                     agents: Vec::new(),
                 });
                 groups.len() - 1
             });
-            groups[i].agents.push(r.agent.clone());
+            groups[i].agents.push(r.agent.to_string());
         }
         self.commits.insert((commit, parent), groups);
         self.used.insert((commit, parent));
@@ -756,7 +766,7 @@ mod tests {
         c.commits
             .insert((id(2), Some(id(3))), vec![group(2), group(2)]);
         c.commits.insert((id(3), None), vec![group(1)]);
-        assert!(c.rows(id(2), Some(id(3))).is_some());
+        assert!(c.rows(id(2), Some(id(3)), &Default::default()).is_some());
         c.insert(id(4), Some(id(1)), &[]);
         // 8 agent changes in all: under a cap of 8 everything stays.
         assert_eq!(c.kept(8).len(), 4);
