@@ -27,7 +27,6 @@ use crate::history::cache::Header;
 use crate::keyed::{HashKeyed, HashSetKeyed};
 use crate::model::key_path::{KeyPath, Segment};
 use crate::model::value::{Table, Value};
-use crate::render::hex;
 use crate::repo::layer::Repo;
 
 /// A content hash (SHA-256).
@@ -228,6 +227,35 @@ type AgentEntry = (
     Vec<(usize, Vec<String>, Vec<String>)>,
 );
 
+/// [`File`] as it is written: the same JSON, from the store's own data (10,000 agents' entries
+/// are not copied into strings first).
+#[derive(Serialize)]
+struct FileOut<'a> {
+    header: Header,
+    prefixes: Vec<HexOut<'a>>,
+    paths: Vec<&'a [String]>,
+    agents: Vec<AgentOut<'a>>,
+}
+
+type AgentOut<'a> = (
+    HexOut<'a>,
+    &'a Option<String>,
+    bool,
+    usize,
+    Vec<(usize, Vec<&'static str>, &'a [String])>,
+);
+
+/// A key written in hex.
+struct HexOut<'a>(&'a Hash);
+
+impl Serialize for HexOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = [0u8; 64];
+        crate::render::write_hex(self.0, &mut out);
+        s.serialize_str(std::str::from_utf8(&out).expect("hex digits"))
+    }
+}
+
 impl Store {
     /// A store that holds nothing and writes nothing.
     pub fn none() -> Store {
@@ -367,7 +395,7 @@ impl Store {
         }
         let mut prefixes: Vec<Hash> = Vec::new();
         let mut prefix_ix: HashKeyed<Hash, usize> = HashKeyed::default();
-        let mut sets: Vec<Vec<String>> = Vec::new();
+        let mut sets: Vec<&[String]> = Vec::new();
         // Sets of paths by their length, first and last path (hashing every path of 10,000
         // agents took longer than the rest of the store); the set itself compared on a hit.
         type SetKey<'a> = (usize, Option<&'a str>, Option<&'a str>);
@@ -383,15 +411,15 @@ impl Store {
                 f.paths.last().map(String::as_str),
             );
             let alike = set_ix.entry(key).or_default();
-            let paths = match alike.iter().find(|i| sets[**i] == *f.paths) {
+            let paths = match alike.iter().find(|i| *sets[**i] == **f.paths) {
                 Some(i) => *i,
                 None => {
-                    sets.push(f.paths.to_vec());
+                    sets.push(&f.paths);
                     alike.push(sets.len() - 1);
                     sets.len() - 1
                 }
             };
-            let mut own: Vec<(usize, Vec<String>, Vec<String>)> = own_of
+            let mut own: Vec<(usize, Vec<&'static str>, &[String])> = own_of
                 .get(part)
                 .into_iter()
                 .flatten()
@@ -400,16 +428,16 @@ impl Store {
                         prefixes.push(*p);
                         prefixes.len() - 1
                     });
-                    let codes = o.codes.iter().map(|c| c.as_str().to_string()).collect();
-                    (i, codes, o.files.clone())
+                    let codes = o.codes.iter().map(|c| c.as_str()).collect();
+                    (i, codes, o.files.as_slice())
                 })
                 .collect();
             own.sort_by_key(|o| o.0);
-            agents.push((hex(part), f.client.clone(), f.names, paths, own));
+            agents.push((HexOut(part), &f.client, f.names, paths, own));
         }
-        let file = File {
+        let file = FileOut {
             header: Header::new(VERSION, &self.prefix, true),
-            prefixes: prefixes.iter().map(|p| hex(p)).collect(),
+            prefixes: prefixes.iter().map(HexOut).collect(),
             paths: sets,
             agents,
         };
@@ -487,7 +515,7 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         let h: Hash = std::array::from_fn(|i| (i * 37) as u8);
-        assert_eq!(unhex(&hex(&h)), Some(h));
+        assert_eq!(unhex(&crate::render::hex(&h)), Some(h));
         assert_eq!(unhex("zz"), None);
     }
 }
