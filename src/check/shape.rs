@@ -67,7 +67,7 @@ pub fn check_file(
         .remove("meta")
         .map(|m| check_meta(&m, cx.findings))
         .unwrap_or_default();
-    let clean = check_fields(schema::top(), table, &KeyPath::root(), &mut cx);
+    let clean = check_fields(schema::top(), table, &At::Root, &mut cx);
     CheckedFile {
         file,
         table: std::sync::Arc::new(clean),
@@ -211,17 +211,43 @@ fn type_error(what: &str, n: &Node, expected: &str) -> Finding {
     .label(format!("should be {expected}"))
 }
 
-/// True when the path is exactly these keys.
-fn is_path(path: &KeyPath, keys: &[&str]) -> bool {
-    path.0.len() == keys.len()
-        && path
-            .0
-            .iter()
-            .zip(keys)
-            .all(|(s, k)| matches!(s, crate::model::key_path::Segment::Key(x) if x == k))
+/// Where a check is in a file: its keys, held by the callers down to it (a path is written out
+/// only for a finding; building one for every key of 10,000 files cost more than checking them).
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Id(&'a At<'a>, &'a str),
 }
 
-fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> Table {
+impl At<'_> {
+    /// The key path.
+    fn path(&self) -> KeyPath {
+        match self {
+            At::Root => KeyPath::root(),
+            At::Key(up, k) => up.path().key(k),
+            At::Id(up, id) => up.path().id(id),
+        }
+    }
+}
+
+/// Written as its key path is.
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.path().fmt(f)
+    }
+}
+
+/// True when the path is exactly these keys.
+fn is_path(path: &At, keys: &[&str]) -> bool {
+    match (path, keys.split_last()) {
+        (At::Root, None) => true,
+        (At::Key(up, k), Some((last, rest))) => k == last && is_path(up, rest),
+        _ => false,
+    }
+}
+
+fn check_fields(fields: &[Field], table: Table, path: &At, cx: &mut Cx) -> Table {
     let mut out = Table::with_capacity(table.len());
     for (k, node) in table {
         if k == "id" && is_path(path, keys::AGENT) {
@@ -245,7 +271,7 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
                 .push(unknown_key(&k, &node, &known, &path.to_string()));
             continue;
         };
-        if path.0.is_empty() && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
+        if matches!(path, At::Root) && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
             cx.findings.push(
                 Finding::new(
                     Code::MisplacedKey,
@@ -260,7 +286,7 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
             );
             continue;
         }
-        let here = path.key(&k);
+        let here = At::Key(path, &k);
         if let Some(n) = check_field(field, node, &here, cx) {
             out.insert(k, n);
         }
@@ -269,7 +295,7 @@ fn check_fields(fields: &[Field], table: Table, path: &KeyPath, cx: &mut Cx) -> 
 }
 
 /// Splits a node into its table and spans, or reports a type error.
-fn expect_table(node: Node, path: &KeyPath, cx: &mut Cx) -> Option<(Table, Span, Span)> {
+fn expect_table(node: Node, path: &At, cx: &mut Cx) -> Option<(Table, Span, Span)> {
     match node.value {
         Value::Table(t) => Some((t, node.key_span, node.span)),
         _ => {
@@ -280,7 +306,7 @@ fn expect_table(node: Node, path: &KeyPath, cx: &mut Cx) -> Option<(Table, Span,
     }
 }
 
-fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option<Node> {
+fn check_field(field: &Field, node: Node, path: &At, cx: &mut Cx) -> Option<Node> {
     match &field.shape {
         Shape::Leaf(ty) => check_leaf(*ty, &node, path, cx.findings).then_some(node),
         Shape::Free => Some(node),
@@ -296,7 +322,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
             let (t, key_span, span) = expect_table(node, path, cx)?;
             let mut out = Table::with_capacity(t.len());
             for (k, n) in t {
-                let here = path.key(&k);
+                let here = At::Key(path, &k);
                 if let Some(c) = check_field(inner, n, &here, cx) {
                     out.insert(k, c);
                 }
@@ -368,8 +394,8 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
                     None
                 };
                 let elem_path = match &id {
-                    Some(i) => path.id(i),
-                    None => path.clone(),
+                    Some(i) => At::Id(path, i),
+                    None => *path,
                 };
                 let mut clean = check_fields(fields, t, &elem_path, cx);
                 let ok = if is_fragments {
@@ -396,7 +422,7 @@ fn check_field(field: &Field, node: Node, path: &KeyPath, cx: &mut Cx) -> Option
     }
 }
 
-fn check_leaf(ty: Ty, node: &Node, path: &KeyPath, findings: &mut Vec<Finding>) -> bool {
+fn check_leaf(ty: Ty, node: &Node, path: &At, findings: &mut Vec<Finding>) -> bool {
     let v = &node.value;
     let ok = match ty {
         Ty::Str => v.as_str().is_some(),
@@ -674,6 +700,47 @@ mod tests {
         );
         assert_eq!(codes, ["type", "type"]);
         assert!(c.table["model"].value.as_table().unwrap().is_empty());
+    }
+
+    /// Findings name the key path they are about, down through id-keyed elements, tables of a
+    /// map and arrays of tables, quoted where a key needs it.
+    #[test]
+    fn findings_name_their_key_path() {
+        let text = concat!(
+            "[escalation]\ndefault_target = \"x\"\n",
+            "[[escalation.triggers]]\nid = \"late.night\"\non = \"a\"\n",
+            "[[escalation.triggers]]\nid = \"late.night\"\n",
+            "[[escalation.triggers]]\non = [\"b\"]\n",
+            "[escalation.contacts.\"on call\"]\nbogus = 1\n",
+            "[[model.fallbacks]]\nname = 7\n",
+        );
+        let mut f = Vec::new();
+        let t = parse_file(FileId(0), text, &mut f).unwrap();
+        check_file(FileId(0), "global/a.toml", &LayerKind::Global, t, &mut f);
+        let messages: Vec<String> = f
+            .iter()
+            .map(|f| format!("{}: {}", f.code.as_str(), f.message))
+            .collect();
+        let has = |code: &str, text: &str| {
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.starts_with(code) && m.contains(text)),
+                "{code} {text}: {messages:#?}"
+            )
+        };
+        has("type", "`escalation.triggers[id=late.night].on` must be");
+        has(
+            "duplicate-id",
+            "`late.night` appears twice in `escalation.triggers`",
+        );
+        has(
+            "missing",
+            "every element of `escalation.triggers` needs an `id`",
+        );
+        has("unknown-key", "escalation.contacts.\"on call\"");
+        has("type", "`model.fallbacks.name` must be");
+        assert_eq!(messages.len(), 5, "{messages:#?}");
     }
 
     #[test]
