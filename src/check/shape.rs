@@ -7,7 +7,7 @@
 //! what passed, so merging never sees an ill-typed value.
 
 use crate::diagnostic::{Code, Finding, did_you_mean};
-use crate::model::key_path::KeyPath;
+use crate::model::key_path::{At, KeyPath};
 use crate::model::schema::{self, COMPARATORS, Field, Shape, Ty, keys};
 use crate::model::source::{FileId, LayerKind, Span, safe};
 use crate::model::value::{Node, Table, Value};
@@ -211,40 +211,9 @@ fn type_error(what: &str, n: &Node, expected: &str) -> Finding {
     .label(format!("should be {expected}"))
 }
 
-/// Where a check is in a file: its keys, held by the callers down to it (a path is written out
-/// only for a finding; building one for every key of 10,000 files cost more than checking them).
-#[derive(Clone, Copy)]
-enum At<'a> {
-    Root,
-    Key(&'a At<'a>, &'a str),
-    Id(&'a At<'a>, &'a str),
-}
-
-impl At<'_> {
-    /// The key path.
-    fn path(&self) -> KeyPath {
-        match self {
-            At::Root => KeyPath::root(),
-            At::Key(up, k) => up.path().key(k),
-            At::Id(up, id) => up.path().id(id),
-        }
-    }
-}
-
-/// Written as its key path is.
-impl std::fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.path().fmt(f)
-    }
-}
-
 /// True when the path is exactly these keys.
 fn is_path(path: &At, keys: &[&str]) -> bool {
-    match (path, keys.split_last()) {
-        (At::Root, None) => true,
-        (At::Key(up, k), Some((last, rest))) => k == last && is_path(up, rest),
-        _ => false,
-    }
+    path.is(keys)
 }
 
 fn check_fields(fields: &[Field], table: Table, path: &At, cx: &mut Cx) -> Table {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{Code, Finding};
 use crate::model::class::{Operand, Widening};
-use crate::model::key_path::KeyPath;
+use crate::model::key_path::{At, KeyPath};
 use crate::model::schema::{self, Class, Field, Shape, keys};
 use crate::model::source::{Span, safe};
 use crate::model::value::{Node, Table, Value};
@@ -88,7 +88,7 @@ impl Effective {
         merge_table(
             &mut self.root,
             &layer.table,
-            &KeyPath::root(),
+            &At::Root,
             Ctx::Fields(schema::top()),
             &locks,
             false,
@@ -185,21 +185,21 @@ impl Effective {
     }
 }
 
-fn locked_by<'a>(locks: &'a [(KeyPath, Span)], path: &KeyPath) -> Option<&'a (KeyPath, Span)> {
+fn locked_by<'a>(locks: &'a [(KeyPath, Span)], path: &At) -> Option<&'a (KeyPath, Span)> {
     locks.iter().find(|(p, _)| path.starts_with(p))
 }
 
 fn merge_table(
     et: &mut ETable,
     t: &Table,
-    path: &KeyPath,
+    path: &At,
     ctx: Ctx,
     locks: &[(KeyPath, Span)],
     agent_only: bool,
     f: &mut Vec<Finding>,
 ) {
     for (k, n) in t {
-        let here = path.key(k);
+        let here = At::Key(path, k);
         if let Some((lp, lspan)) = locked_by(locks, &here) {
             f.push(
                 Finding::new(
@@ -256,7 +256,7 @@ fn table_slot<'a>(
     et: &'a mut ETable,
     k: &str,
     n: &Node,
-    here: &KeyPath,
+    here: &At,
     f: &mut Vec<Finding>,
 ) -> Option<&'a mut ETable> {
     let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
@@ -293,13 +293,7 @@ fn table_slot<'a>(
     }
 }
 
-fn type_conflict(
-    here: &KeyPath,
-    n: &Node,
-    inherited: &Node,
-    new_kind: &str,
-    old_kind: &str,
-) -> Finding {
+fn type_conflict(here: &At, n: &Node, inherited: &Node, new_kind: &str, old_kind: &str) -> Finding {
     Finding::new(
         Code::TypeConflict,
         n.span,
@@ -310,12 +304,12 @@ fn type_conflict(
     .help("a later layer may change the value, not its type")
 }
 
-fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Finding>) {
+fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &At, f: &mut Vec<Finding>) {
     match (&n.value, et.entries.get(k).map(|e| &**e)) {
         (Value::Table(t), _) => {
             if let Some(sub) = table_slot(et, k, n, here, f) {
                 for (ck, cn) in t {
-                    merge_free(sub, ck, cn, &here.key(ck), f);
+                    merge_free(sub, ck, cn, &At::Key(here, ck), f);
                 }
             }
         }
@@ -338,14 +332,7 @@ fn merge_free(et: &mut ETable, k: &str, n: &Node, here: &KeyPath, f: &mut Vec<Fi
     }
 }
 
-fn merge_leaf(
-    et: &mut ETable,
-    k: &str,
-    n: &Node,
-    here: &KeyPath,
-    class: Class,
-    f: &mut Vec<Finding>,
-) {
+fn merge_leaf(et: &mut ETable, k: &str, n: &Node, here: &At, class: Class, f: &mut Vec<Finding>) {
     let leaf = match et.entries.get_mut(k).map(Arc::make_mut) {
         None => {
             et.entries.insert(
@@ -439,7 +426,7 @@ fn merge_leaf(
 
 /// The `widening` findings of a layer's value `n` that loosens the inherited `old`: one per
 /// element a `subset` list adds beyond what it inherits, else one.
-fn widening_findings(here: &KeyPath, n: &Node, old: &Node, w: Widening) -> Vec<Finding> {
+fn widening_findings(here: &At, n: &Node, old: &Node, w: Widening) -> Vec<Finding> {
     let finding = |span: Span, msg: String, rel: &str| {
         Finding::new(Code::Widening, span, msg)
             .label("widens the inherited policy")
@@ -497,14 +484,7 @@ fn widening_findings(here: &KeyPath, n: &Node, old: &Node, w: Widening) -> Vec<F
     }
 }
 
-fn merge_list(
-    et: &mut ETable,
-    k: &str,
-    n: &Node,
-    here: &KeyPath,
-    class: Class,
-    f: &mut Vec<Finding>,
-) {
+fn merge_list(et: &mut ETable, k: &str, n: &Node, here: &At, class: Class, f: &mut Vec<Finding>) {
     let slot = et.entries.entry(k.to_string()).or_insert_with(|| {
         Arc::new(ENode::List(List {
             class,
@@ -619,7 +599,7 @@ mod tests {
     #[test]
     fn max_accepts_higher_and_rejects_lower() {
         let mut t = ETable::default();
-        let path = KeyPath::root().key("floor");
+        let path = At::Key(&At::Root, "floor");
         let mut f = Vec::new();
         merge_leaf(&mut t, "floor", &int(5, 0), &path, Class::Max, &mut f);
         merge_leaf(&mut t, "floor", &int(7, 1), &path, Class::Max, &mut f);

@@ -16,6 +16,69 @@ pub enum Segment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyPath(pub Vec<Segment>);
 
+/// A place being walked to, as a key path whose steps are held by the callers down to it: a walk
+/// over every key of 10,000 files (checking them, merging them) writes a path out only for a
+/// finding, instead of building one for every key.
+#[derive(Clone, Copy, Debug)]
+pub enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Id(&'a At<'a>, &'a str),
+}
+
+impl At<'_> {
+    /// The key path.
+    pub fn path(&self) -> KeyPath {
+        match self {
+            At::Root => KeyPath::root(),
+            At::Key(up, k) => up.path().key(k),
+            At::Id(up, id) => up.path().id(id),
+        }
+    }
+    /// True when the path is exactly these keys.
+    pub fn is(&self, keys: &[&str]) -> bool {
+        match (self, keys.split_last()) {
+            (At::Root, None) => true,
+            (At::Key(up, k), Some((last, rest))) => k == last && up.is(rest),
+            _ => false,
+        }
+    }
+    /// As [`KeyPath::starts_with`].
+    pub fn starts_with(&self, other: &KeyPath) -> bool {
+        let mut depth = 0;
+        let mut at = self;
+        while let At::Key(up, _) | At::Id(up, _) = at {
+            depth += 1;
+            at = up;
+        }
+        if other.0.len() > depth {
+            return false;
+        }
+        let mut at = self;
+        for _ in other.0.len()..depth {
+            if let At::Key(up, _) | At::Id(up, _) = at {
+                at = up;
+            }
+        }
+        for seg in other.0.iter().rev() {
+            match (at, seg) {
+                (At::Key(up, k), Segment::Key(s)) | (At::Id(up, k), Segment::Id(s)) if k == s => {
+                    at = up
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Written as its key path is.
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.path().fmt(f)
+    }
+}
+
 impl KeyPath {
     /// The empty path (the whole document).
     pub fn root() -> Self {
@@ -180,6 +243,52 @@ impl fmt::Display for KeyPath {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Calls `f` with the [`At`] of `path`, built step by step as a walk holds it.
+    fn with_at<R>(path: &[Segment], up: &At, f: &mut dyn FnMut(&At) -> R) -> R {
+        match path.split_first() {
+            None => f(up),
+            Some((Segment::Key(k), rest)) => with_at(rest, &At::Key(up, k), f),
+            Some((Segment::Id(i), rest)) => with_at(rest, &At::Id(up, i), f),
+        }
+    }
+
+    /// An `At` is its key path: written the same, under the same paths, equal to the same keys.
+    #[test]
+    fn at_is_its_key_path() {
+        let paths: Vec<KeyPath> = [
+            "model",
+            "model.name",
+            "connections.\"acme.zendesk\".url",
+            "instructions.fragments[id=org.safety]",
+            "instructions.fragments[id=org.safety].file",
+            "instructions.fragments[id=other].file",
+            "instructions.fragments.file",
+        ]
+        .iter()
+        .map(|p| KeyPath::parse(p).unwrap())
+        .chain([KeyPath::root()])
+        .collect();
+        for p in &paths {
+            with_at(&p.0, &At::Root, &mut |at| {
+                assert_eq!(at.path(), *p);
+                assert_eq!(at.to_string(), p.to_string());
+                for q in &paths {
+                    assert_eq!(at.starts_with(q), p.starts_with(q), "{p} under {q}");
+                    let keys: Option<Vec<&str>> =
+                        q.0.iter()
+                            .map(|s| match s {
+                                Segment::Key(k) => Some(k.as_str()),
+                                Segment::Id(_) => None,
+                            })
+                            .collect();
+                    if let Some(keys) = keys {
+                        assert_eq!(at.is(&keys), p == q, "{p} is {q}");
+                    }
+                }
+            });
+        }
+    }
 
     #[test]
     fn parses_spec_examples() {
