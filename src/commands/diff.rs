@@ -82,7 +82,6 @@ fn human(r: &Report, color: bool) -> String {
     out
 }
 
-/// One agent's part of the human form.
 /// The line that names an agent of the diff: how it changed, its client, its validity.
 fn agent_head(a: &AgentDiff, color: bool) -> String {
     let (mark, code) = match a.status {

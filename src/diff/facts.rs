@@ -206,8 +206,9 @@ pub struct Store {
 }
 
 /// The store's file. Its header is a field of its own, not flattened into it: serde reads a
-/// flattened file through a copy of the whole, and this one is read by every diff.
-#[derive(Serialize, Deserialize)]
+/// flattened file through a copy of the whole, and this one is read by every diff. Written as
+/// [`FileOut`].
+#[derive(Deserialize)]
 struct File {
     header: Header,
     /// Prefix keys, in hex.
@@ -510,6 +511,58 @@ mod tests {
         assert_eq!(joined(&KeyPath::root().key("a\0b")), None);
         assert!(Defined::Paths(&["x".to_string()]).overlaps(None));
         assert!(!Defined::Paths(&[]).overlaps(None));
+    }
+
+    /// What the store writes ([`FileOut`]) reads back ([`File`]) as the facts and own errors it
+    /// held, path sets shared or not.
+    #[test]
+    fn the_store_reads_back_what_it_wrote() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("agents.json");
+        let mut store = Store {
+            path: Some(path.clone()),
+            keep: true,
+            prefix: "sub/".into(),
+            ..Store::none()
+        };
+        let shared = Arc::new(vec!["agent\0client".to_string(), "model\0name".to_string()]);
+        let facts = |client: Option<&str>, names, paths: &Arc<Vec<String>>| Facts {
+            client: client.map(String::from),
+            names,
+            paths: paths.clone(),
+        };
+        let learned = Learned {
+            facts: vec![
+                ([1; 32], facts(Some("acme"), true, &shared)),
+                (
+                    [2; 32],
+                    facts(None, false, &Arc::new(vec!["tools\0x".into()])),
+                ),
+                ([3; 32], facts(Some("b\"q"), true, &shared)),
+            ],
+            own: vec![
+                (
+                    ([9; 32], [1; 32]),
+                    Own {
+                        codes: vec![Code::Widening, Code::Locked],
+                        files: vec!["agents/a.toml".into(), "global/x.toml".into()],
+                    },
+                ),
+                (([8; 32], [1; 32]), Own::default()),
+                (([8; 32], [3; 32]), Own::default()),
+            ],
+        };
+        store.learn(learned, std::iter::empty());
+        let (facts, own) = (store.facts.clone(), store.own.clone());
+        store.write(&path);
+        let file: File = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(file.header == Header::new(VERSION, "sub/", true));
+        assert_eq!(file.paths.len(), 2);
+        assert_eq!(file.prefixes.len(), 2);
+        let mut back = Store::none();
+        back.fill(file);
+        assert_eq!(back.facts, facts);
+        assert_eq!(back.own, own);
     }
 
     #[test]
