@@ -167,6 +167,8 @@ fn agent_rows(report: Report, names: &Names) -> Vec<AgentRow> {
         .agents
         .into_iter()
         .map(|a| {
+            // A list is known by its address: every list was allocated before the first row
+            // was made, so no two lists had one address (and none is made meanwhile).
             let at = (a.changes.as_ptr() as usize, a.changes.len());
             let (keys, widening) = seen
                 .entry(at)
