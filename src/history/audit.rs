@@ -52,35 +52,56 @@ pub fn audit(
     let total = todo.len();
     // Runs of neighbouring commits, computed on every core: most of a commit's work (listing and
     // assembling its state) is sequential, and a commit to a shared layer costs many times a
-    // commit to one agent, so runs are short enough for the threads to share them evenly. Each
+    // commit to one agent, so runs are short enough for the threads to share them evenly. A
+    // thread takes the next run as soon as it is free (no group of runs waits for its slowest),
+    // and each run's rows come back here as it ends, for the cache and the progress shown. Each
     // thread reads the repository through a handle of its own (each reads under its own lock).
+    type Computed = Vec<(usize, Result<Option<Vec<AgentRow>>, String>)>;
     let handles = std::sync::Mutex::new(Vec::new());
-    for (done, round) in todo.chunks(ROUND).enumerate() {
-        progress(done * ROUND, total);
-        use rayon::prelude::*;
-        let computed: Vec<Vec<Result<Option<Vec<AgentRow>>, String>>> = round
-            .par_chunks(RUN)
-            .map(|run| {
+    let (tx, rx) = std::sync::mpsc::channel::<Computed>();
+    // The error of the earliest commit that failed, whatever order the runs end in.
+    let mut failed: Option<(usize, String)> = None;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            use rayon::prelude::*;
+            todo.par_chunks(RUN).for_each_with(tx, |tx, run| {
                 let own = handles.lock().expect("handles").pop();
                 let own = own.or_else(|| git.reopen().ok());
                 let g = own.as_ref().unwrap_or(git);
-                let rows = run
+                let rows: Computed = run
                     .iter()
-                    .map(|&i| commit_rows(root, g, &commits[i], parent_of(&commits[i]), &names))
+                    .map(|&i| {
+                        let c = &commits[i];
+                        (i, commit_rows(root, g, c, parent_of(c), &names))
+                    })
                     .collect();
                 if let Some(h) = own {
                     handles.lock().expect("handles").push(h);
                 }
-                rows
-            })
-            .collect();
-        for (&i, r) in round.iter().zip(computed.into_iter().flatten()) {
-            let r = r?;
-            if let Some(r) = &r {
-                cache.insert(commits[i].id, parent_of(&commits[i]), r);
+                let _ = tx.send(rows);
+            });
+        });
+        let mut done = 0;
+        progress(0, total);
+        for rows in rx {
+            done += rows.len();
+            for (i, r) in rows {
+                match r {
+                    Ok(r) => {
+                        if let Some(r) = &r {
+                            cache.insert(commits[i].id, parent_of(&commits[i]), r);
+                        }
+                        found[i] = Some(r);
+                    }
+                    Err(e) if failed.as_ref().is_none_or(|(j, _)| i < *j) => failed = Some((i, e)),
+                    Err(_) => {}
+                }
             }
-            found[i] = Some(r);
+            progress(done, total);
         }
+    });
+    if let Some((_, e)) = failed {
+        return Err(e);
     }
     let rows = commits
         .iter()
@@ -94,8 +115,7 @@ pub fn audit(
     Ok(rows)
 }
 
-/// Commits computed together in a round of [`audit`], and in a run on one thread.
-const ROUND: usize = 128;
+/// Neighbouring commits computed together on one thread by [`audit`].
 const RUN: usize = 8;
 
 /// What a commit changed from its first parent (from nothing: a root commit or a shallow
