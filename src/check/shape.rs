@@ -211,15 +211,10 @@ fn type_error(what: &str, n: &Node, expected: &str) -> Finding {
     .label(format!("should be {expected}"))
 }
 
-/// True when the path is exactly these keys.
-fn is_path(path: &At, keys: &[&str]) -> bool {
-    path.is(keys)
-}
-
 fn check_fields(fields: &[Field], table: Table, path: &At, cx: &mut Cx) -> Table {
     let mut out = Table::with_capacity(table.len());
     for (k, node) in table {
-        if k == "id" && is_path(path, keys::AGENT) {
+        if k == "id" && path.is(keys::AGENT) {
             cx.findings.push(
                 Finding::new(
                     Code::MisplacedKey,
@@ -312,8 +307,8 @@ fn check_field(field: &Field, node: Node, path: &At, cx: &mut Cx) -> Option<Node
                     return None;
                 }
             };
-            let is_fragments = is_path(path, keys::INSTRUCTIONS_FRAGMENTS);
-            let is_rules = is_path(path, keys::POLICY_APPROVALS_RULES);
+            let is_fragments = path.is(keys::INSTRUCTIONS_FRAGMENTS);
+            let is_rules = path.is(keys::POLICY_APPROVALS_RULES);
             let mut out = Vec::new();
             let mut seen: Vec<(String, Span)> = Vec::new();
             for item in items {

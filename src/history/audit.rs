@@ -57,7 +57,7 @@ pub fn audit(
     // and each run's rows come back here as it ends, for the cache and the progress shown. Each
     // thread reads the repository through a handle of its own (each reads under its own lock).
     type Computed = Vec<(usize, Result<Option<Vec<AgentRow>>, String>)>;
-    let handles = std::sync::Mutex::new(Vec::new());
+    let handles = Mutex::new(Vec::new());
     let (tx, rx) = std::sync::mpsc::channel::<Computed>();
     // The error of the earliest commit that failed, whatever order the runs end in.
     let mut failed: Option<(usize, String)> = None;
