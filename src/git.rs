@@ -849,6 +849,8 @@ impl Git {
     ) -> Result<(), GitError> {
         let raw = RawTree::parse(self.tree_bytes(repo, tree)?)
             .ok_or_else(|| GitError(format!("tree {tree} is malformed")))?;
+        // Grown once for a tree of 10,000 agents, not through every size on the way.
+        files.reserve(raw.entries.len());
         for i in 0..raw.entries.len() {
             let Ok(name) = std::str::from_utf8(raw.name(i)) else {
                 continue;
@@ -1422,7 +1424,8 @@ impl Snapshot for GitSnapshot<'_> {
             kind: EntryKind::Dir,
             size: 0,
         }));
-        out.sort_by(|a, b| a.path.cmp(&b.path));
+        // Paths are unique: no order among equals to keep.
+        out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 

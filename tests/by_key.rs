@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use opl::diff::by_key::Side;
 use opl::diff::facts::Store;
 use opl::diff::reach::Reach;
 use opl::diff::{Report, by_key, compare};
@@ -221,13 +222,15 @@ fn full_diff(fo: &[(String, String)], fnew: &[(String, String)]) -> Report {
 }
 
 /// The key-level diff of `fo -> fnew` with `store` (the agents it has facts of are not read
-/// unless needed), and the sets of agents each load of the new side skipped.
+/// unless needed), the sets of agents each load of the new side skipped, and the sets of agents
+/// the new side was loaded with alone (to be rendered).
 fn by_store(
     fo: &[(String, String)],
     fnew: &[(String, String)],
     store: &mut Store,
-) -> (Option<Report>, Vec<BTreeSet<String>>) {
+) -> (Option<Report>, Vec<BTreeSet<String>>, Vec<BTreeSet<String>>) {
     let skipped = std::cell::RefCell::new(Vec::new());
+    let alone = std::cell::RefCell::new(Vec::new());
     let known = by_key::known_agents(&snap(fnew), store);
     let r = by_key::propagate(
         &load(fo, &Selection::Shared),
@@ -235,7 +238,19 @@ fn by_store(
             skipped.borrow_mut().push(skip.iter().cloned().collect());
             Ok(load(fnew, &Selection::AllBut(skip)))
         },
-        |ids| Ok(load(fo, &Selection::Agents(ids.iter().cloned().collect()))),
+        |side, ids| {
+            let files = match side {
+                Side::Old => fo,
+                Side::New => {
+                    alone.borrow_mut().push(ids.clone());
+                    fnew
+                }
+            };
+            Ok(load(
+                files,
+                &Selection::Agents(ids.iter().cloned().collect()),
+            ))
+        },
         known,
         store,
         &changed_paths(fo, fnew),
@@ -243,7 +258,7 @@ fn by_store(
         "b".into(),
     )
     .expect("no load failure");
-    (r, skipped.into_inner())
+    (r, skipped.into_inner(), alone.into_inner())
 }
 
 /// The report as JSON, without what only the full diff computes (digests).
@@ -307,7 +322,7 @@ proptest! {
         let mut store = Store::in_memory();
         by_store(&fa, &fb, &mut store);
         for (x, y) in [(&fb, &fc), (&fa, &fc), (&fa, &fb)] {
-            if let (Some(fast), _) = by_store(x, y, &mut store) {
+            if let (Some(fast), ..) = by_store(x, y, &mut store) {
                 prop_assert_eq!(comparable(&fast), comparable(&full_diff(x, y)));
             }
         }
@@ -458,9 +473,10 @@ fn a_global_ceiling_reaches_every_agent_that_does_not_set_it_and_only_those_are_
 }
 
 /// After a diff has learned the agents' facts, a diff of another pair of states reads only the
-/// agents it needs: a2, which sets the ceiling the change moves (rendered on both sides), and a6,
-/// which names a client the repository does not have (what it inherits is worked out from its
-/// layer). The others are known by their facts, and the answer is still the full diff's.
+/// agents it needs: a6, which names a client the repository does not have (what it inherits is
+/// worked out from its layer, read with the others of the new side), and a2, which sets the
+/// ceiling the change moves (rendered on both sides: its new side is read with no other agent).
+/// The others are known by their facts, and the answer is still the full diff's.
 #[test]
 fn a_later_diff_reads_only_the_agents_that_define_what_changed() {
     let (mut a, mut b, mut c) = (vec![0u8; 14], vec![0u8; 14], vec![0u8; 14]);
@@ -469,21 +485,22 @@ fn a_later_diff_reads_only_the_agents_that_define_what_changed() {
     c[0] = 2;
     let (fa, fb, fc) = (files(&a), files(&b), files(&c));
     let mut store = Store::in_memory();
-    let (first, skipped) = by_store(&fa, &fb, &mut store);
+    let (first, skipped, _) = by_store(&fa, &fb, &mut store);
     assert!(first.is_some());
     assert_eq!(
         skipped,
         [BTreeSet::new()],
         "nothing known yet: every agent read"
     );
-    let (fast, skipped) = by_store(&fb, &fc, &mut store);
+    let (fast, skipped, alone) = by_store(&fb, &fc, &mut store);
     let fast = fast.expect("a ceiling change is propagated by key");
     assert_eq!(comparable(&fast), comparable(&full_diff(&fb, &fc)));
     assert_eq!(skipped.len(), 2, "{skipped:?}");
     let every: BTreeSet<String> = load(&fc, &Selection::All).agents.keys().cloned().collect();
     assert_eq!(skipped[0], every);
     let read: Vec<&String> = every.difference(&skipped[1]).collect();
-    assert_eq!(read, ["a2", "a6"]);
+    assert_eq!(read, ["a6"]);
+    assert_eq!(alone, [BTreeSet::from(["a2".to_string()])]);
     assert!(fast.agents.iter().any(|x| x.agent == "a2"));
 }
 

@@ -45,7 +45,7 @@ pub fn run(ctx: &mut Ctx, args: &CheckArgs) -> Outcome {
             &head,
             &[],
             false,
-            true,
+            crate::repo::load::Remember::OnDisk,
         )?),
         _ => None,
     };

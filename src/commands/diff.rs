@@ -31,8 +31,15 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
     let (from, to) = states(args);
     // JSON and patch print the documents' digests and texts: both sides are rendered whole.
     let documents = matches!(args.format, DiffFormat::Json | DiffFormat::Patch);
-    let report =
-        crate::repo::load::diff_states(&root, &git, &from, &to, &args.agents, documents, true)?;
+    let report = crate::repo::load::diff_states(
+        &root,
+        &git,
+        &from,
+        &to,
+        &args.agents,
+        documents,
+        crate::repo::load::Remember::OnDisk,
+    )?;
     let text = match args.format {
         DiffFormat::Human => human(&report, ctx.style.color),
         DiffFormat::Json => json(&report),

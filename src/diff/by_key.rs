@@ -71,6 +71,13 @@ impl Below {
     }
 }
 
+/// A side of a diff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Old,
+    New,
+}
+
 /// What the key-level diff answers.
 enum Shared {
     /// The diff, and what it learned of the agents it read (for the [`Store`]).
@@ -85,16 +92,18 @@ enum Step {
     Same,
     /// Its diff (when it shares its prefix's) and its own errors under the keys of both sides.
     Shares(Option<Box<Diffed>>, Option<([Key; 2], Own)>),
-    /// It defines a path the change made: rendered on both sides.
+    /// It defines a path the change made: rendered on both sides (an agent known by its facts
+    /// only is read for it then, alone).
     Render,
-    /// Known by its facts only, it needs its layer.
+    /// Known by its facts only, it needs its layer merged with the others of the new side (its
+    /// own errors are not known, or it names a client the repository does not have).
     Load,
 }
 
 /// The diff of a change to shared layers (and perhaps agent files). `old` holds the old state's
 /// shared layers (no agent layer); `new` the new state, with every agent but those of `known`
 /// (agent id -> part key, each with its facts in `store`; none whose file changed, see
-/// [`propagate`]); `load_old` loads the old state with the agents given. `None` when the change
+/// [`propagate`]); `load_agents` loads either state with the agents given. `None` when the change
 /// moves a lock or the set of clients differs: the full diff answers then.
 #[allow(clippy::too_many_arguments)]
 fn compare_shared(
@@ -105,7 +114,7 @@ fn compare_shared(
     files_changed: Vec<String>,
     from: String,
     to: String,
-    load_old: impl FnOnce(&BTreeSet<String>) -> Result<Repo, String>,
+    load_agents: impl Fn(Side, &BTreeSet<String>) -> Result<Repo, String>,
 ) -> Result<Option<Shared>, String> {
     // The agents whose files did not change (see [`applies`]) are on both sides.
     if shared_locks(old) != shared_locks(new) || !old.clients.keys().eq(new.clients.keys()) {
@@ -195,16 +204,10 @@ fn compare_shared(
                 }
                 (None, None) => return (Step::Load, learned),
             };
+            // Rendered on both sides; an agent known by its facts is read then, with no other.
             let b = &below[&client];
             if b.overlaps(defined) {
-                return (
-                    if layer.is_some() {
-                        Step::Render
-                    } else {
-                        Step::Load
-                    },
-                    learned,
-                );
+                return (Step::Render, learned);
             }
             let (bo, bn) = (blocking(inh_old), blocking(inh_new));
             if b.changes.is_empty() && codes_of(bo.iter().copied()) == codes_of(bn.iter().copied())
@@ -326,8 +329,18 @@ fn compare_shared(
         }
     }
     if !rendered.is_empty() {
-        let old_full = load_old(&rendered)?;
-        diffs.extend(agent_diffs(&old_full, new, &rendered));
+        let old_full = load_agents(Side::Old, &rendered)?;
+        let read;
+        let new_side = if rendered
+            .iter()
+            .any(|id| known.contains_key(id) && !new.agents.contains_key(id))
+        {
+            read = load_agents(Side::New, &rendered)?;
+            &read
+        } else {
+            new
+        };
+        diffs.extend(agent_diffs(&old_full, new_side, &rendered));
     }
     // In agent order already, but for agents known by their facts or rendered: sorting 10,000
     // diffs that are in order moves every one of them through a scratch copy.
@@ -379,14 +392,15 @@ pub fn single_file_part(path: &str, content: &[u8; 20]) -> Hash {
 /// The diff of a change to shared layers with the agents' facts of `store` standing in for the
 /// agents of `known` (agent id -> part key, see [`known_agents`]): their files are not read
 /// unless the answer needs their layers. `old` holds the old state's shared layers;
-/// `load_new(skip)` loads the new state without the agents of `skip`; `load_old(ids)` the old
-/// state with the agents given. What the diff learns is added to `store`. `None` when the change
+/// `load_new(skip)` loads the new state without the agents of `skip`; `load_agents(side, ids)`
+/// that side's state with the agents given. What the diff learns is added to `store`. `None`
+/// when the change
 /// is not one the key-level diff takes (see [`applies`], [`compare_shared`]).
 #[allow(clippy::too_many_arguments)]
 pub fn propagate(
     old: &Repo,
     load_new: impl Fn(HashSet<String>) -> Result<Repo, String>,
-    load_old: impl Fn(&BTreeSet<String>) -> Result<Repo, String>,
+    load_agents: impl Fn(Side, &BTreeSet<String>) -> Result<Repo, String>,
     mut known: HashMap<String, Hash>,
     store: &mut Store,
     changed: &[String],
@@ -411,7 +425,7 @@ pub fn propagate(
             changed.to_vec(),
             from.clone(),
             to.clone(),
-            &load_old,
+            &load_agents,
         );
         crate::repo::load::drop_aside(new);
         match shared? {

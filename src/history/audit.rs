@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::diff::{Report, Status, compare};
 use crate::git::{CommitMeta, Git, State};
 use crate::repo::layout::Selection;
+use crate::repo::load::Remember;
 
 /// The commits of `range` (`A..B`, `..B`, `A..`, one revision, or `HEAD` when `None`) since
 /// `since`, newest first, that change at least one agent, each with its diff from its first
@@ -129,9 +130,15 @@ fn commit_rows(
 ) -> Result<Option<Vec<AgentRow>>, String> {
     let to = State::Commit(c.id);
     let report = match parent {
-        Some(p) => {
-            crate::repo::load::diff_states(root, git, &State::Commit(p), &to, &[], false, false)?
-        }
+        Some(p) => crate::repo::load::diff_states(
+            root,
+            git,
+            &State::Commit(p),
+            &to,
+            &[],
+            false,
+            Remember::Nothing,
+        )?,
         None => {
             let Ok(new) = crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
             else {
@@ -183,6 +190,8 @@ impl AgentRow {
 fn agent_rows(report: Report, names: &Names) -> Vec<AgentRow> {
     type Shared = (Arc<[String]>, Arc<[(String, String)]>);
     let mut seen: HashMap<(usize, usize), Shared> = HashMap::new();
+    // Held for the whole commit: another thread's commit waits once, not once per agent.
+    let mut names = names.0.lock().unwrap_or_else(|e| e.into_inner());
     report
         .agents
         .into_iter()
@@ -203,8 +212,8 @@ fn agent_rows(report: Report, names: &Names) -> Vec<AgentRow> {
                 })
                 .clone();
             AgentRow {
-                agent: names.get(&a.agent),
-                client: a.client.as_deref().map(|c| names.get(c)),
+                agent: Names::shared(&mut names, &a.agent),
+                client: a.client.as_deref().map(|c| Names::shared(&mut names, c)),
                 status: a.status,
                 keys,
                 widening,
@@ -220,7 +229,11 @@ pub struct Names(Mutex<HashSet<Arc<str>>>);
 impl Names {
     /// The shared copy of `name`.
     pub fn get(&self, name: &str) -> Arc<str> {
-        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Names::shared(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()), name)
+    }
+
+    /// The shared copy of `name` in `set`, the names held.
+    fn shared(set: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
         match set.get(name) {
             Some(n) => n.clone(),
             None => {

@@ -95,11 +95,22 @@ pub fn load_state(
     loaded.map_err(|e| format!("cannot read {} of {}: {e}", state.label(), root.display()))
 }
 
+/// Where the key-level diff of a change to shared layers finds the facts of agents it does not
+/// read, and keeps what it learns of those it reads ([`Store`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remember {
+    /// Nowhere: every agent is read (a walk over many commits, whose steps share the files
+    /// they parse instead).
+    Nothing,
+    /// The store earlier runs kept on disk, written back with what this diff learned (one
+    /// diff).
+    OnDisk,
+}
+
 /// Computes the diff between two states, merging only the agents the change can affect. A
 /// change confined to shared layers is propagated by key ([`crate::diff::by_key`]) unless
-/// `documents` asks for the rendered documents and digests of both sides; with `remember` (one
-/// diff, not a walk over many), that propagation uses and adds to the agents' facts that earlier
-/// runs kept ([`Store`]).
+/// `documents` asks for the rendered documents and digests of both sides; that propagation
+/// uses and adds to the agents' facts `remember` names.
 pub fn diff_states(
     root: &Path,
     git: &Git,
@@ -107,7 +118,7 @@ pub fn diff_states(
     to: &State,
     only: &[String],
     documents: bool,
-    remember: bool,
+    remember: Remember,
 ) -> Result<Report, String> {
     let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
     let changed = if unborn {
@@ -161,16 +172,16 @@ pub fn diff_states(
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
 }
 
-/// The diff of a change confined to shared layers, by key; `None` when it is not one. With
-/// `remember`, the agents' facts kept by earlier runs ([`Store`]) stand in for the agent files
-/// they were learned from (those files are not read), and what this run learns is kept.
+/// The diff of a change confined to shared layers, by key; `None` when it is not one. The
+/// agents' facts `remember` names ([`Store`]) stand in for the agent files they were learned
+/// from (those files are not read), and what this run learns is kept there.
 fn shared_change(
     root: &Path,
     git: &Git,
     from: &State,
     to: &State,
     changed: &[String],
-    remember: bool,
+    remember: Remember,
 ) -> Result<Option<Report>, String> {
     use crate::repo::layout::{Place, classify};
     if !changed.iter().all(|p| {
@@ -185,7 +196,7 @@ fn shared_change(
         return Ok(None);
     }
     // The work tree has no blob ids to key facts by.
-    let mut store = if remember && *to != State::WorkTree {
+    let mut store = if remember == Remember::OnDisk && *to != State::WorkTree {
         Store::open(git)
     } else {
         Store::none()
@@ -216,11 +227,15 @@ fn shared_change(
             Some(new) if skip.is_subset(&s) => Ok(new),
             _ => load_state(root, Some(git), to, &Selection::AllBut(s)),
         },
-        |ids| {
+        |side, ids| {
+            let state = match side {
+                by_key::Side::Old => from,
+                by_key::Side::New => to,
+            };
             load_state(
                 root,
                 Some(git),
-                from,
+                state,
                 &Selection::Agents(ids.iter().cloned().collect()),
             )
         },
