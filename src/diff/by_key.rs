@@ -71,6 +71,10 @@ impl Below {
     }
 }
 
+/// Most agents known by their facts only that a diff renders alone when they need their
+/// layers, however few agents the repository has (see [`compare_shared`]).
+const ALONE: usize = 2;
+
 /// A side of a diff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
@@ -315,9 +319,13 @@ fn compare_shared(
             }
         }
     }
-    if !load.is_empty() {
+    // A few agents that need their layers are rendered alone (each side read with them and no
+    // other agent); many are read with every other agent of the new side, and the diff made
+    // again (reading a side alone costs about what reading a hundred agents with the rest does).
+    if load.len() > ALONE.max(ids.len() / 16) {
         return Ok(Some(Shared::Load(load)));
     }
+    rendered.extend(load);
     if !carry.is_empty() {
         // What earlier diffs remembered stays while it fits: a change to one client leaves
         // every other agent's key as the last global change left it. A diff that keeps a store
