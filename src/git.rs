@@ -978,6 +978,14 @@ impl RawTree {
         scan_tree(&self.data, name.as_bytes()).map(|(o, k)| (Id(o), k))
     }
 
+    /// Every entry: its name, id and kind.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Id, EntryKind)> + '_ {
+        (0..self.entries.len()).filter_map(|i| {
+            let id = Oid::from_bytes(self.id_bytes(i)).ok()?;
+            Some((self.name(i), Id(id), self.entries[i].2))
+        })
+    }
+
     /// The id and kind of the entry named `name`, a folder or not.
     pub fn find(&self, name: &str, dir: bool) -> Option<(Id, EntryKind)> {
         let key = || name.bytes().chain(dir.then_some(b'/'));

@@ -549,6 +549,78 @@ fn audit_lists_what_diff_says_when_agents_turn_invalid_between_shared_changes() 
     assert!(compared >= 12, "{compared}");
 }
 
+/// The same for commits that change client folders only (the audit tells the agents they reach
+/// from the client each agent file names, read from its blob): edits no agent sees, an agent
+/// that moves to the client edited in the same commit, agents in folder form, with a file that
+/// does not parse, or with no client, a client folder removed, a new client named in the commit
+/// that adds it, and a client id that collides in case with another.
+#[test]
+fn audit_lists_what_diff_says_of_changes_to_client_folders() {
+    let mut h = TestRepo::new();
+    h.write("clients/beta/client.toml", "[meta]\nowner = \"user:bob\"\n");
+    h.write(
+        "clients/gamma/client.toml",
+        "[meta]\nowner = \"user:gil\"\n",
+    );
+    h.write("agents/a1.toml", &agent("acme", ""));
+    h.write("agents/a2.toml", &agent("acme", ""));
+    h.write("agents/b1.toml", &agent("beta", ""));
+    h.write("agents/f1/agent.toml", &agent("beta", ""));
+    h.write("agents/broken.toml", "[agent\nclient = \"beta\"\n");
+    h.write(
+        "agents/free.toml",
+        "[agent]\npurpose = \"p\"\nowner = \"user:a\"\n",
+    );
+    h.commit("base");
+    let client = |h: &mut TestRepo, c: &str, extra: &str, msg: &str| {
+        h.write(
+            &format!("clients/{c}/client.toml"),
+            &format!("[meta]\nowner = \"user:bob\"\n{extra}"),
+        );
+        h.commit(msg);
+    };
+    client(
+        &mut h,
+        "beta",
+        "\n[model.parameters]\ntemperature = 0.4\n",
+        "beta: temperature",
+    );
+    client(
+        &mut h,
+        "gamma",
+        "\n[metadata]\nx = 1\n",
+        "gamma: no agent names it",
+    );
+    h.write("agents/a1.toml", &agent("beta", ""));
+    client(
+        &mut h,
+        "beta",
+        "\n[model.parameters]\ntemperature = 0.5\n",
+        "beta edit, a1 moves there",
+    );
+    h.write("agents/free.toml", &agent("delta", ""));
+    client(
+        &mut h,
+        "delta",
+        "\n[metadata]\nteam = \"d\"\n",
+        "delta added with its agent",
+    );
+    client(
+        &mut h,
+        "beta",
+        "\n[policy.model]\nmax_temperature = 0.3\n",
+        "beta: a ceiling below",
+    );
+    h.remove("clients/gamma/client.toml");
+    h.commit("gamma removed");
+    h.remove("clients/beta/client.toml");
+    h.commit("beta removed");
+    client(&mut h, "Beta", "", "Beta: an id that collides in case");
+    client(&mut h, "beta", "", "beta back");
+    let compared = assert_audit_is_diff(&h);
+    assert_eq!(compared, 9);
+}
+
 /// Asserts that `opl audit` lists, for each commit, the agents, statuses and keys that `opl diff`
 /// of its first parent and the commit gives; returns how many commits were compared.
 fn assert_audit_is_diff(h: &TestRepo) -> usize {

@@ -1,13 +1,13 @@
 //! `audit`: every commit of a range that changed an agent's effective config, with what it
 //! changed and whether it widened, and tallies per author and per client.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::diff::{Report, Status, compare};
-use crate::git::{CommitMeta, Git, State};
-use crate::repo::layout::Selection;
+use crate::git::{CommitMeta, Git, Id, State};
+use crate::repo::layout::{Named, Selection};
 use crate::repo::load::Remember;
 
 /// The commits of `range` (`A..B`, `..B`, `A..`, one revision, or `HEAD` when `None`) since
@@ -58,7 +58,7 @@ pub fn audit(
     // and each run's rows come back here as it ends, for the cache and the progress shown. Each
     // thread reads the repository through a handle of its own (each reads under its own lock).
     type Computed = Vec<(usize, Result<Option<Vec<AgentRow>>, String>)>;
-    let handles = Mutex::new(Vec::new());
+    let handles: Mutex<Vec<(Option<Git>, Clients)>> = Mutex::new(Vec::new());
     let (tx, rx) = std::sync::mpsc::channel::<Computed>();
     // The error of the earliest commit that failed, whatever order the runs end in.
     let mut failed: Option<(usize, String)> = None;
@@ -67,18 +67,18 @@ pub fn audit(
             use rayon::prelude::*;
             todo.par_chunks(RUN).for_each_with(tx, |tx, run| {
                 let own = handles.lock().expect("handles").pop();
-                let own = own.or_else(|| git.reopen().ok());
+                let (own, mut clients) =
+                    own.unwrap_or_else(|| (git.reopen().ok(), Clients::default()));
                 let g = own.as_ref().unwrap_or(git);
                 let rows: Computed = run
                     .iter()
                     .map(|&i| {
                         let c = &commits[i];
-                        (i, commit_rows(root, g, c, parent_of(c), &names))
+                        let rows = commit_rows(root, g, c, parent_of(c), &names, &mut clients);
+                        (i, rows)
                     })
                     .collect();
-                if let Some(h) = own {
-                    handles.lock().expect("handles").push(h);
-                }
+                handles.lock().expect("handles").push((own, clients));
                 let _ = tx.send(rows);
             });
         });
@@ -127,18 +127,27 @@ fn commit_rows(
     c: &CommitMeta,
     parent: Option<crate::git::Id>,
     names: &Names,
+    clients: &mut Clients,
 ) -> Result<Option<Vec<AgentRow>>, String> {
     let to = State::Commit(c.id);
     let report = match parent {
-        Some(p) => crate::repo::load::diff_states(
-            root,
-            git,
-            &State::Commit(p),
-            &to,
-            &[],
-            false,
-            Remember::Nothing,
-        )?,
+        Some(p) => {
+            let from = State::Commit(p);
+            let changed = git.changed_paths(&from, &to).map_err(|e| e.0)?;
+            match clients.reached(git, p, c.id, &changed)? {
+                Some(ids) if ids.is_empty() => return Ok(Some(Vec::new())),
+                Some(ids) => crate::repo::load::diff_agents(root, git, &from, &to, ids, changed)?,
+                None => crate::repo::load::diff_states(
+                    root,
+                    git,
+                    &from,
+                    &to,
+                    &[],
+                    false,
+                    Remember::Nothing,
+                )?,
+            }
+        }
         None => {
             let Ok(new) = crate::repo::load::load_state(root, Some(git), &to, &Selection::All)
             else {
@@ -157,6 +166,111 @@ fn commit_rows(
         }
     };
     Ok(Some(agent_rows(report, names)))
+}
+
+/// The client each agent file names, by the file's blob id, as far as a walk has read them: what
+/// tells the agents a change to client folders reaches without reading every agent's layer.
+#[derive(Default)]
+struct Clients(HashMap<Id, Named>);
+
+impl Clients {
+    /// The agents a commit that changes only client folders' layer files (and perhaps agent
+    /// files) can change: those whose files changed, and those that name a changed client or
+    /// whose client their file alone cannot tell (an agent in folder form, a file that does not
+    /// parse). `None` for any other commit (the full diff answers), and for one where an id
+    /// could collide with another in case: an invalid client id in either state, or a changed
+    /// agent file with an invalid id (a collision takes the layers of both ids away).
+    fn reached(
+        &mut self,
+        git: &Git,
+        parent: Id,
+        commit: Id,
+        changed: &[String],
+    ) -> Result<Option<BTreeSet<String>>, String> {
+        use crate::repo::layer::valid_id;
+        use crate::repo::layout::{Place, classify};
+        let mut edited = BTreeSet::new();
+        let mut agents = BTreeSet::new();
+        for p in changed {
+            match classify(p) {
+                Place::Client(c) => edited.insert(c),
+                Place::Agent { id, .. } if valid_id(&id) => agents.insert(id),
+                _ => return Ok(None),
+            };
+        }
+        if edited.is_empty() {
+            return Ok(None);
+        }
+        let e = |e: crate::git::GitError| e.0;
+        let tree = |commit: Id| -> Result<Option<Arc<crate::git::RawTree>>, String> {
+            match git.root_tree(commit).map_err(e)? {
+                Some(t) => git.raw_tree(t).map(Some).map_err(e),
+                None => Ok(None),
+            }
+        };
+        let (Some(old), Some(new)) = (tree(parent)?, tree(commit)?) else {
+            return Ok(None);
+        };
+        let folder = |t: &crate::git::RawTree, name: &str| -> Result<_, String> {
+            match t.find(name, true) {
+                Some((id, _)) => git.raw_tree(id).map(Some).map_err(e),
+                None => Ok(None),
+            }
+        };
+        for t in [&old, &new] {
+            if t.find(crate::repo::layout::ROOT_CONFIG, false).is_none() {
+                return Ok(None);
+            }
+            if let Some(c) = folder(t, crate::repo::layout::CLIENTS)?
+                && c.iter()
+                    .any(|(n, _, _)| std::str::from_utf8(n).map_or(true, |n| !valid_id(n)))
+            {
+                return Ok(None);
+            }
+        }
+        let Some(listed) = folder(&new, crate::repo::layout::AGENTS)? else {
+            return Ok(Some(agents));
+        };
+        for (name, id, kind) in listed.iter() {
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            let agent = match (kind, name.strip_suffix(".toml")) {
+                (crate::repo::snapshot::EntryKind::File, Some(agent)) => agent,
+                (crate::repo::snapshot::EntryKind::Dir, _) => {
+                    agents.insert(name.to_string());
+                    continue;
+                }
+                (_, Some(agent)) => {
+                    agents.insert(agent.to_string());
+                    continue;
+                }
+                (_, None) => continue,
+            };
+            if agent.starts_with('.') || agents.contains(agent) {
+                continue;
+            }
+            let named = match self.0.entry(id) {
+                std::collections::hash_map::Entry::Occupied(n) => n.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let text = git.blob(id).map_err(e)?;
+                    v.insert(
+                        std::str::from_utf8(&text)
+                            .map_or(Named::Unknown, crate::repo::layout::client_named),
+                    )
+                }
+            };
+            let reached = match named {
+                Named::Client(c) => edited.contains(c),
+                Named::NoClient => false,
+                Named::Unknown => true,
+            };
+            if reached {
+                agents.insert(agent.to_string());
+            }
+        }
+        Ok(Some(agents))
+    }
 }
 
 /// One agent a commit changed, as the audit reports it: the changed key paths and why each

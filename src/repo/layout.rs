@@ -186,11 +186,33 @@ pub fn client_of(table: &Table) -> Option<&str> {
 /// The client one agent file's TOML text names, read without loading the repository (history
 /// keys read it from raw blobs). `None` when the text does not parse or names none.
 pub fn client_in_text(text: &str) -> Option<String> {
-    let doc = toml_edit::Document::parse(text).ok()?;
-    doc.get("agent")?
-        .get("client")?
-        .as_str()
-        .map(str::to_string)
+    match client_named(text) {
+        Named::Client(c) => Some(c),
+        Named::NoClient | Named::Unknown => None,
+    }
+}
+
+/// What one agent file's text says of the client the agent names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Named {
+    Client(String),
+    /// It names none.
+    NoClient,
+    /// The text alone cannot tell: it does not parse, or `agent.client` is not a string.
+    Unknown,
+}
+
+/// The client one agent file's TOML text names.
+pub fn client_named(text: &str) -> Named {
+    let Ok(doc) = toml_edit::Document::parse(text) else {
+        return Named::Unknown;
+    };
+    match doc.get("agent").and_then(|a| a.get("client")) {
+        None => Named::NoClient,
+        Some(c) => c
+            .as_str()
+            .map_or(Named::Unknown, |c| Named::Client(c.to_string())),
+    }
 }
 
 #[cfg(test)]

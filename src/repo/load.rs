@@ -136,6 +136,12 @@ pub fn diff_states(
         return Ok(r);
     }
     let mut selection = affected(&changed);
+    if !unborn
+        && only.is_empty()
+        && let Selection::Agents(ids) = &selection
+    {
+        return diff_agents(root, git, from, to, ids.iter().cloned().collect(), changed);
+    }
     if !only.is_empty() {
         selection = Selection::Agents(match selection {
             Selection::All => only.iter().cloned().collect(),
@@ -170,6 +176,22 @@ pub fn diff_states(
         from.label()
     };
     Ok(compare(&old, &new, &ids, changed, from_label, to.label()))
+}
+
+/// The diff of the agents `ids` alone, each side loaded with them and no other agent: the diff
+/// of a change that reaches no other agent (`changed`: the files it changed).
+pub fn diff_agents(
+    root: &Path,
+    git: &Git,
+    from: &State,
+    to: &State,
+    ids: BTreeSet<String>,
+    changed: Vec<String>,
+) -> Result<Report, String> {
+    let selection = Selection::Agents(ids.iter().cloned().collect());
+    let old = load_state(root, Some(git), from, &selection)?;
+    let new = load_state(root, Some(git), to, &selection)?;
+    Ok(compare(&old, &new, &ids, changed, from.label(), to.label()))
 }
 
 /// The diff of a change confined to shared layers, by key; `None` when it is not one. The
