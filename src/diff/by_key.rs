@@ -320,8 +320,8 @@ fn compare_shared(
         }
     }
     // A few agents that need their layers are rendered alone (each side read with them and no
-    // other agent); many are read with every other agent of the new side, and the diff made
-    // again (reading a side alone costs about what reading a hundred agents with the rest does).
+    // other agent: a small part of reading a side whole); many are read with every other agent
+    // of the new side, and the diff made again.
     if load.len() > ALONE.max(ids.len() / 16) {
         return Ok(Some(Shared::Load(load)));
     }
@@ -402,8 +402,7 @@ pub fn single_file_part(path: &str, content: &[u8; 20]) -> Hash {
 /// unless the answer needs their layers. `old` holds the old state's shared layers;
 /// `load_new(skip)` loads the new state without the agents of `skip`; `load_agents(side, ids)`
 /// that side's state with the agents given. What the diff learns is added to `store`. `None`
-/// when the change
-/// is not one the key-level diff takes (see [`applies`], [`compare_shared`]).
+/// when the change is not one the key-level diff takes (see [`applies`], [`compare_shared`]).
 #[allow(clippy::too_many_arguments)]
 pub fn propagate(
     old: &Repo,

@@ -56,7 +56,8 @@ pub fn audit(
     // commit to one agent, so runs are short enough for the threads to share them evenly. A
     // thread takes the next run as soon as it is free (no group of runs waits for its slowest),
     // and each run's rows come back here as it ends, for the cache and the progress shown. Each
-    // thread reads the repository through a handle of its own (each reads under its own lock).
+    // thread reads the repository through a handle of its own (each reads under its own lock),
+    // and keeps the client each agent file it read names ([`Clients`]).
     type Computed = Vec<(usize, Result<Option<Vec<AgentRow>>, String>)>;
     let handles: Mutex<Vec<(Option<Git>, Clients)>> = Mutex::new(Vec::new());
     let (tx, rx) = std::sync::mpsc::channel::<Computed>();
