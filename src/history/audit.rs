@@ -138,11 +138,12 @@ fn commit_rows(
             match clients.reached(git, p, c.id, &changed)? {
                 Some(ids) if ids.is_empty() => return Ok(Some(Vec::new())),
                 Some(ids) => crate::repo::load::diff_agents(root, git, &from, &to, ids, changed)?,
-                None => crate::repo::load::diff_states(
+                None => crate::repo::load::diff_paths(
                     root,
                     git,
                     &from,
                     &to,
+                    changed,
                     &[],
                     false,
                     Remember::Nothing,

@@ -120,14 +120,35 @@ pub fn diff_states(
     documents: bool,
     remember: Remember,
 ) -> Result<Report, String> {
-    let unborn = *from == State::Rev("HEAD".into()) && !git.has_head();
-    let changed = if unborn {
+    let changed = if unborn(git, from) {
         let snap = load_state(root, Some(git), to, &Selection::All).ok();
         snap.map(|r| r.sources.iter().map(|(_, f)| f.path.clone()).collect())
             .unwrap_or_default()
     } else {
         git.changed_paths(from, to).map_err(|e| e.0)?
     };
+    diff_paths(root, git, from, to, changed, only, documents, remember)
+}
+
+/// True when `from` is `HEAD` of a repository with no commit yet: the diff is from nothing.
+fn unborn(git: &Git, from: &State) -> bool {
+    *from == State::Rev("HEAD".into()) && !git.has_head()
+}
+
+/// [`diff_states`] of a change whose changed files (`changed`, as [`Git::changed_paths`] lists
+/// them) are known already.
+#[allow(clippy::too_many_arguments)]
+pub fn diff_paths(
+    root: &Path,
+    git: &Git,
+    from: &State,
+    to: &State,
+    changed: Vec<String>,
+    only: &[String],
+    documents: bool,
+    remember: Remember,
+) -> Result<Report, String> {
+    let unborn = unborn(git, from);
     if !unborn
         && !documents
         && only.is_empty()
