@@ -281,18 +281,26 @@ pub fn validate(repo: &Repo, only: Option<&[String]>, layer_files: &[String]) ->
     // Each agent's own findings and, in a partial run, those of the layers it inherits (a whole
     // run reports those once, from the layers).
     type AgentFindings = (Vec<Finding>, Vec<Finding>, Vec<Usage>);
-    let results: Vec<AgentFindings> = ids
-        .par_iter()
-        .map(|id| {
-            let r = stacks.agent(id).expect("agent listed");
-            let inherited = if only.is_some() {
-                r.inherited
-            } else {
-                Vec::new()
-            };
-            (r.own, inherited, r.usage)
-        })
-        .collect();
+    // `hoist` compares layers only: a whole run judges it beside the agents.
+    let (results, hoisted): (Vec<AgentFindings>, Vec<Finding>) = rayon::join(
+        || {
+            ids.par_iter()
+                .map(|id| {
+                    let r = stacks.agent(id).expect("agent listed");
+                    let inherited = if only.is_some() {
+                        r.inherited
+                    } else {
+                        Vec::new()
+                    };
+                    (r.own, inherited, r.usage)
+                })
+                .collect()
+        },
+        || match only {
+            None => crate::check::lint::hoist(repo),
+            Some(_) => Vec::new(),
+        },
+    );
     let mut findings = match only {
         Some(list) => repo
             .findings
@@ -357,9 +365,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>, layer_files: &[String]) ->
             .filter(|(span, (used, _))| !used && judged(span))
             .filter_map(|(_, (_, f))| f),
     );
-    if only.is_none() {
-        findings.extend(crate::check::lint::hoist(repo));
-    }
+    findings.extend(hoisted);
     crate::diagnostic::apply_lints(&mut findings, &repo.allowed_lints);
     normalize(&mut findings, &repo.sources);
     // The files read for the agents validated: those of the layers they inherit and their own

@@ -393,29 +393,32 @@ fn report(f: &Finding, sources: &Sources, ex: &Excerpts) -> Report {
 
 /// Renders findings for a person: one excerpt per finding, labels on both places.
 pub fn human(findings: &[Finding], sources: &Sources, style: Style) -> String {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
+    use rayon::prelude::*;
+    let handler = || {
+        let theme = if style.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        GraphicalReportHandler::new_themed(theme)
+            .with_width(style.width)
+            .with_context_lines(1)
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(style.width)
-        .with_context_lines(1);
     let ex = Excerpts::new(findings, sources);
-    let mut out = String::new();
-    for f in findings {
-        let r = report(f, sources, &ex);
-        if handler.render_report(&mut out, &r).is_err() {
-            out.push_str(&format!(
-                "{}: {} ({})\n",
-                f.code,
-                f.message,
-                sources.locate(f.span)
-            ));
-        }
-        out.push('\n');
-    }
-    out
+    // Each finding is drawn on its own (a run may report thousands), then written in order.
+    let drawn: Vec<String> = findings
+        .par_iter()
+        .map_init(handler, |handler, f| {
+            let mut out = String::new();
+            let r = report(f, sources, &ex);
+            if handler.render_report(&mut out, &r).is_err() {
+                out = format!("{}: {} ({})\n", f.code, f.message, sources.locate(f.span));
+            }
+            out.push('\n');
+            out
+        })
+        .collect();
+    drawn.concat()
 }
 
 /// The formats a findings report is written in.
