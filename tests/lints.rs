@@ -261,6 +261,75 @@ fn codeowners_from_meta_owner_and_check_reports_drift() {
     assert_eq!(v["summary"]["warnings"], 0);
 }
 
+/// A connection, a `require_approval` pattern and an approval rule that no agent below them uses
+/// are each reported once, with their names and where they are defined; those some agent uses
+/// are not reported, however many agents leave them unused.
+#[test]
+fn unused_definitions_are_reported_once_by_name_where_they_are_defined() {
+    let uses_crm = common::agent("acme", "\n[tools.crm]\nuse = [\"get_ticket\"]\n");
+    let d = base_repo(&[
+        ("agents/bot.toml", &uses_crm),
+        ("agents/two.toml", &common::agent("acme", "")),
+        ("agents/three.toml", &common::agent("acme", "")),
+        (
+            "clients/acme/client.toml",
+            "[meta]\nowner = \"user:ann\"\n\n[connections.crm]\nsystem = \"CRM\"\n\n[connections.ledger]\nsystem = \"Ledger\"\n",
+        ),
+        (
+            "global/policy.toml",
+            "[policy.tools]\nrequire_approval = [\"crm.get_*\", \"crm.delete_*\"]\n\n[policy.approvals]\nrules = [{ id = \"wire\", action = \"*.wire\", require = \"deny\" }, { id = \"read\", action = \"crm.*\", require = \"deny\" }]\n",
+        ),
+    ]);
+    let (_, v) = validate_json(d.path());
+    let unused: Vec<(String, String, String, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "unused-connection" || f["code"] == "dead-rule")
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = |code: &str, message: &str, file: &str, line: u64| {
+        (
+            code.to_string(),
+            message.to_string(),
+            file.to_string(),
+            line,
+        )
+    };
+    let mut unused = unused;
+    unused.sort();
+    assert_eq!(
+        unused,
+        [
+            want(
+                "dead-rule",
+                "approval rule `wire` (action `*.wire`) matches no action of any agent that inherits it",
+                "global/policy.toml",
+                5
+            ),
+            want(
+                "dead-rule",
+                "require_approval pattern `crm.delete_*` matches no action of any agent that inherits it",
+                "global/policy.toml",
+                2
+            ),
+            want(
+                "unused-connection",
+                "connection `ledger` is used by no agent that inherits it",
+                "clients/acme/client.toml",
+                7
+            ),
+        ]
+    );
+}
+
 #[test]
 fn hoist_noop_dead_rule_and_unused_connection_are_warnings_that_can_be_allowed() {
     let two = "[agent]\nclient = \"acme\"\npurpose = \"Other\"\nowner = \"user:ann\"\n\n[model]\nname = \"o3\"\n";

@@ -22,8 +22,57 @@ use crate::render::action_nodes;
 pub struct Usage {
     pub span: Span,
     pub used: bool,
-    /// The warning to give when no agent uses it (built only when this agent does not).
-    pub unused: Option<Finding>,
+    /// What the warning says when no agent uses it (kept only when this agent does not; the
+    /// warning is built once, for the definitions no agent uses).
+    pub unused: Option<Unused>,
+}
+
+/// A definition an agent does not use, by kind and name.
+#[derive(Clone, Debug)]
+pub enum Unused {
+    /// `connections.<name>`.
+    Connection(String),
+    /// A `policy.tools.require_approval` pattern.
+    ApprovalPattern(String),
+    /// A `policy.approvals.rules` element: its id and action pattern.
+    ApprovalRule { id: String, action: String },
+}
+
+impl Unused {
+    /// The warning for this definition, at `span`, when no agent that inherits it uses it.
+    pub fn finding(&self, span: Span) -> Finding {
+        match self {
+            Unused::Connection(name) => Finding::new(
+                Code::UnusedConnection,
+                span,
+                format!(
+                    "connection `{}` is used by no agent that inherits it",
+                    safe(name)
+                ),
+            )
+            .label("unused")
+            .help("remove it, or add its tools under [tools.<name>] use = [...]"),
+            Unused::ApprovalPattern(pat) => Finding::new(
+                Code::DeadRule,
+                span,
+                format!(
+                    "require_approval pattern `{}` matches no action of any agent that inherits it",
+                    safe(pat)
+                ),
+            )
+            .label("matches nothing"),
+            Unused::ApprovalRule { id, action } => Finding::new(
+                Code::DeadRule,
+                span,
+                format!(
+                    "approval rule `{}` (action `{}`) matches no action of any agent that inherits it",
+                    safe(id),
+                    safe(action)
+                ),
+            )
+            .label("matches nothing"),
+        }
+    }
 }
 
 fn strings(l: Option<&Leaf>) -> Vec<(&str, &Node)> {
@@ -328,18 +377,7 @@ fn usage_of_definitions(eff: &Effective, actions: &[(String, &Node)], usage: &mu
             usage.push(Usage {
                 span,
                 used,
-                unused: (!used).then(|| {
-                    Finding::new(
-                        Code::UnusedConnection,
-                        span,
-                        format!(
-                            "connection `{}` is used by no agent that inherits it",
-                            safe(name)
-                        ),
-                    )
-                    .label("unused")
-                    .help("remove it, or add its tools under [tools.<name>] use = [...]")
-                }),
+                unused: (!used).then(|| Unused::Connection(name.clone())),
             });
         }
     }
@@ -348,17 +386,7 @@ fn usage_of_definitions(eff: &Effective, actions: &[(String, &Node)], usage: &mu
         usage.push(Usage {
             span: pn.span,
             used,
-            unused: (!used).then(|| {
-                Finding::new(
-                Code::DeadRule,
-                pn.span,
-                format!(
-                    "require_approval pattern `{}` matches no action of any agent that inherits it",
-                    safe(pat)
-                ),
-            )
-            .label("matches nothing")
-            }),
+            unused: (!used).then(|| Unused::ApprovalPattern(pat.to_string())),
         });
     }
     for rule in eff.list(keys::POLICY_APPROVALS_RULES) {
@@ -372,9 +400,9 @@ fn usage_of_definitions(eff: &Effective, actions: &[(String, &Node)], usage: &mu
         usage.push(Usage {
             span: an.span,
             used,
-            unused: (!used).then(|| {
- Finding::new(Code::DeadRule, an.span, format!("approval rule `{}` (action `{}`) matches no action of any agent that inherits it", safe(id), safe(pat)))
-                .label("matches nothing")
+            unused: (!used).then(|| Unused::ApprovalRule {
+                id: id.to_string(),
+                action: pat.to_string(),
             }),
         });
     }

@@ -40,6 +40,7 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Outcome {
         documents,
         crate::repo::load::Remember::OnDisk,
     )?;
+    super::leak(git);
     let text = match args.format {
         DiffFormat::Human => human(&report, ctx.style.color),
         DiffFormat::Json => json(&report),
@@ -81,11 +82,19 @@ fn human(r: &Report, color: bool) -> String {
             .entry(key(a))
             .or_insert_with(|| changes_text(a, color));
     }
-    let heads: Vec<String> = r.agents.par_iter().map(|a| agent_head(a, color)).collect();
-    for (a, head) in r.agents.iter().zip(heads) {
-        out.push_str(&head);
-        out.push_str(&blocks[&key(a)]);
-    }
+    let parts: Vec<String> = r
+        .agents
+        .par_chunks(256)
+        .map(|agents| {
+            let mut part = String::new();
+            for a in agents {
+                part.push_str(&agent_head(a, color));
+                part.push_str(&blocks[&key(a)]);
+            }
+            part
+        })
+        .collect();
+    out.push_str(&parts.concat());
     out
 }
 

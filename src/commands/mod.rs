@@ -143,10 +143,11 @@ pub fn known_client(repo: &Repo, client: Option<&String>) -> Result<(), Failure>
     )))
 }
 
-/// Ends a loaded repository's life without freeing it node by node: the process exits right
-/// after, and for a large repository freeing costs more than everything after loading.
-pub fn leak(repo: Repo) {
-    std::mem::forget(repo);
+/// Ends the life of what a command loaded (a repository's layers, a git handle and the objects
+/// it holds) without freeing it piece by piece: the process exits right after, and for a large
+/// repository freeing costs more than everything after loading.
+pub fn leak<T>(value: T) {
+    std::mem::forget(value);
 }
 
 /// Progress of a long walk, written to the error stream the command was given: only when that

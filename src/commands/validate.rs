@@ -131,6 +131,7 @@ pub fn run(ctx: &mut Ctx, args: &ValidateArgs) -> Outcome {
     )?;
     let status = written.status(args.deny_warnings);
     super::leak(repo);
+    super::leak(git);
     Ok(status)
 }
 

@@ -54,7 +54,7 @@ impl Facts {
         Some(Facts {
             client: node.and_then(|n| n.value.as_str()).map(String::from),
             names: node.is_some(),
-            paths: Arc::new(defined(table)?),
+            paths: defined_shared(table)?,
         })
     }
 }
@@ -62,24 +62,64 @@ impl Facts {
 /// Every path a table defines down to a value that is not a non-empty table, its segments joined
 /// by NUL; `None` when a key holds one.
 pub fn defined(table: &Table) -> Option<Vec<String>> {
-    fn walk(t: &Table, at: &mut String, out: &mut Vec<String>) -> Option<()> {
+    let mut out = Vec::new();
+    each_defined(table, &mut |p| out.push(p.to_string()))?;
+    Some(out)
+}
+
+/// Calls `f` with every path [`defined`] lists, in its order; `None` when a key holds a NUL.
+fn each_defined(table: &Table, f: &mut impl FnMut(&str)) -> Option<()> {
+    fn walk(t: &Table, at: &mut String, f: &mut impl FnMut(&str)) -> Option<()> {
         for (k, n) in t.iter() {
             if k.contains(SEP) {
                 return None;
             }
             with_key(at, k, |at| match &n.value {
-                Value::Table(t) if !t.is_empty() => walk(t, at, out),
+                Value::Table(t) if !t.is_empty() => walk(t, at, f),
                 _ => {
-                    out.push(at.clone());
+                    f(at);
                     Some(())
                 }
             })?;
         }
         Some(())
     }
-    let mut out = Vec::new();
-    walk(table, &mut String::new(), &mut out)?;
-    Some(out)
+    walk(table, &mut String::new(), f)
+}
+
+/// Distinct sets of defined paths this process made, by their encoding (each path's length and
+/// bytes): agents made from one template share one set (and the store writes it once).
+static PATH_SETS: std::sync::Mutex<Option<PathSets>> = std::sync::Mutex::new(None);
+
+/// Sets of defined paths by their encoding.
+type PathSets = HashMap<Box<[u8]>, Arc<Vec<String>>>;
+
+/// Most sets kept in [`PATH_SETS`]; it is emptied when full (sharing is a saving, not a rule).
+const MAX_PATH_SETS: usize = 4096;
+
+/// [`defined`], shared with every table of this process that defines the same paths.
+fn defined_shared(table: &Table) -> Option<Arc<Vec<String>>> {
+    thread_local! {
+        static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ENCODED.with_borrow_mut(|buf| {
+        buf.clear();
+        each_defined(table, &mut |p| {
+            buf.extend_from_slice(&(p.len() as u64).to_le_bytes());
+            buf.extend_from_slice(p.as_bytes());
+        })?;
+        let mut sets = PATH_SETS.lock().unwrap_or_else(|e| e.into_inner());
+        let sets = sets.get_or_insert_with(HashMap::new);
+        if let Some(set) = sets.get(buf.as_slice()) {
+            return Some(Arc::clone(set));
+        }
+        let set = Arc::new(defined(table)?);
+        if sets.len() >= MAX_PATH_SETS {
+            sets.clear();
+        }
+        sets.insert(buf.as_slice().into(), Arc::clone(&set));
+        Some(set)
+    })
 }
 
 /// Runs `f` with the path `at` followed by the key `k` (joined as [`joined`] joins them).
@@ -201,8 +241,10 @@ pub struct Store {
     facts: HashKeyed<Hash, Facts>,
     own: HashKeyed<(Hash, Hash), Own>,
     added: bool,
-    /// The keys this run used or added.
-    used: (HashSetKeyed<Hash>, HashSetKeyed<(Hash, Hash)>),
+    /// What a store kept on disk learned, added when it is saved.
+    deferred: Vec<(Learned, Vec<Hash>)>,
+    /// The keys this run used or added (looked up only when the store is over its size).
+    used: (Vec<Hash>, Vec<(Hash, Hash)>),
 }
 
 /// The store's file. Its header is a field of its own, not flattened into it: serde reads a
@@ -267,6 +309,7 @@ impl Store {
             facts: HashKeyed::default(),
             own: HashKeyed::default(),
             added: false,
+            deferred: Vec::new(),
             used: Default::default(),
         }
     }
@@ -346,29 +389,38 @@ impl Store {
     }
 
     /// Adds what a run learned; `used` are the part keys of the agents it took from the store.
+    /// A store kept on disk adds it when it is saved, in the background (see [`Store::save`]):
+    /// the run that learned it does not look it up again.
     pub fn learn(&mut self, learned: Learned, known: impl Iterator<Item = Hash>) {
         if !self.keep {
             return;
         }
+        if self.path.is_some() {
+            self.deferred.push((learned, known.collect()));
+            return;
+        }
+        self.add(learned, known);
+    }
+
+    /// Adds what [`Store::learn`] deferred.
+    fn add_deferred(&mut self) {
+        for (learned, known) in std::mem::take(&mut self.deferred) {
+            self.add(learned, known.into_iter());
+        }
+    }
+
+    fn add(&mut self, learned: Learned, known: impl Iterator<Item = Hash>) {
         let used = &mut self.used;
         used.0.extend(known);
-        used.0.reserve(learned.facts.len());
-        used.1.reserve(learned.own.len());
+        used.0.extend(learned.facts.iter().map(|(part, _)| *part));
+        used.1.extend(learned.own.iter().map(|(key, _)| *key));
         self.facts.reserve(learned.facts.len());
         self.own.reserve(learned.own.len());
         for (part, facts) in learned.facts {
-            used.0.insert(part);
-            if self.facts.get(&part) != Some(&facts) {
-                self.facts.insert(part, facts);
-                self.added = true;
-            }
+            self.added |= put(&mut self.facts, part, facts);
         }
         for (key, own) in learned.own {
-            used.1.insert(key);
-            if self.own.get(&key) != Some(&own) {
-                self.own.insert(key, own);
-                self.added = true;
-            }
+            self.added |= put(&mut self.own, key, own);
         }
     }
 
@@ -376,63 +428,74 @@ impl Store {
     /// [`crate::write::in_background`]); a failure is ignored.
     pub fn save(mut self) {
         let Some(path) = self.path.take() else { return };
-        if !self.added {
+        if !self.added && self.deferred.is_empty() {
             return;
         }
-        crate::write::in_background(move || self.write(&path));
+        crate::write::in_background(move || {
+            self.add_deferred();
+            if self.added {
+                self.write(&path);
+            }
+            // Freeing 10,000 agents' facts is not what the command's end waits for.
+            crate::repo::load::drop_aside(self);
+        });
     }
 
-    fn write(mut self, path: &std::path::Path) {
+    fn write(&mut self, path: &std::path::Path) {
         let (used_facts, used_own) = std::mem::take(&mut self.used);
         if self.facts.len() > MAX_ENTRIES {
-            self.facts.retain(|k, _| used_facts.contains(k));
+            let used: HashSetKeyed<Hash> = used_facts.into_iter().collect();
+            self.facts.retain(|k, _| used.contains(k));
         }
         if self.own.len() > MAX_ENTRIES {
-            self.own.retain(|k, _| used_own.contains(k));
+            let used: HashSetKeyed<(Hash, Hash)> = used_own.into_iter().collect();
+            self.own.retain(|k, _| used.contains(k));
         }
-        let mut own_of: HashKeyed<Hash, Vec<(Hash, &Own)>> = HashKeyed::default();
-        for ((p, part), o) in &self.own {
-            own_of.entry(*part).or_default().push((*p, o));
-        }
+        // Own errors in part order, as the agents are written: (part, prefix, own).
+        let mut own_of: Vec<(&Hash, &Hash, &Own)> =
+            self.own.iter().map(|((p, part), o)| (part, p, o)).collect();
+        own_of.sort_unstable_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(b.1)));
+        let mut own_of = own_of.into_iter().peekable();
         let mut prefixes: Vec<Hash> = Vec::new();
         let mut prefix_ix: HashKeyed<Hash, usize> = HashKeyed::default();
         let mut sets: Vec<&[String]> = Vec::new();
-        // Sets of paths by their length, first and last path (hashing every path of 10,000
-        // agents took longer than the rest of the store); the set itself compared on a hit.
+        // Sets of paths by where they are held (agents made from one template share one, see
+        // [`defined_shared`]), else by their length, first and last path (hashing every path of
+        // 10,000 agents took longer than the rest of the store), the set compared on a hit.
+        let mut set_at: HashMap<*const Vec<String>, usize> = HashMap::new();
         type SetKey<'a> = (usize, Option<&'a str>, Option<&'a str>);
         let mut set_ix: HashMap<SetKey, Vec<usize>> = HashMap::new();
-        let mut parts: Vec<&Hash> = self.facts.keys().collect();
-        parts.sort();
+        let mut parts: Vec<(&Hash, &Facts)> = self.facts.iter().collect();
+        parts.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut agents = Vec::with_capacity(parts.len());
-        for part in parts {
-            let f = &self.facts[part];
-            let key = (
-                f.paths.len(),
-                f.paths.first().map(String::as_str),
-                f.paths.last().map(String::as_str),
-            );
-            let alike = set_ix.entry(key).or_default();
-            let paths = match alike.iter().find(|i| *sets[**i] == **f.paths) {
-                Some(i) => *i,
-                None => {
-                    sets.push(&f.paths);
-                    alike.push(sets.len() - 1);
-                    sets.len() - 1
+        for (part, f) in parts {
+            let paths = *set_at.entry(Arc::as_ptr(&f.paths)).or_insert_with(|| {
+                let key = (
+                    f.paths.len(),
+                    f.paths.first().map(String::as_str),
+                    f.paths.last().map(String::as_str),
+                );
+                let alike = set_ix.entry(key).or_default();
+                match alike.iter().find(|i| *sets[**i] == **f.paths) {
+                    Some(i) => *i,
+                    None => {
+                        sets.push(&f.paths);
+                        alike.push(sets.len() - 1);
+                        sets.len() - 1
+                    }
                 }
-            };
-            let mut own: Vec<(usize, Vec<&'static str>, &[String])> = own_of
-                .get(part)
-                .into_iter()
-                .flatten()
-                .map(|(p, o)| {
-                    let i = *prefix_ix.entry(*p).or_insert_with(|| {
-                        prefixes.push(*p);
-                        prefixes.len() - 1
-                    });
-                    let codes = o.codes.iter().map(|c| c.as_str()).collect();
-                    (i, codes, o.files.as_slice())
-                })
-                .collect();
+            });
+            // Entries of parts with no facts (none are written) are passed by.
+            while own_of.next_if(|o| o.0 < part).is_some() {}
+            let mut own: Vec<(usize, Vec<&'static str>, &[String])> = Vec::new();
+            while let Some((_, p, o)) = own_of.next_if(|o| o.0 == part) {
+                let i = *prefix_ix.entry(*p).or_insert_with(|| {
+                    prefixes.push(*p);
+                    prefixes.len() - 1
+                });
+                let codes = o.codes.iter().map(|c| c.as_str()).collect();
+                own.push((i, codes, o.files.as_slice()));
+            }
             own.sort_by_key(|o| o.0);
             agents.push((HexOut(part), &f.client, f.names, paths, own));
         }
@@ -444,6 +507,22 @@ impl Store {
         };
         if let Ok(bytes) = serde_json::to_vec(&file) {
             crate::history::cache::write(path, &bytes);
+        }
+    }
+}
+
+/// Sets `key` to `value`; true when that changed the map.
+fn put<K: std::hash::Hash + Eq, V: PartialEq>(map: &mut HashKeyed<K, V>, key: K, value: V) -> bool {
+    use std::collections::hash_map::Entry;
+    match map.entry(key) {
+        Entry::Occupied(e) if *e.get() == value => false,
+        Entry::Occupied(mut e) => {
+            e.insert(value);
+            true
+        }
+        Entry::Vacant(e) => {
+            e.insert(value);
+            true
         }
     }
 }
@@ -553,6 +632,9 @@ mod tests {
             ],
         };
         store.learn(learned, std::iter::empty());
+        // A store kept on disk adds what it learned when it is saved.
+        assert!(store.facts.is_empty());
+        store.add_deferred();
         let (facts, own) = (store.facts.clone(), store.own.clone());
         store.write(&path);
         let file: File = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -563,6 +645,28 @@ mod tests {
         back.fill(file);
         assert_eq!(back.facts, facts);
         assert_eq!(back.own, own);
+    }
+
+    /// Tables that define the same paths share one set (what the store writes once); tables
+    /// whose paths differ, even only where one path ends and the next begins, do not.
+    #[test]
+    fn facts_of_tables_defining_the_same_paths_share_one_set() {
+        let table = |text: &str| {
+            crate::model::value::parse_file(FileId(0), text, &mut Vec::new()).expect("parses")
+        };
+        let a = Facts::of(&table("[agent]\nclient = \"a\"\n[model]\nname = \"o3\"\n")).unwrap();
+        let b = Facts::of(&table("[model]\nname = \"gpt\"\n[agent]\nclient = \"b\"\n")).unwrap();
+        assert!(Arc::ptr_eq(&a.paths, &b.paths));
+        assert_eq!(*a.paths, ["agent\0client", "model\0name"]);
+        assert_eq!(a.client.as_deref(), Some("a"));
+        assert_eq!(b.client.as_deref(), Some("b"));
+        // "ab" + "c" and "a" + "bc" join to the same text: told apart.
+        let c = Facts::of(&table("ab = 1\nc = 2\n")).unwrap();
+        let d = Facts::of(&table("a = 1\nbc = 2\n")).unwrap();
+        assert!(!Arc::ptr_eq(&c.paths, &d.paths));
+        assert_eq!(*c.paths, ["ab", "c"]);
+        assert_eq!(*d.paths, ["a", "bc"]);
+        assert_eq!(*c.paths, defined(&table("ab = 1\nc = 2\n")).unwrap());
     }
 
     #[test]

@@ -322,7 +322,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>, layer_files: &[String]) ->
             .collect(),
         None => stacks.base_findings(),
     };
-    let mut usage: BTreeMap<Span, (bool, Option<Finding>)> = BTreeMap::new();
+    let mut usage: BTreeMap<Span, (bool, Option<crate::check::Unused>)> = BTreeMap::new();
     // One finding per problem, with every agent it holds for.
     let mut seen: HashMap<Finding, usize> = HashMap::new();
     let mut about: Vec<(Finding, Vec<String>)> = Vec::new();
@@ -363,7 +363,7 @@ pub fn validate(repo: &Repo, only: Option<&[String]>, layer_files: &[String]) ->
         usage
             .into_iter()
             .filter(|(span, (used, _))| !used && judged(span))
-            .filter_map(|(_, (_, f))| f),
+            .filter_map(|(span, (_, u))| u.map(|u| u.finding(span))),
     );
     findings.extend(hoisted);
     crate::diagnostic::apply_lints(&mut findings, &repo.allowed_lints);

@@ -167,7 +167,11 @@ pub fn load_selected(snap: &dyn Snapshot, selection: &Selection) -> std::io::Res
         match layers.get_or_insert(&layer) {
             Some(l) => {
                 l.findings.extend(r.findings);
-                l.files.extend(r.checked);
+                if let Some(c) = r.checked {
+                    // Most layers are one file: room for one, not the four a first push makes.
+                    l.files.reserve_exact(1);
+                    l.files.push(c);
+                }
             }
             None => out.findings.extend(r.findings),
         }
