@@ -91,11 +91,13 @@ fn each_defined(table: &Table, f: &mut impl FnMut(&str)) -> Option<()> {
 /// bytes): agents made from one template share one set (and the store writes it once).
 static PATH_SETS: std::sync::Mutex<Option<PathSets>> = std::sync::Mutex::new(None);
 
-/// Sets of defined paths by their encoding.
-type PathSets = HashMap<Box<[u8]>, Arc<Vec<String>>>;
+/// Sets of defined paths by their encoding, and the bytes of those encodings.
+type PathSets = (HashMap<Box<[u8]>, Arc<Vec<String>>>, usize);
 
-/// Most sets kept in [`PATH_SETS`]; it is emptied when full (sharing is a saving, not a rule).
-const MAX_PATH_SETS: usize = 4096;
+/// Most bytes of encodings kept in [`PATH_SETS`] (each set is held about twice that: its paths
+/// too); it is emptied when full: sharing is a saving, not a rule, and a repository whose agents
+/// all define different paths has nothing to share.
+const MAX_PATH_SET_BYTES: usize = 4 << 20;
 
 /// [`defined`], shared with every table of this process that defines the same paths.
 fn defined_shared(table: &Table) -> Option<Arc<Vec<String>>> {
@@ -109,14 +111,16 @@ fn defined_shared(table: &Table) -> Option<Arc<Vec<String>>> {
             buf.extend_from_slice(p.as_bytes());
         })?;
         let mut sets = PATH_SETS.lock().unwrap_or_else(|e| e.into_inner());
-        let sets = sets.get_or_insert_with(HashMap::new);
+        let (sets, bytes) = sets.get_or_insert_with(Default::default);
         if let Some(set) = sets.get(buf.as_slice()) {
             return Some(Arc::clone(set));
         }
         let set = Arc::new(defined(table)?);
-        if sets.len() >= MAX_PATH_SETS {
+        if *bytes + buf.len() > MAX_PATH_SET_BYTES {
             sets.clear();
+            *bytes = 0;
         }
+        *bytes += buf.len();
         sets.insert(buf.as_slice().into(), Arc::clone(&set));
         Some(set)
     })

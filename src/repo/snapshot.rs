@@ -83,42 +83,7 @@ impl WorkTree {
 impl Snapshot for WorkTree {
     fn entries(&self) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
-        let walker = walkdir::WalkDir::new(&self.root)
-            .follow_links(false)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || e.file_name() != ".git");
-        for e in walker {
-            let e = e.map_err(|e| io::Error::other(e.to_string()))?;
-            if e.depth() == 0 {
-                continue;
-            }
-            let rel = e
-                .path()
-                .strip_prefix(&self.root)
-                .map_err(io::Error::other)?;
-            let Some(path) = rel.to_str() else {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("path is not valid UTF-8: {}", rel.to_string_lossy()),
-                ));
-            };
-            let path = path.replace(std::path::MAIN_SEPARATOR, "/");
-            let ft = e.file_type();
-            let (kind, size) = if ft.is_symlink() {
-                (EntryKind::Symlink, 0)
-            } else if ft.is_dir() {
-                (EntryKind::Dir, 0)
-            } else if ft.is_file() {
-                (EntryKind::File, 0)
-            } else {
-                (EntryKind::Other, 0)
-            };
-            out.push(Entry { path, kind, size });
-            if out.len() > MAX_FILES {
-                break; // enough to report `too-many-files` without listing the rest
-            }
-        }
+        list_dir(&self.root, "", &mut out)?;
         Ok(out)
     }
 
@@ -154,6 +119,67 @@ impl Snapshot for WorkTree {
             EntryKind::Other
         })
     }
+}
+
+/// Lists the folder `dir` (at `rel`, root-relative with `/` separators, empty for the root) into
+/// `out`, depth first, each folder's entries sorted by name and each folder followed by what it
+/// holds; `.git` is left out at every depth, and links are listed, not followed. Stops once more
+/// than [`MAX_FILES`] paths are listed (enough to report `too-many-files`).
+fn list_dir(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> io::Result<()> {
+    let at = |e: io::Error| {
+        let shown = if rel.is_empty() { "." } else { rel };
+        io::Error::new(e.kind(), format!("cannot list `{shown}`: {e}"))
+    };
+    let mut names: Vec<(std::ffi::OsString, std::fs::FileType)> = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(at)? {
+        let e = e.map_err(at)?;
+        names.push((e.file_name(), e.file_type().map_err(at)?));
+    }
+    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (name, ft) in names {
+        if name == ".git" {
+            continue;
+        }
+        let Some(name) = name.to_str() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "path is not valid UTF-8: {}",
+                    Path::new(rel).join(&name).to_string_lossy()
+                ),
+            ));
+        };
+        let path = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let kind = if ft.is_symlink() {
+            EntryKind::Symlink
+        } else if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        };
+        out.push(Entry {
+            path,
+            kind,
+            size: 0,
+        });
+        if out.len() > MAX_FILES {
+            return Ok(());
+        }
+        if kind == EntryKind::Dir {
+            let path = out.last().expect("just pushed").path.clone();
+            list_dir(&dir.join(name), &path, out)?;
+            if out.len() > MAX_FILES {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An in-memory snapshot (for tests, fuzzing and generated states).
@@ -257,4 +283,64 @@ pub fn find_root(dir: Option<&Path>) -> Result<PathBuf, String> {
         "no opl.toml in {} or any parent directory: run opl inside a config repository, pass -C DIR, or run `opl init`",
         cwd.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The work tree is listed depth first, each folder's names sorted and followed by what it
+    /// holds (`a`, `a/x.toml`, then `a.toml`), without `.git` at any depth, with links listed as
+    /// links and not followed.
+    #[test]
+    fn a_work_tree_is_listed_depth_first_in_name_order_without_git_folders() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        for dir in [".git/objects", "a/.git", "a/b", "z"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for file in [
+            ".git/HEAD",
+            "a/.git/x",
+            "a/x.toml",
+            "a/b/y.toml",
+            "a.toml",
+            "z/.git",
+            "b",
+        ] {
+            std::fs::write(root.join(file), "").unwrap();
+        }
+        std::os::unix::fs::symlink("a", root.join("link")).unwrap();
+        let listed: Vec<(String, EntryKind)> = WorkTree::new(root)
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path, e.kind))
+            .collect();
+        let want = |p: &str, k| (p.to_string(), k);
+        assert_eq!(
+            listed,
+            [
+                want("a", EntryKind::Dir),
+                want("a/b", EntryKind::Dir),
+                want("a/b/y.toml", EntryKind::File),
+                want("a/x.toml", EntryKind::File),
+                want("a.toml", EntryKind::File),
+                want("b", EntryKind::File),
+                want("link", EntryKind::Symlink),
+                want("z", EntryKind::Dir),
+            ]
+        );
+    }
+
+    /// A folder that cannot be listed is an error that names it.
+    #[test]
+    fn a_folder_that_cannot_be_listed_is_named_in_the_error() {
+        let d = tempfile::tempdir().unwrap();
+        let e = WorkTree::new(d.path().join("missing"))
+            .entries()
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().starts_with("cannot list `.`: "), "{e}");
+    }
 }
