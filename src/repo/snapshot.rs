@@ -108,16 +108,20 @@ impl Snapshot for WorkTree {
 
     fn stat(&self, path: &str) -> Option<EntryKind> {
         let m = std::fs::symlink_metadata(self.root.join(path)).ok()?;
-        let ft = m.file_type();
-        Some(if ft.is_symlink() {
-            EntryKind::Symlink
-        } else if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        })
+        Some(kind_of(m.file_type()))
+    }
+}
+
+/// What a file system entry is, its links not followed.
+fn kind_of(ft: std::fs::FileType) -> EntryKind {
+    if ft.is_symlink() {
+        EntryKind::Symlink
+    } else if ft.is_dir() {
+        EntryKind::Dir
+    } else if ft.is_file() {
+        EntryKind::File
+    } else {
+        EntryKind::Other
     }
 }
 
@@ -154,15 +158,7 @@ fn list_dir(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> io::Result<()> {
         } else {
             format!("{rel}/{name}")
         };
-        let kind = if ft.is_symlink() {
-            EntryKind::Symlink
-        } else if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else {
-            EntryKind::Other
-        };
+        let kind = kind_of(ft);
         out.push(Entry {
             path,
             kind,
