@@ -212,54 +212,50 @@ fn type_error(what: &str, n: &Node, expected: &str) -> Finding {
 }
 
 fn check_fields(fields: &[Field], table: Table, path: &At, cx: &mut Cx) -> Table {
-    // The entries kept stay in key order, in the table's own vector.
-    let kept = table.into_iter().filter_map(|(k, node)| {
-        let n = check_entry(fields, &k, node, path, cx)?;
-        Some((k, n))
-    });
-    Table::from_sorted(kept.collect())
-}
-
-/// [`check_fields`] of one entry: its clean node, or `None` when it is dropped (reported).
-fn check_entry(fields: &[Field], k: &str, node: Node, path: &At, cx: &mut Cx) -> Option<Node> {
-    if k == "id" && path.is(keys::AGENT) {
-        cx.findings.push(
-            Finding::new(
-                Code::MisplacedKey,
-                node.key_span,
-                "`agent.id` is derived from the file or folder name and cannot be set",
-            )
-            .label("remove this"),
-        );
-        return None;
+    let mut out = Table::with_capacity(table.len());
+    for (k, node) in table {
+        if k == "id" && path.is(keys::AGENT) {
+            cx.findings.push(
+                Finding::new(
+                    Code::MisplacedKey,
+                    node.key_span,
+                    "`agent.id` is derived from the file or folder name and cannot be set",
+                )
+                .label("remove this"),
+            );
+            continue;
+        }
+        let Some(field) = schema::find(fields, &k) else {
+            let known: Vec<&str> = fields
+                .iter()
+                .map(|f| f.name)
+                .filter(|n| *n != "meta")
+                .collect();
+            cx.findings
+                .push(unknown_key(&k, &node, &known, &path.to_string()));
+            continue;
+        };
+        if matches!(path, At::Root) && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
+            cx.findings.push(
+                Finding::new(
+                    Code::MisplacedKey,
+                    node.key_span,
+                    format!(
+                        "`[agent]` may only be set in an agent's own layer, not in the {} layer",
+                        cx.layer.label()
+                    ),
+                )
+                .label("agent-only key")
+                .help("move these keys to agents/<agent>.toml"),
+            );
+            continue;
+        }
+        let here = At::Key(path, &k);
+        if let Some(n) = check_field(field, node, &here, cx) {
+            out.insert(k, n);
+        }
     }
-    let Some(field) = schema::find(fields, k) else {
-        let known: Vec<&str> = fields
-            .iter()
-            .map(|f| f.name)
-            .filter(|n| *n != "meta")
-            .collect();
-        cx.findings
-            .push(unknown_key(k, &node, &known, &path.to_string()));
-        return None;
-    };
-    if matches!(path, At::Root) && k == "agent" && !matches!(cx.layer, LayerKind::Agent(_)) {
-        cx.findings.push(
-            Finding::new(
-                Code::MisplacedKey,
-                node.key_span,
-                format!(
-                    "`[agent]` may only be set in an agent's own layer, not in the {} layer",
-                    cx.layer.label()
-                ),
-            )
-            .label("agent-only key")
-            .help("move these keys to agents/<agent>.toml"),
-        );
-        return None;
-    }
-    let here = At::Key(path, k);
-    check_field(field, node, &here, cx)
+    out
 }
 
 /// Splits a node into its table and spans, or reports a type error.

@@ -117,24 +117,14 @@ impl FromIterator<(String, Node)> for Table {
     fn from_iter<I: IntoIterator<Item = (String, Node)>>(iter: I) -> Self {
         let mut entries: Vec<(String, Node)> = iter.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0)); // stable: equal keys keep their order
-        // In place: of equal keys the one kept takes the later one's node.
-        entries.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                std::mem::swap(later, kept);
+        let mut out: Vec<(String, Node)> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match out.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => out.push(e),
             }
-            same
-        });
-        Table { entries }
-    }
-}
-
-impl Table {
-    /// A table of entries already in strictly increasing key order (as a table's own entries
-    /// are, filtered or changed in place).
-    pub fn from_sorted(entries: Vec<(String, Node)>) -> Self {
-        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        Table { entries }
+        }
+        Table { entries: out }
     }
 }
 
