@@ -94,7 +94,7 @@ fn human(r: &Report, color: bool) -> String {
             part
         })
         .collect();
-    out.push_str(&parts.concat());
+    out.extend(parts);
     out
 }
 

@@ -392,7 +392,7 @@ impl Store {
         self.own.get(key)
     }
 
-    /// Adds what a run learned; `used` are the part keys of the agents it took from the store.
+    /// Adds what a run learned; `known` are the part keys of the agents it took from the store.
     /// A store kept on disk adds it when it is saved, in the background (see [`Store::save`]):
     /// the run that learned it does not look it up again.
     pub fn learn(&mut self, learned: Learned, known: impl Iterator<Item = Hash>) {
